@@ -174,5 +174,146 @@ def _role_from_stem(stem: str, domain_stem: str, fallback: str) -> str:
     return "_".join(kept) or fallback
 
 
+
+# --- runs ----------------------------------------------------------------------------------
+
+
+def _parse_kv(text: str | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in filter(None, (text or "").split(",")):
+        if "=" not in part:
+            fail(f"--model-args: {part!r} is not key=value")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _common_run_options(f):
+    options = [
+        click.option("--tasks", "task_set", default="negotiation-v1", show_default=True, help="Task set name or folder."),
+        click.option("--split", default="lite", show_default=True, type=click.Choice(["dev", "test", "lite"])),
+        click.option("--output-path", type=click.Path(path_type=Path), default=Path("results"), show_default=True),
+        click.option("--reps", type=int, default=1, show_default=True, help="Repetitions of every cell."),
+        click.option("--limit", type=int, default=None, help="Only the first N scenarios (results marked partial)."),
+        click.option("--panel", "panel_version", default="panel-v1", show_default=True),
+        click.option("--max-concurrency", type=int, default=32, show_default=True, help="Games in flight at once."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted run with the same settings."),
+        click.option("--salt", type=int, default=0, show_default=True, help="Mixed into cell seeds (0 for official runs)."),
+        click.option("--bootstrap", "bootstrap_replicates", type=int, default=2000, show_default=True),
+        click.option("--no-progress", is_flag=True),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def _execute(config, output_path: Path, resume: bool, no_progress: bool) -> None:
+    from .display import scorecard
+    from .evaluation import RunError, load_results, run
+    from .players import UnknownPlayer
+    from .tasks import TaskSetError
+
+    try:
+        run_dir = run(config, output_path, resume=resume, progress=not no_progress)
+        results, _ = load_results(run_dir)
+    except (RunError, TaskSetError, UnknownPlayer) as exc:
+        fail(str(exc))
+    click.echo(scorecard(results))
+    click.echo(f"\nresults: {run_dir / 'results.json'}\ngames:   {run_dir / 'games.jsonl'}")
+    if results["counts"]["failed"]:
+        click.echo(f"warning: {results['counts']['failed']} games failed; rerun with --resume to retry them", err=True)
+
+
+@main.command("run")
+@click.option("--model", required=True, help="Player spec, e.g. scripted/boulware, openai/gpt-4o-mini, hf/smollm2-135m.")
+@_common_run_options
+@click.option("--no-self-play", is_flag=True, help="Do not play the model against itself.")
+@click.option("--model-args", default=None, help="Backend options k=v,... (recorded in the results).")
+def run_command(model: str, task_set: str, split: str, output_path: Path, reps: int, limit: int | None,
+                panel_version: str, max_concurrency: int, resume: bool, salt: int, bootstrap_replicates: int,
+                no_progress: bool, no_self_play: bool, model_args: str | None) -> None:
+    """Play MODEL against the reference panel and itself, in both roles and move orders, on every scenario."""
+    from .evaluation import RunConfig
+
+    config = RunConfig(kind="evaluation", agents=(model,), tasks=task_set, split=split, panel=panel_version, reps=reps,
+                       limit=limit, salt=salt, self_play=not no_self_play, max_concurrency=max_concurrency,
+                       bootstrap_replicates=bootstrap_replicates,
+                       player_options={model: _parse_kv(model_args)} if model_args else {})
+    _execute(config, output_path, resume, no_progress)
+
+
+@main.command("tournament")
+@click.option("--agents", required=True, help="Comma-separated player specs; 'panel-v1' expands to the panel.")
+@_common_run_options
+@click.option("--no-self-play", is_flag=True)
+def tournament_command(agents: str, task_set: str, split: str, output_path: Path, reps: int, limit: int | None,
+                       panel_version: str, max_concurrency: int, resume: bool, salt: int, bootstrap_replicates: int,
+                       no_progress: bool, no_self_play: bool) -> None:
+    """Cross-play: every pair of AGENTS, both roles and move orders, on every scenario."""
+    from .evaluation import RunConfig
+    from .players import PANELS
+
+    specs: list[str] = []
+    for a in filter(None, (x.strip() for x in agents.split(","))):
+        specs += list(PANELS[a]) if a in PANELS else [a]
+    if len(specs) < 2:
+        fail("--agents needs at least two players")
+    config = RunConfig(kind="tournament", agents=tuple(dict.fromkeys(specs)), tasks=task_set, split=split,
+                       panel=panel_version, reps=reps, limit=limit, salt=salt, self_play=not no_self_play,
+                       max_concurrency=max_concurrency, bootstrap_replicates=bootstrap_replicates)
+    _execute(config, output_path, resume, no_progress)
+
+
+@main.command("show-game")
+@click.argument("results_path", type=click.Path(exists=True, path_type=Path))
+@click.argument("game_id")
+def show_game(results_path: Path, game_id: str) -> None:
+    """Print one game's transcript: offers, each side's utility per turn, the deal against frontier and Nash."""
+    from .core.analysis import analyse
+    from .display import transcript
+    from .evaluation import RunError, load_results
+    from .tasks import TaskSetError, open_task_set
+
+    try:
+        results, records = load_results(results_path)
+        matches = [r for r in records if r["game_id"].startswith(game_id)]
+        if len(matches) != 1:
+            import difflib
+
+            hint = difflib.get_close_matches(game_id, [r["game_id"] for r in records], n=1)
+            fail(f"{len(matches)} games match {game_id!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                 + " (game ids are in games.jsonl)")
+        record = matches[0]
+        ts = open_task_set(results["task_set"]["name"])
+        scenario = next(s for s in ts.load(record["split"]) if s.id == record["scenario_id"])
+    except (RunError, TaskSetError) as exc:
+        fail(str(exc))
+    click.echo(transcript(record, scenario, analyse(scenario)))
+
+
+@main.command("power")
+@click.argument("results_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--effect", type=float, default=0.03, show_default=True, help="Arena Score difference to detect.")
+def power_command(results_path: Path, effect: float) -> None:
+    """Minimum detectable difference now, and scenarios needed to detect EFFECT (alpha 0.05, power 0.8)."""
+    from .aggregate import power_summary, rows_from_records, scenarios_needed
+    from .evaluation import RunError, load_results
+
+    try:
+        results, records = load_results(results_path)
+    except RunError as exc:
+        fail(str(exc))
+    rows = rows_from_records(records)
+    agents = list(results["config"]["agents"])
+    if results["config"]["kind"] != "evaluation":
+        agents = sorted(rows["agent"].unique())
+    pw = power_summary(rows[rows["agent"].isin(agents)], agents)
+    click.echo(f"basis: {pw['basis']}")
+    click.echo(f"scenarios: {pw['scenarios']}; SE of a paired difference: {pw['se']:.4f}; "
+               f"design effect of clustering by scenario: {pw['design_effect']:.2f}")
+    click.echo(f"minimum detectable difference (alpha {pw['alpha']}, power {pw['power']}): {pw['mde']:.4f}")
+    click.echo(f"scenarios needed to detect {effect}: {scenarios_needed(pw, effect)}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

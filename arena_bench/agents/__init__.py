@@ -1,0 +1,1 @@
+"""Agents: the one-method protocol, scripted strategies and model-backed players."""

@@ -1,0 +1,297 @@
+"""Scripted reference strategies (panel-v1). Each is seeded and writes a short templated message.
+
+They see only their own brief and the public history, like any agent.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+from ..core.protocol import Action, Kind
+from ..core.scenario import Outcome, Role
+from .base import Observation, Reply
+
+
+@lru_cache(maxsize=256)
+def _own_grid(shape: tuple[int, ...], weights: tuple[float, ...], values: tuple[tuple[float, ...], ...]) -> np.ndarray:
+    u = np.zeros(1)
+    for w, v in zip(weights, values):
+        u = (u[:, None] + w * np.asarray(v, dtype=float)[None, :]).ravel()
+    u = np.round(u, 12)
+    u.setflags(write=False)
+    return u
+
+
+class FrequencyModel:
+    """Frequency opponent model in the style of GENIUS's HardHeaded.
+
+    Issues the other side keeps unchanged between consecutive offers weigh more; options it
+    offers often score higher. Estimates are normalised like a brief: weights sum to 1,
+    each issue's best option is worth 1.
+    """
+
+    def __init__(self, shape: tuple[int, ...], weight_step: float = 0.1):
+        self.shape = shape
+        self.weight_step = weight_step
+        self.unchanged = np.zeros(len(shape))
+        self.counts = [np.zeros(n) for n in shape]
+        self.last: Outcome | None = None
+        self.n_offers = 0
+
+    def update(self, offer: Outcome) -> None:
+        for i, o in enumerate(offer):
+            self.counts[i][o] += 1
+        if self.last is not None:
+            self.unchanged += np.array([a == b for a, b in zip(offer, self.last)], dtype=float)
+        self.last = offer
+        self.n_offers += 1
+
+    def weights(self) -> np.ndarray:
+        w = 1.0 + self.weight_step * self.unchanged * len(self.shape)
+        return w / w.sum()
+
+    def values(self) -> list[np.ndarray]:
+        return [(1.0 + c) / (1.0 + c.max()) for c in self.counts]
+
+    def grid(self) -> np.ndarray:
+        """Estimated utility of the other side for every outcome (flat, ravel order)."""
+        u = np.zeros(1)
+        for w, v in zip(self.weights(), self.values()):
+            u = (u[:, None] + w * v[None, :]).ravel()
+        return u
+
+
+def describe_offer(obs: Observation, offer: Outcome) -> str:
+    return "; ".join(f"{issue.name}: {issue.options[o]}" for issue, o in zip(obs.public.issues, offer))
+
+
+class ScriptedAgent:
+    """Shared machinery: own utilities, the opponent model, messages. Subclasses pick offers."""
+
+    style = "scripted"
+
+    def __init__(self, role_index: int, seed: int):
+        self.role_index = role_index
+        self.rng = np.random.default_rng(seed)
+        self.model: FrequencyModel | None = None
+        self._seen = 0
+        self.my_offers: list[Outcome] = []
+
+    # --- helpers ---------------------------------------------------------------------
+    def setup(self, obs: Observation) -> None:
+        if self.model is None:
+            self.shape = tuple(len(i.options) for i in obs.public.issues)
+            brief: Role = obs.brief
+            self.u = _own_grid(self.shape, brief.weights, brief.values)
+            self.batna = brief.batna
+            self.best_u = float(self.u.max())
+            self.model = FrequencyModel(self.shape)
+        for t in obs.history[self._seen:]:
+            if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE:
+                self.model.update(t.action.offer)
+        self._seen = len(obs.history)
+
+    def outcome(self, flat: int) -> Outcome:
+        return tuple(int(i) for i in np.unravel_index(int(flat), self.shape))
+
+    def utility(self, offer: Outcome) -> float:
+        return float(self.u[np.ravel_multi_index(offer, self.shape)])
+
+    def table_utility(self, obs: Observation) -> float | None:
+        return self.utility(obs.standing_offer) if obs.can_accept else None
+
+    def near_target(self, target: float, width: float = 0.05) -> int:
+        """Among outcomes worth at least ``target`` to me (and little more), the one the
+        opponent model rates best for the other side; ties go to my own utility."""
+        target = min(target, self.best_u)
+        ok = np.flatnonzero((self.u >= target - 1e-12) & (self.u <= target + width))
+        if ok.size == 0:
+            above = np.flatnonzero(self.u >= target - 1e-12)
+            ok = above[self.u[above] == self.u[above].min()]
+        est = self.model.grid()[ok]
+        best = ok[est >= est.max() - 1e-12]
+        return int(best[np.argmax(self.u[best])])
+
+    def propose(self, offer: Outcome, text: str) -> Reply:
+        self.my_offers.append(offer)
+        return Reply(message=text, action=Action.propose(offer))
+
+    def accept(self, obs: Observation) -> Reply:
+        return Reply(message="Agreed: " + describe_offer(obs, obs.standing_offer) + ".", action=Action.accept())
+
+    def walk(self, text: str = "We are too far apart; I will take my alternative.") -> Reply:
+        return Reply(message=text, action=Action.walk_away())
+
+    async def act(self, obs: Observation) -> Reply:
+        self.setup(obs)
+        return self.decide(obs)
+
+    def decide(self, obs: Observation) -> Reply:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TimeBased(ScriptedAgent):
+    """Target utility p(t) = Pmax - (Pmax - Pmin) * t^(1/e) (Faratin et al.; GENIUS's TimeDependentAgent)."""
+
+    def __init__(self, role_index: int, seed: int, e: float):
+        super().__init__(role_index, seed)
+        self.e = e
+
+    def target(self, obs: Observation) -> float:
+        pmax, pmin = self.best_u, self.batna
+        return pmax - (pmax - pmin) * obs.time ** (1.0 / self.e)
+
+    def decide(self, obs: Observation) -> Reply:
+        offer = self.outcome(self.near_target(self.target(obs)))
+        mine = self.utility(offer)
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= mine and on_table >= self.batna:
+            return self.accept(obs)
+        if on_table is not None and obs.turns_left_after_this == 0 and on_table >= self.batna:
+            return self.accept(obs)  # last turn of the game: a rational deal beats none
+        return self.propose(offer, f"I can offer {describe_offer(obs, offer)}.")
+
+
+class Hardliner(ScriptedAgent):
+    """Opens at its best outcome and never concedes."""
+
+    def decide(self, obs: Observation) -> Reply:
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= self.best_u - 1e-12:
+            return self.accept(obs)
+        offer = self.outcome(self.near_target(self.best_u, width=0.0))
+        return self.propose(offer, f"My position is firm: {describe_offer(obs, offer)}.")
+
+
+class Pushover(ScriptedAgent):
+    """Accepts any offer at or above its BATNA; proposes what the other side seems to want most."""
+
+    def decide(self, obs: Observation) -> Reply:
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= self.batna:
+            return self.accept(obs)
+        if not self.model.n_offers:
+            # Nothing known of the other side yet: a mid-range offer rather than a random one.
+            offer = self.outcome(self.near_target(self.batna + 0.5 * (self.best_u - self.batna)))
+        else:
+            ok = np.flatnonzero(self.u >= self.batna)
+            est = self.model.grid()[ok]
+            pick = ok[est >= est.max() - 1e-12]
+            offer = self.outcome(int(pick[np.argmin(self.u[pick])]))
+        return self.propose(offer, f"Happy to be flexible. How about {describe_offer(obs, offer)}?")
+
+
+class TitForTat(ScriptedAgent):
+    """Mirrors the other side's concessions, measured in its own utility (relative tit-for-tat)."""
+
+    opening_concession = 0.02
+
+    def __init__(self, role_index: int, seed: int):
+        super().__init__(role_index, seed)
+        self.level: float | None = None
+
+    def decide(self, obs: Observation) -> Reply:
+        theirs = [t.action.offer for t in obs.history
+                  if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE]
+        if self.level is None:
+            self.level = self.best_u
+        elif len(theirs) >= 2:
+            gain = self.utility(theirs[-1]) - self.utility(theirs[-2])
+            self.level = max(self.batna, self.level - max(0.0, gain))
+        elif len(theirs) == 1 and len(self.my_offers) == 1:
+            self.level = max(self.batna, self.level - self.opening_concession)
+        offer = self.outcome(self.near_target(self.level))
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= self.utility(offer) and on_table >= self.batna:
+            return self.accept(obs)
+        if on_table is not None and obs.turns_left_after_this == 0 and on_table >= self.batna:
+            return self.accept(obs)
+        return self.propose(offer, f"Meeting you where you meet me: {describe_offer(obs, offer)}.")
+
+
+class RandomRational(ScriptedAgent):
+    """Random offers above its BATNA; accepts what is at least as good as the offer it would make."""
+
+    def decide(self, obs: Observation) -> Reply:
+        ok = np.flatnonzero(self.u > self.batna)
+        offer = self.outcome(int(self.rng.choice(ok)))
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= self.utility(offer) and on_table > self.batna:
+            return self.accept(obs)
+        return self.propose(offer, f"What about {describe_offer(obs, offer)}?")
+
+
+class Logroller(ScriptedAgent):
+    """Frequency opponent model, proposals aimed at the Nash point under that estimate.
+
+    It concedes slowly (Boulware-like aspiration) from its best outcome towards its own
+    utility at the estimated Nash point, and among outcomes meeting its aspiration proposes
+    the one with the largest estimated Nash product: it trades issues it cares little
+    about for issues it cares about.
+    """
+
+    def __init__(self, role_index: int, seed: int, e: float = 0.5):
+        super().__init__(role_index, seed)
+        self.e = e
+
+    def decide(self, obs: Observation) -> Reply:
+        est = self.model.grid()
+        gain = np.clip(self.u - self.batna, 0.0, None)
+        product = gain * est
+        # Concede towards my utility at the estimated Nash point; until the other side has
+        # shown two offers the estimate is noise, so aim halfway down instead. Never hold out
+        # for more than 60% of the way from the BATNA to the best, so it always gives ground.
+        halfway = self.batna + 0.5 * (self.best_u - self.batna)
+        floor = float(self.u[int(np.argmax(product))]) if self.model.n_offers >= 2 else halfway
+        floor = min(max(self.batna, floor), self.batna + 0.6 * (self.best_u - self.batna))
+        aspiration = self.best_u - (self.best_u - floor) * obs.time ** (1.0 / self.e)
+        ok = np.flatnonzero(self.u >= aspiration - 1e-12)
+        pick = ok[product[ok] >= product[ok].max() - 1e-12]
+        flat = int(pick[np.argmax(self.u[pick])])
+        offer = self.outcome(flat)
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= self.utility(offer) and on_table >= self.batna:
+            return self.accept(obs)
+        if on_table is not None and obs.turns_left_after_this == 0 and on_table >= self.batna:
+            return self.accept(obs)
+        return self.propose(offer, f"Let's trade: {describe_offer(obs, offer)} gives us both what we value.")
+
+
+STRATEGIES: dict[str, Callable[[int, int], ScriptedAgent]] = {
+    "boulware": lambda r, s: TimeBased(r, s, e=0.2),
+    "linear": lambda r, s: TimeBased(r, s, e=1.0),
+    "conceder": lambda r, s: TimeBased(r, s, e=2.0),
+    "hardliner": Hardliner,
+    "pushover": Pushover,
+    "tit-for-tat": TitForTat,
+    "random-rational": RandomRational,
+    "logroller": Logroller,
+}
+
+DESCRIPTIONS = {
+    "boulware": "time-based concession, e=0.2 (concedes late)",
+    "linear": "time-based concession, e=1",
+    "conceder": "time-based concession, e=2 (concedes early)",
+    "hardliner": "opens at its best outcome and never concedes",
+    "pushover": "accepts any offer at or above its BATNA, proposes generously",
+    "tit-for-tat": "mirrors the other side's concessions",
+    "random-rational": "random offers above its BATNA",
+    "logroller": "frequency opponent model, aims at the estimated Nash point",
+}
+
+
+class ScriptedPlayer:
+    def __init__(self, name: str):
+        if name not in STRATEGIES:
+            raise KeyError(name)
+        self.name = name
+        self.spec = f"scripted/{name}"
+
+    def new_agent(self, role_index: int, seed: int) -> ScriptedAgent:
+        return STRATEGIES[self.name](role_index, seed)
+
+    def describe(self) -> dict[str, Any]:
+        return {"spec": self.spec, "kind": "scripted", "description": DESCRIPTIONS[self.name]}

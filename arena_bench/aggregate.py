@@ -1,0 +1,223 @@
+"""From per-game records to every number of a scorecard: per-agent metrics with cluster
+bootstrap intervals, paired comparisons with Holm correction, rank intervals, the
+cross-play matrix, breakdowns by stratum and family, and power.
+
+All numbers are recomputed from the game records; nothing is read from aggregates.
+No I/O: takes records, returns plain dicts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Iterable
+
+import numpy as np
+import pandas as pd
+
+from .core import stats
+
+METRICS = (
+    "arena_score", "value", "welfare", "deal", "pareto_optimal", "rational",
+    "invalid_rate", "forfeit_rate", "anchor_value", "distance_to_frontier", "turns",
+)
+LABELS = {
+    "arena_score": "Arena Score", "value": "Value", "welfare": "Welfare", "deal": "Deal rate",
+    "pareto_optimal": "Pareto-optimal (of deals)", "rational": "Individually rational",
+    "invalid_rate": "Invalid-turn rate", "forfeit_rate": "Forfeited-turn rate",
+    "anchor_value": "Anchor value", "distance_to_frontier": "Distance to frontier (deals)",
+    "turns": "Turns",
+}
+KEY = ["scenario_id", "opponent_key", "role", "first_mover", "rep"]
+
+
+def rows_from_records(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """One row per (game, side): the side's player is the agent, the other side the opponent."""
+    out = []
+    for r in records:
+        o = r["outcome"]
+        for i, side in enumerate(r["sides"]):
+            own_turns = sum(1 for t in r["turns"] if t["role"] == i)
+            agent, opponent = r["players"][i], r["players"][1 - i]
+            out.append({
+                "game_id": r["game_id"],
+                "scenario_id": r["scenario_id"],
+                "stratum": r["stratum"],
+                "family": r["family"],
+                "agent": agent,
+                "opponent": opponent,
+                "opponent_key": "<self>" if opponent == agent else opponent,
+                "role": i,
+                "first_mover": r["first_mover"],
+                "rep": r["rep"],
+                "arena_score": side["arena_score"],
+                "value": side["value"],
+                "welfare": o["welfare"],
+                "deal": float(o["deal"]),
+                "pareto_optimal": np.nan if o["pareto_optimal"] is None else float(o["pareto_optimal"]),
+                "rational": float(side["rational"]),
+                "invalid_rate": side["invalid_turns"] / own_turns if own_turns else 0.0,
+                "forfeit_rate": side["forfeited_turns"] / own_turns if own_turns else 0.0,
+                "repairs": side["repairs"],
+                "anchor_value": np.nan if side["anchor_value"] is None else side["anchor_value"],
+                "distance_to_frontier": np.nan if o["distance_to_frontier"] is None else o["distance_to_frontier"],
+                "turns": o["turns"],
+                "tokens_in": side["usage"].get("tokens_in", 0),
+                "tokens_out": side["usage"].get("tokens_out", 0),
+                "cost_usd": side["usage"].get("cost_usd", 0.0),
+            })
+    return pd.DataFrame(out)
+
+
+def _grouped(df: pd.DataFrame, group: str | list[str], columns: list[str], n_clusters: int,
+             groups: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(S, G*K) per-scenario sums and counts for each group and metric column."""
+    keys = [group] if isinstance(group, str) else group
+    present = df[columns].notna()
+    filled = df[columns].fillna(0.0)
+    frame = pd.concat([df[["cluster"] + keys], filled.add_suffix("__s"), present.astype(float).add_suffix("__n")], axis=1)
+    agg = frame.groupby(["cluster"] + keys, sort=False).sum()
+    sums = np.zeros((n_clusters, len(groups), len(columns)))
+    counts = np.zeros_like(sums)
+    gindex = {g: k for k, g in enumerate(groups)}
+    cl = agg.index.get_level_values(0).to_numpy()
+    gl = agg.index.droplevel(0)
+    gpos = np.array([gindex.get(g, -1) for g in gl.to_list()], dtype=int)
+    keep = gpos >= 0
+    sums[cl[keep], gpos[keep]] = agg[[c + "__s" for c in columns]].to_numpy()[keep]
+    counts[cl[keep], gpos[keep]] = agg[[c + "__n" for c in columns]].to_numpy()[keep]
+    return sums.reshape(n_clusters, -1), counts.reshape(n_clusters, -1)
+
+
+def _est_dict(e: stats.Estimate) -> dict[str, Any]:
+    clean = lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), 6)  # noqa: E731
+    return {"mean": clean(e.mean), "lo": clean(e.lo), "hi": clean(e.hi), "se": clean(e.se), "n": e.n,
+            "scenarios": e.clusters}
+
+
+def evaluate(
+    rows: pd.DataFrame,
+    agents: list[str] | None = None,
+    b: int = stats.DEFAULT_B,
+    seed: int = stats.DEFAULT_SEED,
+    level: float = stats.LEVEL,
+    pair_metric: str = "arena_score",
+) -> dict[str, Any]:
+    """Every statistic of SPEC section 6 for the given agents (default: all in the rows)."""
+    if rows.empty:
+        raise ValueError("no games to evaluate")
+    agents = agents or sorted(rows["agent"].unique())
+    df = rows[rows["agent"].isin(agents)].copy()
+    scenarios = sorted(rows["scenario_id"].unique())
+    df["cluster"] = pd.Categorical(df["scenario_id"], categories=scenarios).codes
+    n = len(scenarios)
+    weights = stats.bootstrap_counts(n, b, np.random.default_rng(seed))
+    metrics = [m for m in METRICS if m in df]
+
+    # per agent, every metric
+    sums, counts = _grouped(df, "agent", metrics, n, agents)
+    boot = stats.replicate_means(weights, sums, counts)
+    est = stats.summarise(sums, counts, boot, level)
+    table: dict[str, Any] = {}
+    k = len(metrics)
+    for a, agent in enumerate(agents):
+        table[agent] = {m: _est_dict(est[a * k + j]) for j, m in enumerate(metrics)}
+        table[agent]["games"] = int((df["agent"] == agent).sum())
+    score_col = metrics.index("arena_score")
+    score_boot = boot[:, [a * k + score_col for a in range(len(agents))]]
+    lo, hi = stats.rank_intervals(score_boot, level)
+    point = np.array([table[a]["arena_score"]["mean"] or -np.inf for a in agents])
+    order = (-point).argsort().argsort() + 1
+    for a, agent in enumerate(agents):
+        table[agent]["rank"] = int(order[a])
+        table[agent]["rank_interval"] = [int(lo[a]), int(hi[a])]
+
+    result: dict[str, Any] = {
+        "settings": {"bootstrap_replicates": b, "bootstrap_seed": seed, "level": level,
+                     "cluster": "scenario", "interval": "percentile", "pair_metric": pair_metric},
+        "scenarios": n,
+        "agents": table,
+        "pairs": paired_comparisons(df, agents, weights, n, pair_metric, level),
+        "crossplay": _breakdown(df, ["agent", "opponent"], agents, weights, n, level),
+        "by_stratum": _breakdown(df, ["agent", "stratum"], agents, weights, n, level),
+        "by_family": _breakdown(df, ["agent", "family"], agents, weights, n, level),
+    }
+    result["power"] = power_summary(df, agents, pair_metric)
+    return result
+
+
+def _pivot(df: pd.DataFrame, agents: list[str], metric: str) -> pd.DataFrame:
+    return df.pivot_table(index=KEY, columns="agent", values=metric, aggfunc="mean").reindex(columns=agents)
+
+
+def paired_comparisons(df: pd.DataFrame, agents: list[str], weights: np.ndarray, n_clusters: int,
+                       metric: str = "arena_score", level: float = stats.LEVEL) -> list[dict[str, Any]]:
+    """Every pair on the cells both played: mean difference, CI, bootstrap p, Holm-adjusted p."""
+    if len(agents) < 2:
+        return []
+    wide = _pivot(df, agents, metric)
+    cluster = pd.Categorical(wide.index.get_level_values("scenario_id"),
+                             categories=sorted(df["scenario_id"].unique())).codes
+    matrix = wide.to_numpy()
+    pairs = list(itertools.combinations(range(len(agents)), 2))
+    diffs = np.stack([matrix[:, i] - matrix[:, j] for i, j in pairs], axis=1)
+    sums, counts = stats.cluster_sums(cluster, diffs, n_clusters)
+    boot = stats.replicate_means(weights, sums, counts)
+    est = stats.summarise(sums, counts, boot, level)
+    p = stats.bootstrap_p_value(boot)
+    valid = np.array([e.n > 0 for e in est])
+    adjusted = np.full(len(pairs), np.nan)
+    if valid.any():
+        adjusted[valid] = stats.holm(p[valid])
+    out = []
+    for k, (i, j) in enumerate(pairs):
+        if not valid[k]:
+            continue
+        d = _est_dict(est[k])
+        out.append({"a": agents[i], "b": agents[j], "metric": metric, "diff": d["mean"], "lo": d["lo"],
+                    "hi": d["hi"], "se": d["se"], "cells": d["n"], "scenarios": d["scenarios"],
+                    "p": round(float(p[k]), 6), "p_holm": round(float(adjusted[k]), 6)})
+    return out
+
+
+def _breakdown(df: pd.DataFrame, keys: list[str], agents: list[str], weights: np.ndarray, n: int,
+               level: float) -> dict[str, dict[str, Any]]:
+    """Arena Score with CI for each (agent, second key) combination present."""
+    combos = sorted({tuple(x) for x in df[keys].drop_duplicates().itertuples(index=False)})
+    sums, counts = _grouped(df, keys, ["arena_score"], n, combos)
+    est = stats.summarise(sums, counts, stats.replicate_means(weights, sums, counts), level)
+    out: dict[str, dict[str, Any]] = {a: {} for a in agents}
+    for (agent, other), e in zip(combos, est):
+        out[agent][other] = _est_dict(e)
+    return out
+
+
+def power_summary(df: pd.DataFrame, agents: list[str], metric: str = "arena_score") -> dict[str, Any]:
+    """Minimum detectable difference at alpha 0.05 and power 0.8.
+
+    With two or more agents on shared cells it uses their observed paired differences
+    (median over pairs). With one agent it assumes a second, independent agent with the
+    same variance: SE of a difference = sqrt(2) x the agent's clustered SE (conservative
+    when agents' scores correlate, as they usually do on shared cells).
+    """
+    if len(agents) >= 2:
+        wide = _pivot(df, agents, metric)
+        scen = wide.index.get_level_values("scenario_id").to_numpy()
+        powers = []
+        for i, j in itertools.combinations(range(len(agents)), 2):
+            d = wide.iloc[:, i].to_numpy() - wide.iloc[:, j].to_numpy()
+            if np.sum(~np.isnan(d)) > 2:
+                powers.append(stats.power_from_differences(d, scen))
+        if powers:
+            mid = sorted(powers, key=lambda p: p.mde)[len(powers) // 2]
+            return {"basis": "paired differences (median pair)", "scenarios": mid.n_clusters,
+                    "se": mid.se, "design_effect": mid.design_effect, "mde": mid.mde,
+                    "alpha": mid.alpha, "power": mid.power}
+    sub = df[df["agent"] == agents[0]]
+    pw = stats.power_from_differences(sub[metric].to_numpy(), sub["scenario_id"].to_numpy())
+    return {"basis": "one agent; assumes an independent second agent (sqrt 2 x SE)", "scenarios": pw.n_clusters,
+            "se": pw.se * np.sqrt(2), "design_effect": pw.design_effect, "mde": pw.mde * np.sqrt(2),
+            "alpha": pw.alpha, "power": pw.power}
+
+
+def scenarios_needed(power: dict[str, Any], effect: float) -> int:
+    return int(np.ceil(power["scenarios"] * (power["mde"] / effect) ** 2))

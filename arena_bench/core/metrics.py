@@ -1,0 +1,137 @@
+"""Per-game metrics of SPEC section 4, as pure functions of the scenario and the structured outcome.
+
+Payoffs come from the agreed outcome only, never from the conversation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .analysis import DECIMALS, Analysis
+from .protocol import GameState, offers_by
+from .scenario import Outcome, Scenario
+
+METRICS_VERSION = "metrics-v1"
+
+
+def value_share(u: float, batna: float, best: float) -> float:
+    """S_i: share of the possible gain over the BATNA; clipped at -1."""
+    return max(-1.0, (u - batna) / (best - batna))
+
+
+def welfare(scenario_zopa: bool, deal: bool, u: tuple[float, float], batna: tuple[float, float],
+            nash_product: float) -> float:
+    """N: Nash product of the gains over its maximum (ZOPA); 1 for no deal without a ZOPA."""
+    if not scenario_zopa:
+        return 0.0 if deal else 1.0
+    if not deal:
+        return 0.0
+    ga, gb = u[0] - batna[0], u[1] - batna[1]
+    if ga < 0 or gb < 0:
+        return 0.0
+    return min(1.0, ga * gb / nash_product)  # rounding can push the best deal a hair past 1
+
+
+def arena_score(value: float, welfare_n: float) -> float:
+    return (value + welfare_n) / 2.0
+
+
+@dataclass(frozen=True)
+class SideMetrics:
+    u: float
+    value: float  # S_i
+    arena_score: float
+    rational: bool  # u_i >= b_i
+    anchor_value: float | None  # S_i of this side's first offer
+    offers: int
+    invalid_turns: int  # turns where at least one reply failed to parse or was illegal
+    repairs: int  # re-asks used
+    forfeited_turns: int
+
+
+@dataclass(frozen=True)
+class GameMetrics:
+    deal: bool
+    agreement: Outcome | None
+    end: str
+    turns: int
+    turns_to_agreement: int | None
+    welfare: float
+    pareto_optimal: bool | None  # None when there is no deal
+    distance_to_frontier: float | None  # Euclidean, in (u_A, u_B); None when there is no deal
+    sides: tuple[SideMetrics, SideMetrics]
+
+
+def frontier_array(analysis: Analysis) -> np.ndarray:
+    return np.array([p.u for p in analysis.frontier], dtype=float)
+
+
+def pareto_optimal(u: tuple[float, float], frontier: np.ndarray) -> bool:
+    ua, ub = round(u[0], DECIMALS), round(u[1], DECIMALS)
+    dominated = (frontier[:, 0] >= ua) & (frontier[:, 1] >= ub) & ((frontier[:, 0] > ua) | (frontier[:, 1] > ub))
+    return not bool(dominated.any())
+
+
+def distance_to_frontier(u: tuple[float, float], frontier: np.ndarray) -> float:
+    """Distance from the point to the frontier's staircase (0 on the frontier).
+
+    Measured to the nearest frontier point that weakly dominates it; a point is never
+    "close" to the frontier through a point that is worse for one side.
+    """
+    ua, ub = u
+    dom = frontier[(frontier[:, 0] >= ua - 1e-12) & (frontier[:, 1] >= ub - 1e-12)]
+    if len(dom) == 0:
+        return 0.0
+    return float(np.sqrt(((dom - np.array([ua, ub])) ** 2).sum(axis=1)).min())
+
+
+def game_metrics(
+    scenario: Scenario,
+    analysis: Analysis,
+    state: GameState,
+    invalid_turns: tuple[int, int] = (0, 0),
+    repairs: tuple[int, int] = (0, 0),
+) -> GameMetrics:
+    if not state.over:
+        raise ValueError("metrics need a finished game")
+    batna = (scenario.roles[0].batna, scenario.roles[1].batna)
+    deal = state.agreement is not None
+    if deal:
+        u = scenario.utilities(state.agreement)
+    else:
+        u = batna
+    n = welfare(analysis.zopa, deal, u, batna, analysis.nash_product)
+    frontier = frontier_array(analysis)
+    sides = []
+    for i in range(2):
+        best = analysis.best[i]
+        s = value_share(u[i], batna[i], best) if deal else 0.0
+        first = offers_by(state, i)[:1]
+        anchor = value_share(scenario.roles[i].utility(first[0]), batna[i], best) if first else None
+        forfeited = sum(1 for t in state.history if t.role == i and t.action is None)
+        sides.append(SideMetrics(
+            u=float(u[i]),
+            value=float(s),
+            arena_score=arena_score(s, n),
+            rational=bool(u[i] >= batna[i] - 1e-12),
+            anchor_value=anchor,
+            offers=len(offers_by(state, i)),
+            invalid_turns=invalid_turns[i],
+            repairs=repairs[i],
+            forfeited_turns=forfeited,
+        ))
+    accepted = state.end is not None and state.end.value == "accepted"
+    return GameMetrics(
+        deal=deal,
+        agreement=state.agreement,
+        end=state.end.value if state.end else "running",
+        turns=state.turn,
+        turns_to_agreement=state.turn if accepted else None,
+        welfare=float(n),
+        pareto_optimal=pareto_optimal(u, frontier) if deal else None,
+        distance_to_frontier=distance_to_frontier(u, frontier) if deal else None,
+        sides=(sides[0], sides[1]),
+    )
+

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from arena_bench.cli import main
+
+
+def test_run_writes_results_and_scorecard(tmp_path):
+    r = CliRunner().invoke(main, ["run", "--model", "scripted/logroller", "--limit", "6", "--output-path",
+                                  str(tmp_path), "--no-progress", "--bootstrap", "300"])
+    assert r.exit_code == 0, r.output
+    assert "PARTIAL" in r.output and "Arena Score by opponent" in r.output
+    (results_path,) = tmp_path.glob("*/*/results.json")
+    res = json.loads(results_path.read_text())
+    assert res["partial"] is True and res["panel_version"] == "panel-v1"
+    assert res["counts"]["planned"] == res["counts"]["completed"] == 6 * (7 * 2 + 1) * 2
+    est = res["statistics"]["agents"]["scripted/logroller"]["arena_score"]
+    assert est["lo"] <= est["mean"] <= est["hi"]
+    assert res["task_set"]["hash"] and res["config"]["max_turns"] == 20
+
+    games = [json.loads(x) for x in (results_path.parent / "games.jsonl").read_text().splitlines()]
+    gid = games[3]["game_id"]
+    show = CliRunner().invoke(main, ["show-game", str(results_path.parent), gid[:8]])
+    assert show.exit_code == 0, show.output
+    assert "Nash point" in show.output or "right result is no deal" in show.output
+    assert games[3]["players"][0] in show.output
+
+    pw = CliRunner().invoke(main, ["power", str(results_path), "--effect", "0.05"])
+    assert pw.exit_code == 0 and "scenarios needed to detect 0.05" in pw.output
+
+
+def test_unknown_names_get_did_you_mean(tmp_path):
+    r = CliRunner().invoke(main, ["run", "--model", "scripted/bolware", "--limit", "1", "--output-path", str(tmp_path)])
+    assert r.exit_code == 2 and "did you mean 'scripted/boulware'" in r.output
+    r = CliRunner().invoke(main, ["run", "--model", "scriptd/boulware", "--limit", "1", "--output-path", str(tmp_path)])
+    assert r.exit_code == 2 and "did you mean 'scripted/boulware'" in r.output
+    r = CliRunner().invoke(main, ["run", "--model", "scripted/boulware", "--tasks", "negotiation-v2", "--limit", "1",
+                                  "--output-path", str(tmp_path)])
+    assert r.exit_code == 2 and "did you mean 'negotiation-v1'" in r.output
+
+
+def test_tournament_pairs_and_panel_sanity(tmp_path):
+    r = CliRunner().invoke(main, ["tournament", "--agents", "panel-v1", "--limit", "10", "--output-path",
+                                  str(tmp_path), "--no-progress", "--bootstrap", "300"])
+    assert r.exit_code == 0, r.output
+    (path,) = tmp_path.glob("*/*/results.json")
+    st = json.loads(path.read_text())["statistics"]
+    agents = st["agents"]
+    assert len(agents) == 8 and len(st["pairs"]) == 28
+    # strategies behave as their names say
+    assert agents["scripted/hardliner"]["deal"]["mean"] < 0.1
+    assert agents["scripted/pushover"]["value"]["mean"] < agents["scripted/boulware"]["value"]["mean"]
+    # Boulware opens at its best; Conceder has already conceded by its first turn when it moves second
+    assert agents["scripted/boulware"]["anchor_value"]["mean"] >= 0.99
+    assert agents["scripted/conceder"]["anchor_value"]["mean"] < agents["scripted/boulware"]["anchor_value"]["mean"]
+    assert st["crossplay"]["scripted/boulware"]["scripted/hardliner"]["n"] > 0

@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from arena_bench.agents.base import Reply
+from arena_bench.agents.scripted import STRATEGIES
+from arena_bench.conformance import check_agent
+from arena_bench.core.analysis import analyse
+from arena_bench.core.protocol import Action
+from arena_bench.game import play_game
+from arena_bench.runner import Cell, GameStore, cell_seed, game_id, plan_cells
+from arena_bench.tasks import open_task_set
+
+
+class Scripted:
+    """Replies from a list (a unit test of the repair loop, not of any backend)."""
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+
+    async def act(self, obs):
+        return self.replies.pop(0)
+
+
+def test_repairs_then_forfeit_are_counted(logroll_scenario):
+    bad = Reply(raw="{oops", error="not JSON")
+    a = Scripted([bad, bad, bad, Reply(message="deal", action=Action.accept())])
+    b = Scripted([Reply(message="hi", action=Action.propose((1, 0))),
+                  Reply(message="?", action=Action.accept()),  # illegal: its own offer stands
+                  Reply(message="fine", action=Action.propose((1, 0)))])
+    state, logs, m = asyncio.run(play_game(logroll_scenario, analyse(logroll_scenario), (a, b), first_mover=1))
+    # turn 0: B proposes; turn 1: A fails 3 times -> forfeited; turn 2: B tries accept (illegal) then proposes;
+    # turn 3: A accepts
+    assert [l.forfeited for l in logs] == [False, True, False, False]
+    assert len(logs[1].attempts) == 3 and logs[1].attempts[0]["error"] == "not JSON"
+    assert "your own" in logs[2].attempts[0]["error"]
+    assert m.sides[0].invalid_turns == 1 and m.sides[0].repairs == 2 and m.sides[0].forfeited_turns == 1
+    assert m.sides[1].invalid_turns == 1 and m.sides[1].repairs == 1 and m.sides[1].forfeited_turns == 0
+    assert m.deal and m.agreement == (1, 0)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+def test_panel_agents_only_play_legal_actions(name):
+    scenarios = open_task_set("negotiation-v1").load("lite")[:10]
+    assert check_agent(lambda r, s: STRATEGIES[name](r, s), scenarios) == []
+
+
+def test_seeds_are_paired_across_agents_and_ids_distinct():
+    a = Cell("s1", ("x", "y"), 0, 0)
+    b = Cell("s1", ("z", "y"), 0, 0)
+    assert cell_seed("t-v1", a) == cell_seed("t-v1", b)  # y meets x and z with the same stream
+    assert cell_seed("t-v1", a) != cell_seed("t-v2", a) != cell_seed("t-v1", Cell("s1", ("x", "y"), 1, 0))
+    assert game_id("t-v1", a) != game_id("t-v1", b)
+
+
+def test_plan_covers_roles_and_move_orders_once():
+    scenarios = open_task_set("negotiation-v1").load("lite")[:2]
+    cells = plan_cells(scenarios, [("m", "p"), ("m", "q"), ("m", "m")], reps=2)
+    assert len(cells) == 2 * (2 + 2 + 1) * 2 * 2
+    assert len(set(cells)) == len(cells)
+
+
+def test_store_cuts_a_torn_last_line(tmp_path):
+    p = tmp_path / "games.jsonl"
+    p.write_text(json.dumps({"game_id": "a"}) + "\n" + '{"game_id": "b", "tru')
+    store = GameStore(p)
+    assert store.done == {"a"} and store.torn_bytes > 0
+    store.append({"game_id": "c"})
+    store.close()
+    assert [json.loads(x)["game_id"] for x in p.read_text().splitlines()] == ["a", "c"]
+
+
+def _strip_timing(record):
+    for t in record["turns"]:
+        for a in t["attempts"]:
+            a.pop("usage", None)
+    for s in record["sides"]:
+        s.pop("usage", None)
+    return record
+
+
+def _run(out: Path, *extra):
+    return [sys.executable, "-m", "arena_bench.cli", "run", "--model", "scripted/random-rational", "--split", "lite",
+            "--output-path", str(out), "--no-progress", "--bootstrap", "200", *extra]
+
+
+def _games(out: Path):
+    (path,) = out.glob("*/*/games.jsonl")
+    return {r["game_id"]: _strip_timing(r) for r in map(json.loads, path.read_text().splitlines())}
+
+
+def test_kill_9_halfway_then_resume_equals_uninterrupted_run(tmp_path):
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(_run(full), check=True, capture_output=True)
+    expected = _games(full)
+
+    proc = subprocess.Popen(_run(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    games = None
+    while time.time() < deadline:
+        found = list(killed.glob("*/*/games.jsonl"))
+        if found and found[0].stat().st_size > 0 and found[0].read_bytes().count(b"\n") >= len(expected) // 3:
+            games = found[0]
+            break
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert games is not None, "the run finished or stalled before it could be killed"
+    partial = games.read_bytes().count(b"\n")
+    assert 0 < partial < len(expected)
+
+    again = subprocess.run(_run(killed), capture_output=True, text=True)
+    assert again.returncode == 2 and "--resume" in again.stderr  # refuses to silently restart
+
+    resumed = subprocess.run(_run(killed, "--resume"), capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    got = _games(killed)
+    assert len(games.read_text().splitlines()) == len(expected)  # nothing repeated
+    assert got == expected  # nothing lost, same games
+    results = json.loads((games.parent / "results.json").read_text())
+    assert results["counts"]["completed"] == len(expected) and results["counts"]["resumed_from_store"] >= partial - 1
