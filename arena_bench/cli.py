@@ -219,7 +219,15 @@ def _execute(config, output_path: Path, resume: bool, no_progress: bool) -> None
     except (RunError, TaskSetError, UnknownPlayer) as exc:
         fail(str(exc))
     click.echo(scorecard(results))
-    click.echo(f"\nresults: {run_dir / 'results.json'}\ngames:   {run_dir / 'games.jsonl'}")
+    report_note = ""
+    if results["counts"]["completed"]:
+        from .report import write_report
+
+        try:
+            report_note = f"\nreport:  {write_report([run_dir], run_dir / 'report', fmt='markdown', b=config.bootstrap_replicates)}"
+        except Exception as exc:  # the results are written; a failed plot must not hide them
+            report_note = f"\nreport:  not written ({type(exc).__name__}: {exc})"
+    click.echo(f"\nresults: {run_dir / 'results.json'}\ngames:   {run_dir / 'games.jsonl'}{report_note}")
     if results["counts"]["failed"]:
         click.echo(f"warning: {results['counts']['failed']} games failed; rerun with --resume to retry them", err=True)
 
@@ -313,6 +321,31 @@ def power_command(results_path: Path, effect: float) -> None:
                f"design effect of clustering by scenario: {pw['design_effect']:.2f}")
     click.echo(f"minimum detectable difference (alpha {pw['alpha']}, power {pw['power']}): {pw['mde']:.4f}")
     click.echo(f"scenarios needed to detect {effect}: {scenarios_needed(pw, effect)}")
+
+
+@main.command("report")
+@click.argument("results_paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "json"]), default="text", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the report and its PNG/SVG plots (default: print text only).")
+@click.option("--bootstrap", "b", type=int, default=2000, show_default=True)
+@click.option("--no-plots", is_flag=True)
+def report_command(results_paths: tuple[Path, ...], fmt: str, out: Path | None, b: int, no_plots: bool) -> None:
+    """Tables with intervals, rank intervals, paired comparisons, cross-play, breakdowns and plots
+    for one or more runs on the same task set (recomputed from their game records)."""
+    from .evaluation import RunError
+    from .report import build, to_text, write_report
+
+    try:
+        if out is None:
+            if fmt != "text":
+                fail("--format markdown/html/json writes files: give --out DIR")
+            click.echo(to_text(build(list(results_paths), b=b)))
+            return
+        path = write_report(list(results_paths), out, fmt=fmt, plots=not no_plots, b=b)
+    except RunError as exc:
+        fail(str(exc))
+    click.echo(f"wrote {path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

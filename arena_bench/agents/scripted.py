@@ -40,8 +40,10 @@ class FrequencyModel:
         self.counts = [np.zeros(n) for n in shape]
         self.last: Outcome | None = None
         self.n_offers = 0
+        self._grid: np.ndarray | None = None
 
     def update(self, offer: Outcome) -> None:
+        self._grid = None
         for i, o in enumerate(offer):
             self.counts[i][o] += 1
         if self.last is not None:
@@ -57,11 +59,14 @@ class FrequencyModel:
         return [(1.0 + c) / (1.0 + c.max()) for c in self.counts]
 
     def grid(self) -> np.ndarray:
-        """Estimated utility of the other side for every outcome (flat, ravel order)."""
-        u = np.zeros(1)
-        for w, v in zip(self.weights(), self.values()):
-            u = (u[:, None] + w * v[None, :]).ravel()
-        return u
+        """Estimated utility of the other side for every outcome (flat, ravel order); cached
+        until the next offer, since agents ask for it several times a turn."""
+        if self._grid is None:
+            u = np.zeros(1)
+            for w, v in zip(self.weights(), self.values()):
+                u = (u[:, None] + w * v[None, :]).ravel()
+            self._grid = u
+        return self._grid
 
 
 def describe_offer(obs: Observation, offer: Outcome) -> str:
@@ -185,9 +190,14 @@ class Pushover(ScriptedAgent):
 
 
 class TitForTat(ScriptedAgent):
-    """Mirrors the other side's concessions, measured in its own utility (relative tit-for-tat)."""
+    """Mirrors the other side's concessions, measured in its own utility (relative tit-for-tat).
 
-    opening_concession = 0.02
+    Each turn it gives back what the other side's last offer gained it, and at least a small
+    fixed step (a 40th of the way from its best to its BATNA): without that floor two mirrors
+    facing each other wait forever for the other to move first.
+    """
+
+    min_step_share = 1.0 / 40
 
     def __init__(self, role_index: int, seed: int):
         super().__init__(role_index, seed)
@@ -198,11 +208,10 @@ class TitForTat(ScriptedAgent):
                   if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE]
         if self.level is None:
             self.level = self.best_u
-        elif len(theirs) >= 2:
-            gain = self.utility(theirs[-1]) - self.utility(theirs[-2])
-            self.level = max(self.batna, self.level - max(0.0, gain))
-        elif len(theirs) == 1 and len(self.my_offers) == 1:
-            self.level = max(self.batna, self.level - self.opening_concession)
+        elif theirs:
+            gain = self.utility(theirs[-1]) - self.utility(theirs[-2]) if len(theirs) >= 2 else 0.0
+            step = max(gain, self.min_step_share * (self.best_u - self.batna))
+            self.level = max(self.batna, self.level - step)
         offer = self.outcome(self.near_target(self.level))
         on_table = self.table_utility(obs)
         if on_table is not None and on_table >= self.utility(offer) and on_table >= self.batna:

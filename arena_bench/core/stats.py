@@ -47,11 +47,21 @@ def cluster_sums(cluster: np.ndarray, values: np.ndarray, n_clusters: int) -> tu
 
 
 def replicate_means(weights: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """(B, K) bootstrap means; NaN where a replicate drew no observation of a column."""
+    """(B, K) bootstrap means; NaN where a replicate drew no observation of a column.
+
+    Replicates are spread by sqrt(G / (G - 1)) around the point estimate (G: scenarios
+    observed). The plain cluster bootstrap estimates the variance with a divisor of G rather
+    than G - 1 and so under-covers with few scenarios (about 93% at G = 35-60 in our
+    simulations); the factor is the usual small-sample correction, negligible for large G.
+    """
     num = weights @ sums
     den = weights @ counts
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        boot = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        point = sums.sum(axis=0) / counts.sum(axis=0)
+    g = (counts > 0).sum(axis=0)
+    factor = np.sqrt(g / np.maximum(g - 1, 1))
+    return point + factor * (boot - point)
 
 
 def clustered_se(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
