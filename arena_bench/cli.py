@@ -216,7 +216,7 @@ def _execute(config, output_path: Path, resume: bool, no_progress: bool) -> None
     try:
         run_dir = run(config, output_path, resume=resume, progress=not no_progress)
         results, _ = load_results(run_dir)
-    except (RunError, TaskSetError, UnknownPlayer) as exc:
+    except (RunError, TaskSetError, UnknownPlayer, ImportError, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
     click.echo(scorecard(results))
     report_note = ""
@@ -229,24 +229,55 @@ def _execute(config, output_path: Path, resume: bool, no_progress: bool) -> None
             report_note = f"\nreport:  not written ({type(exc).__name__}: {exc})"
     click.echo(f"\nresults: {run_dir / 'results.json'}\ngames:   {run_dir / 'games.jsonl'}{report_note}")
     if results["counts"]["failed"]:
-        click.echo(f"warning: {results['counts']['failed']} games failed; rerun with --resume to retry them", err=True)
+        first = results["counts"]["failures"][0]["error"]
+        click.echo(f"warning: {results['counts']['failed']} games failed (first: {first}); "
+                   "rerun with --resume to retry them", err=True)
+        sys.exit(1)
 
 
 @main.command("run")
-@click.option("--model", required=True, help="Player spec, e.g. scripted/boulware, openai/gpt-4o-mini, hf/smollm2-135m.")
+@click.option("--model", required=True,
+              help="Player spec: scripted/boulware, hf/smollm2-135m, openai/gpt-4o-mini, hosted_vllm/NAME, vllm/PATH ...")
 @_common_run_options
 @click.option("--no-self-play", is_flag=True, help="Do not play the model against itself.")
-@click.option("--model-args", default=None, help="Backend options k=v,... (recorded in the results).")
+@click.option("--opponents", default=None, help="Only these panel members, comma-separated (results marked partial).")
+@click.option("--api-base", default=None, help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
+@click.option("--max-connections", type=int, default=16, show_default=True, help="Concurrent API requests.")
+@click.option("--temperature", type=float, default=0.0, show_default=True)
+@click.option("--max-tokens", type=int, default=300, show_default=True)
+@click.option("--seed", "gen_seed", type=int, default=0, show_default=True, help="Mixed into every generation seed.")
+@click.option("--structured", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Constrained decoding / JSON-schema response_format.")
+@click.option("--timeout", "timeout_s", type=float, default=60.0, show_default=True, help="Seconds per API request.")
+@click.option("--model-args", default=None, help="Backend options k=v,... (e.g. threads=2,max_batch=16,device=cuda).")
+@click.option("--use-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Replay and store model replies in this folder.")
 def run_command(model: str, task_set: str, split: str, output_path: Path, reps: int, limit: int | None,
                 panel_version: str, max_concurrency: int, resume: bool, salt: int, bootstrap_replicates: int,
-                no_progress: bool, no_self_play: bool, model_args: str | None) -> None:
+                no_progress: bool, no_self_play: bool, opponents: str | None, api_base: str | None,
+                max_connections: int, temperature: float, max_tokens: int, gen_seed: int, structured: str,
+                timeout_s: float, model_args: str | None, use_cache: Path | None) -> None:
     """Play MODEL against the reference panel and itself, in both roles and move orders, on every scenario."""
     from .evaluation import RunConfig
 
+    options: dict[str, object] = {}
+    runtime: dict[str, object] = {"max_connections": max_connections}
+    if not model.startswith("scripted/"):
+        options = {"temperature": temperature, "max_tokens": max_tokens, "seed": gen_seed, "structured": structured,
+                   "timeout_s": timeout_s, **_parse_kv(model_args)}
+        if api_base:
+            options["api_base"] = api_base
+        if use_cache:
+            runtime["use_cache"] = str(use_cache)
+    # backend-only keys (threads, batch size, device) change speed, not games: keep them out of the run's identity
+    for key in ("threads", "max_batch", "device", "max_retries", "retry_base_s"):
+        if key in options:
+            runtime[key] = options.pop(key)
     config = RunConfig(kind="evaluation", agents=(model,), tasks=task_set, split=split, panel=panel_version, reps=reps,
                        limit=limit, salt=salt, self_play=not no_self_play, max_concurrency=max_concurrency,
                        bootstrap_replicates=bootstrap_replicates,
-                       player_options={model: _parse_kv(model_args)} if model_args else {})
+                       opponents=tuple(o.strip() for o in opponents.split(",")) if opponents else None,
+                       player_options={model: options} if options else {}, runtime_options={model: runtime})
     _execute(config, output_path, resume, no_progress)
 
 

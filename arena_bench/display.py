@@ -142,7 +142,9 @@ def scorecard(results: dict) -> str:
            for a, r in st["agents"].items()]
     out += ["", "Turn validity (share of own turns): " + "; ".join(inv)]
     pw = st.get("power")
-    if pw:
+    if pw and pw["mde"] != pw["mde"]:  # NaN: too few scenarios
+        out.append("Minimum detectable difference: needs at least two scenarios")
+    elif pw:
         out.append(f"Minimum detectable Arena Score difference (alpha {pw['alpha']}, power {pw['power']}): "
                    f"{pw['mde']:.3f} with {pw['scenarios']} scenarios [{pw['basis']}]")
     return "\n".join(out)

@@ -50,11 +50,18 @@ class RunConfig:
     max_concurrency: int = 32
     bootstrap_replicates: int = DEFAULT_B
     bootstrap_seed: int = DEFAULT_SEED
-    player_options: dict[str, Any] = field(default_factory=dict)
+    opponents: tuple[str, ...] | None = None  # a subset of the panel: the results are marked partial
+    player_options: dict[str, Any] = field(default_factory=dict)  # per spec: generation settings, api_base
+    runtime_options: dict[str, Any] = field(default_factory=dict)  # per spec: connections, cache (not identity)
+
+    @property
+    def partial(self) -> bool:
+        return self.limit is not None or self.opponents is not None
 
     def identity(self) -> dict[str, Any]:
         """The settings that decide which games are played and how (not how fast)."""
         d = asdict(self)
+        d.pop("runtime_options")
         d.pop("max_concurrency")
         d.pop("bootstrap_replicates")
         d.pop("bootstrap_seed")
@@ -101,7 +108,13 @@ def plan(config: RunConfig):
         scenarios = scenarios[: config.limit]
     if config.kind == "evaluation":
         (model,) = config.agents
-        opponents = list(panel(config.panel)) + ([model] if config.self_play else [])
+        members = list(panel(config.panel))
+        if config.opponents is not None:
+            unknown = [o for o in config.opponents if o not in members]
+            if unknown:
+                raise RunError(f"--opponents {unknown} are not in {config.panel}: {', '.join(members)}")
+            members = list(config.opponents)
+        opponents = members + ([model] if config.self_play else [])
         pairs = [(model, y) for y in opponents]
     else:
         agents = list(config.agents)
@@ -126,7 +139,9 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
     if games_path.exists() and not resume:
         raise RunError(f"{run_dir} already holds a run with these settings; pass --resume to continue it "
                        "(finished games are kept) or delete the folder to start over")
-    players = {s: make_player(s, config.player_options.get(s)) for s in specs}  # fail before writing anything
+    # made before anything is written, so a bad name or a missing package leaves no trace
+    players = {s: make_player(s, {**config.player_options.get(s, {}), **config.runtime_options.get(s, {})})
+               for s in specs}
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / "config.json", json.dumps(config.identity(), indent=2, default=str) + "\n")
     store = GameStore(games_path)
@@ -163,7 +178,7 @@ def write_results(config: RunConfig, ts, run_dir: Path, stats: RunStats, players
         "task_set": {"name": ts.full_name, "hash": ts.hash, "split": config.split,
                      "scenarios_in_split": ts.manifest["splits"][config.split]},
         "panel_version": config.panel,
-        "partial": config.limit is not None,
+        "partial": config.partial,
         "config": config.identity(),
         "players": {spec: p.describe() for spec, p in players.items()},
         "seeds": {"cell_seed": "sha256(task_set, scenario, first_mover, rep, salt)", "salt": config.salt,

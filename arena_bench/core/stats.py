@@ -81,11 +81,13 @@ def summarise(sums: np.ndarray, counts: np.ndarray, boot: np.ndarray, level: flo
         means = sums.sum(axis=0) / counts.sum(axis=0)
     lo = np.full(sums.shape[1], np.nan)
     hi = np.full(sums.shape[1], np.nan)
-    observed = ~np.isnan(boot).all(axis=0) if boot.size else np.zeros(sums.shape[1], dtype=bool)
+    # An interval over fewer than two scenarios would be a single point: report none.
+    observed = (~np.isnan(boot).all(axis=0) if boot.size else np.zeros(sums.shape[1], dtype=bool)) & (
+        (counts > 0).sum(axis=0) >= 2)
     if observed.any():  # a column never observed (e.g. no deals: no Pareto rate) keeps NaN
         lo[observed] = np.nanquantile(boot[:, observed], alpha, axis=0)
         hi[observed] = np.nanquantile(boot[:, observed], 1 - alpha, axis=0)
-    se = clustered_se(sums, counts)
+    se = np.where((counts > 0).sum(axis=0) >= 2, clustered_se(sums, counts), np.nan)
     return [
         Estimate(float(means[k]), float(lo[k]), float(hi[k]), float(se[k]), int(counts[:, k].sum()),
                  int((counts[:, k] > 0).sum()))
@@ -163,7 +165,7 @@ def power_from_differences(diffs: np.ndarray, cluster: np.ndarray, alpha: float 
     _, idx = np.unique(cluster, return_inverse=True)
     g = int(idx.max()) + 1
     sums, counts = cluster_sums(idx, diffs, g)
-    se = float(clustered_se(sums, counts)[0])
+    se = float(clustered_se(sums, counts)[0]) if g >= 2 else float("nan")  # one scenario: no variance estimate
     iid = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
     deff = (se / iid) ** 2 if iid > 0 else float("nan")
     z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)

@@ -1,0 +1,90 @@
+"""Model-backed players. Importing this module registers the providers in
+:data:`arena_bench.players.PROVIDERS`; each backend imports its heavy packages only when used."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..players import PROVIDERS
+from .base import GenerationSettings, LLMPlayer, MissingExtra, ResponseCache
+
+# Providers routed through litellm (its own names); others litellm knows work via --model-args
+# provider names or by adding them here.
+LITELLM_PROVIDERS = (
+    "openai", "anthropic", "hosted_vllm", "ollama", "ollama_chat", "gemini", "vertex_ai", "mistral", "groq",
+    "together_ai", "openrouter", "azure", "bedrock", "deepseek", "fireworks_ai", "cohere", "xai", "perplexity",
+    "huggingface", "text-completion-openai", "lm_studio", "llamafile", "vllm_server",
+)
+GENERATION_KEYS = ("temperature", "max_tokens", "seed", "structured", "timeout_s")
+BACKEND_KEYS = ("api_base", "max_connections", "max_retries", "retry_base_s", "device", "threads", "max_batch",
+                "dtype", "use_cache")
+
+
+def split_options(options: dict[str, Any]) -> tuple[GenerationSettings, dict[str, Any]]:
+    """Generation settings (recorded, part of a run's identity) and backend options."""
+    gen: dict[str, Any] = {}
+    backend: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for k, v in options.items():
+        if k in GENERATION_KEYS:
+            gen[k] = v
+        elif k in BACKEND_KEYS:
+            backend[k] = v
+        else:
+            extra[k] = v
+    settings = GenerationSettings(
+        temperature=float(gen.get("temperature", 0.0)),
+        max_tokens=int(gen.get("max_tokens", 300)),
+        seed=int(gen.get("seed", 0)),
+        structured=str(gen.get("structured", "auto")),
+        timeout_s=float(gen.get("timeout_s", 60.0)),
+        extra=extra,
+    )
+    if settings.structured not in ("auto", "on", "off"):
+        raise ValueError(f"structured={settings.structured!r}: use auto, on or off")
+    return settings, backend
+
+
+def _cache(backend: dict[str, Any]) -> ResponseCache | None:
+    folder = backend.get("use_cache")
+    return ResponseCache(folder) if folder else None
+
+
+def _litellm_factory(provider: str):
+    def make(name: str, options: dict[str, Any]) -> LLMPlayer:
+        from .litellm_backend import LiteLLMBackend
+
+        settings, backend = split_options(options)
+        b = LiteLLMBackend(f"{provider}/{name}", settings, api_base=backend.get("api_base"),
+                           max_connections=int(backend.get("max_connections", 16)),
+                           max_retries=int(backend.get("max_retries", 6)),
+                           retry_base_s=float(backend.get("retry_base_s", 1.0)))
+        return LLMPlayer(f"{provider}/{name}", b, settings, _cache(backend))
+
+    return make
+
+
+def _hf_factory(name: str, options: dict[str, Any]) -> LLMPlayer:
+    from .hf_backend import HFBackend
+
+    settings, backend = split_options(options)
+    b = HFBackend(name, settings, device=str(backend.get("device", "cpu")),
+                  threads=int(backend["threads"]) if "threads" in backend else None,
+                  max_batch=int(backend.get("max_batch", 16)), dtype=str(backend.get("dtype", "float32")))
+    return LLMPlayer(f"hf/{name}", b, settings, _cache(backend))
+
+
+def _vllm_factory(name: str, options: dict[str, Any]) -> LLMPlayer:
+    from .vllm_backend import VLLMBackend
+
+    settings, backend = split_options(options)
+    b = VLLMBackend(name, settings, max_batch=int(backend.get("max_batch", 64)), extra_engine_args=settings.extra)
+    return LLMPlayer(f"vllm/{name}", b, settings, _cache(backend))
+
+
+for _p in LITELLM_PROVIDERS:
+    PROVIDERS[_p] = _litellm_factory(_p)
+PROVIDERS["hf"] = _hf_factory
+PROVIDERS["vllm"] = _vllm_factory
+
+__all__ = ["GenerationSettings", "LLMPlayer", "MissingExtra", "ResponseCache"]

