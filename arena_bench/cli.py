@@ -379,5 +379,94 @@ def report_command(results_paths: tuple[Path, ...], fmt: str, out: Path | None, 
     click.echo(f"wrote {path}")
 
 
+# --- results, submission, leaderboard -------------------------------------------------------
+
+
+@main.command("validate-results")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--recompute/--schema-only", default=True, show_default=True,
+              help="Also replay every game and recompute its outcome and metrics, as the leaderboard does.")
+@click.option("--split", default=None, help="The split the leaderboard ranks (default: the run's own).")
+def validate_results(path: Path, recompute: bool, split: str | None) -> None:
+    """Check a run against the results schemas (and the leaderboard's recomputation); list each problem."""
+    from .verify import Expected, run_files, validate_run, verify_run
+    from .tasks import TaskSetError, open_task_set
+
+    problems = validate_run(path)
+    if not problems and recompute:
+        results = json.loads(run_files(path)[0].read_text())
+        try:
+            ts = open_task_set(results["task_set"]["name"])
+        except TaskSetError as exc:
+            fail(str(exc))
+        expected = Expected(task_hash=ts.hash, split=split or results["task_set"]["split"])
+        problems, _, _ = verify_run(path, expected)
+    for p in problems:
+        click.echo(p)
+    if problems:
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {path}")
+
+
+@main.command("submit")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--repo", default="arena-bench/results", show_default=True, help="Hub dataset repository ORG/NAME.")
+@click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the exact bundle to this folder instead of opening a pull request.")
+def submit_command(path: Path, repo: str, dry_run: Path | None) -> None:
+    """Open a pull request with a run on the leaderboard's Hub dataset (token: HF_TOKEN or your login)."""
+    from .submit import SubmitError, make_bundle, submit, write_bundle
+    from .verify import validate_run
+
+    problems = validate_run(path)
+    if problems:
+        for p in problems[:20]:
+            click.echo(p, err=True)
+        fail(f"{len(problems)} schema problem(s): fix them before submitting (arena-bench validate-results {path})")
+    bundle = make_bundle(path)
+    if dry_run:
+        for f in write_bundle(bundle, dry_run):
+            click.echo(f"wrote {f}")
+        return
+    try:
+        import os
+
+        info = submit(bundle, repo, endpoint=os.environ.get("HF_ENDPOINT"))
+    except SubmitError as exc:
+        fail(str(exc))
+    except Exception as exc:  # network or Hub errors: say what failed; the token is never part of the message
+        fail(f"submission to {repo} failed: {type(exc).__name__}: {exc}")
+    verb = "already open" if info["status"] == "exists" else "opened"
+    click.echo(f"pull request {verb}: {info['url']} ({info['title']})")
+
+
+@main.group()
+def leaderboard() -> None:
+    """Build the static leaderboard site."""
+
+
+@leaderboard.command("build")
+@click.option("--results", "results_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder laid out like the results dataset (submissions/<model>/<run>/results.json ...).")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--tasks", "task_set", default="negotiation-v1", show_default=True)
+@click.option("--split", default="test", show_default=True)
+@click.option("--bootstrap", "b", type=int, default=2000, show_default=True)
+def leaderboard_build(results_dir: Path, out: Path, task_set: str, split: str, b: int) -> None:
+    """Recompute every run, refuse what does not match, and write the site."""
+    from .leaderboard import build
+    from .verify import expected_for
+
+    summary = build(results_dir, out, expected_for(task_set, split), b=b, task_set=task_set)
+    for e in summary["entries"]:
+        m = e["metrics"]["arena_score"]
+        click.echo(f"{e['rank']:>3}. {e['model']:<32} {m['mean']:.3f} [{m['lo']:.3f}, {m['hi']:.3f}]  "
+                   f"rank {e['rank_interval'][0]}-{e['rank_interval'][1]}")
+    for r in summary["refused"]:
+        click.echo(f"refused {r['run']}: {r['reasons'][0]}" + (f" (+{len(r['reasons']) - 1} more)" if len(r["reasons"]) > 1 else ""))
+    click.echo(f"site: {out / 'index.html'}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,15 +58,15 @@ async def play_game(
                 feedback=feedback,
                 attempt=attempt,
             )
-            started = time.perf_counter()
             reply: Reply = await agents[role].act(obs)
-            usage = dict(reply.usage)
-            usage.setdefault("latency_s", time.perf_counter() - started)
             error = reply.error
             if reply.action is not None and error is None:
                 error = illegality(state, reply.action)
-            log.attempts.append({"raw": reply.raw, "error": error, "usage": usage,
-                                 "message": reply.message, "action": _action_json(reply, scenario)})
+            attempt_log: dict[str, Any] = {"raw": reply.raw, "error": error, "usage": dict(reply.usage)}
+            if error is not None:  # a rejected reply keeps what it said and tried; an accepted one is the turn
+                attempt_log["message"] = reply.message
+                attempt_log["action"] = _action_json(reply)
+            log.attempts.append(attempt_log)
             if error is None:
                 turn = Turn(reply.message, reply.action)
                 break
@@ -86,7 +85,7 @@ async def play_game(
     return state, logs, metrics
 
 
-def _action_json(reply: Reply, scenario: Scenario) -> dict[str, Any] | None:
+def _action_json(reply: Reply) -> dict[str, Any] | None:
     a = reply.action
     if a is None:
         return None

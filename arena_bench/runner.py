@@ -134,9 +134,16 @@ class GameStore:
         return read_games(self.path)
 
 
+def open_games_text(path: Path):
+    """Game records are JSONL, optionally gzipped (``games.jsonl.gz``, as the baselines ship)."""
+    import gzip
+
+    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+
+
 def read_games(path: Path) -> list[dict[str, Any]]:
     out = []
-    with open(path, encoding="utf-8") as f:
+    with open_games_text(path) as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
                 continue

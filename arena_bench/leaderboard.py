@@ -1,0 +1,204 @@
+"""The static leaderboard site, built from a folder laid out like a snapshot of the results
+dataset (``submissions/<model>/<run-id>/results.json`` and ``games.jsonl[.gz]``; baselines
+likewise). Every number is recomputed from the game records; refused runs are listed with
+their reasons. The site ships its own script and styles (no CDN) and renders submission
+strings with textContent only.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .aggregate import LABELS, evaluate, rows_from_records
+from .evaluation import slug
+from .storage import write_atomic
+from .verify import Expected, verify_run
+
+COLUMNS = ("arena_score", "value", "welfare", "deal", "pareto_optimal", "invalid_rate")
+SPACE_README = """---
+title: arena-bench leaderboard
+emoji: 🤝
+colorFrom: blue
+colorTo: green
+sdk: static
+app_file: index.html
+pinned: false
+---
+
+The arena-bench leaderboard: structured multi-issue negotiation between language-model agents.
+Built by `arena-bench leaderboard build`; every number is recomputed from the per-game records.
+"""
+
+
+@dataclass
+class Run:
+    path: Path
+    results: dict[str, Any]
+    records: list[dict[str, Any]]
+    agents: list[str]
+
+
+def find_runs(folder: Path) -> list[Path]:
+    return sorted(p.parent for p in Path(folder).rglob("results.json"))
+
+
+def collect(folder: Path, expected: Expected) -> tuple[list[Run], list[dict[str, Any]]]:
+    accepted, refused = [], []
+    for path in find_runs(folder):
+        try:
+            reasons, results, records = verify_run(path, expected)
+        except Exception as exc:  # an unreadable submission is refused, not fatal to the build
+            refused.append({"run": str(path.relative_to(folder)), "reasons": [f"{type(exc).__name__}: {exc}"]})
+            continue
+        if reasons:
+            refused.append({"run": str(path.relative_to(folder)), "reasons": reasons[:10]})
+            continue
+        cfg = results["config"]
+        agents = list(cfg["agents"]) if cfg["kind"] == "evaluation" else sorted({p for r in records for p in r["players"]})
+        accepted.append(Run(path, results, records, agents))
+    return accepted, refused
+
+
+def _entries_rows(runs: list[Run]) -> tuple[pd.DataFrame, list[str], dict[str, Run]]:
+    """Rows of each entry's own side; a model in several runs keeps its earliest run."""
+    frames, owner = [], {}
+    for run in sorted(runs, key=lambda r: (r.results.get("created_at", ""), str(r.path))):
+        rows = rows_from_records(run.records)
+        for agent in run.agents:
+            if agent in owner:
+                continue
+            owner[agent] = run
+            frames.append(rows[rows["agent"] == agent])
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), list(owner), owner
+
+
+def _transcript(record: dict[str, Any], scenario) -> dict[str, Any]:
+    names = scenario.role_names
+    lines = []
+    for t in record["turns"]:
+        who = f"{names[t['role']]} ({record['players'][t['role']]})"
+        a = t["action"]
+        if a is None:
+            act = "forfeited the turn"
+        elif a["kind"] == "propose":
+            ua, ub = scenario.utilities(tuple(a["offer"]))
+            act = "proposes " + "; ".join(f"{k}: {v}" for k, v in scenario.describe_outcome(tuple(a["offer"])).items()) \
+                  + f"  (u = {ua:.2f}, {ub:.2f})"
+        else:
+            act = a["kind"].replace("_", " ")
+        errors = [x["error"] for x in t["attempts"] if x.get("error")]
+        suffix = f"  [{len(errors)} rejected repl{'y' if len(errors) == 1 else 'ies'}: {errors[0]}]" if errors else ""
+        lines.append({"text": f"{t['turn'] + 1}. {who} {act}{suffix}", "message": t["message"]})
+    o = record["outcome"]
+    result = (f"Deal: u = ({record['sides'][0]['u']:.3f}, {record['sides'][1]['u']:.3f}), Pareto-optimal: "
+              f"{o['pareto_optimal']}, welfare {o['welfare']:.3f}" if o["deal"] else f"No deal ({o['end']}).")
+    return {"title": f"{scenario.id}: {scenario.title} — game {record['game_id']}", "lines": lines, "result": result}
+
+
+def _page(title: str, body: str, data: dict[str, Any], depth: int = 0) -> str:
+    prefix = "../" * depth
+    payload = json.dumps(data, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{html.escape(title)}</title><link rel="stylesheet" href="{prefix}style.css"></head>
+<body>{body}
+<script id="data" type="application/json">{payload}</script>
+<script src="{prefix}app.js"></script></body></html>
+"""
+
+
+def build(results_folder: Path, out: Path, expected: Expected, b: int = 2000, task_set: str = "negotiation-v1",
+          samples: int = 3) -> dict[str, Any]:
+    from .report import pick_showcase_game, plot_offer_trace
+    from .tasks import open_task_set
+
+    runs, refused = collect(results_folder, expected)
+    out = Path(out)
+    tmp = out.with_name(f".{out.name}.building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "models").mkdir(parents=True)
+    for name in ("app.js", "style.css"):
+        (tmp / name).write_text(resources.files("arena_bench").joinpath(f"site/{name}").read_text())
+    (tmp / "README.md").write_text(SPACE_README)
+
+    rows, agents, owner = _entries_rows(runs)
+    summary: dict[str, Any] = {"entries": [], "refused": refused}
+    stats = evaluate(rows, agents, b=b) if agents else None
+    ts = open_task_set(task_set)
+    scenarios = {s.id: s for s in ts.load(expected.split)}
+    entries = []
+    if stats:
+        for agent in sorted(agents, key=lambda a: stats["agents"][a]["rank"]):
+            row = stats["agents"][agent]
+            entries.append({"model": agent, "page": f"{slug(agent)}.html", "rank": row["rank"],
+                            "rank_interval": row["rank_interval"], "games": row["games"],
+                            "metrics": {c: row[c] for c in COLUMNS}})
+    opponents = sorted({o for a in agents for o in (stats["crossplay"].get(a, {}) if stats else {})})
+    strata = sorted({s for a in agents for s in (stats["by_stratum"].get(a, {}) if stats else {})})
+    data = {"columns": [{"key": c, "label": LABELS[c]} for c in COLUMNS], "entries": entries,
+            "opponents": opponents, "crossplay": stats["crossplay"] if stats else {},
+            "strata": strata, "by_stratum": stats["by_stratum"] if stats else {}}
+    refused_html = "".join(
+        f"<li>{html.escape(r['run'])}: {html.escape('; '.join(r['reasons']))}</li>" for r in refused)
+    body = f"""<header><h1>arena-bench leaderboard</h1>
+<p>Task set {html.escape(ts.full_name)} ({html.escape(ts.hash[:12])}), split {html.escape(expected.split)}, panel
+{html.escape(expected.panel_version)}, protocol {html.escape(expected.protocol_version)}.</p></header>
+<main>
+<p class="note">Arena Score = (Value + Welfare) / 2 per game; means over games with 95% percentile cluster-bootstrap
+intervals over scenarios (B = {b}). Rank intervals are the 2.5 and 97.5 percentiles of each model's rank across
+replicates. Every number is recomputed from the submitted per-game records. Click a column to sort.</p>
+<h2>Leaderboard</h2><div id="leaderboard-slot"></div>
+<h2>Cross-play (Arena Score of row against column)</h2><div id="crossplay-slot"></div>
+<h2>Arena Score by stratum</h2><div id="strata-slot"></div>
+<h2>Refused runs</h2><ul class="refused" id="refused">{refused_html or '<li style="color:#57606a">none</li>'}</ul>
+</main>"""
+    (tmp / "index.html").write_text(_page("arena-bench leaderboard", body, data))
+
+    for entry in entries:
+        agent = entry["model"]
+        run = owner[agent]
+        mine = [r for r in run.records if agent in r["players"]]
+        mine.sort(key=lambda r: (not r["outcome"]["deal"], -len(r["turns"]), r["game_id"]))
+        picked = mine[:samples]
+        transcripts = [_transcript(r, scenarios[r["scenario_id"]]) for r in picked if r["scenario_id"] in scenarios]
+        plot_html = ""
+        game = pick_showcase_game(run.records, agent)
+        if game and game["scenario_id"] in scenarios:
+            pngs = plot_offer_trace(game, scenarios[game["scenario_id"]], tmp / "models" / slug(agent))
+            rel = pngs[0].relative_to(tmp / "models")
+            plot_html = f'<h2>Offers of one game in the utility plane</h2><img src="{html.escape(str(rel))}" alt="offer trace" width="480">'
+        row = stats["agents"][agent]
+        metric_rows = "".join(
+            f"<tr><td class='name'>{html.escape(LABELS[m])}</td><td>{_fmt(row.get(m))}</td></tr>" for m in LABELS if m in row)
+        opp_rows = "".join(f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e['n']}</td></tr>"
+                           for o, e in sorted(stats["crossplay"].get(agent, {}).items()))
+        page_body = f"""<header><h1>{html.escape(agent)}</h1><p><a href="../index.html" style="color:white">&larr; leaderboard</a>
+ &middot; rank {entry['rank']} (95% interval {entry['rank_interval'][0]}-{entry['rank_interval'][1]})</p></header>
+<main><h2>Metrics</h2><table id="metrics">{metric_rows}</table>
+<h2>Against each opponent</h2><table id="opponents"><tr><th class="name">opponent</th><th>Arena Score</th><th>games</th></tr>{opp_rows}</table>
+{plot_html}
+<h2>Sample transcripts</h2><div id="transcripts-slot"></div></main>"""
+        (tmp / "models" / entry["page"]).write_text(
+            _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1))
+        summary["entries"].append(entry)
+    write_atomic(tmp / "leaderboard.json", json.dumps({"entries": entries, "refused": refused, "statistics": stats},
+                                                      indent=1, default=str))
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return summary
+
+
+def _fmt(e: dict | None) -> str:
+    if not e or e.get("mean") is None:
+        return "-"
+    ci = f" <span class='ci'>[{e['lo']:.3f}, {e['hi']:.3f}]</span>" if e.get("lo") is not None else ""
+    return f"{e['mean']:.3f}{ci}"

@@ -1,0 +1,107 @@
+"""The built site in a real browser: headless Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from arena_bench.leaderboard import build
+from arena_bench.verify import expected_for
+
+from .leaderboard_fixtures import evaluation_run, rename_model, tournament_run
+
+CHROMIUM = Path("/usr/bin/chromium")
+EVIL = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    base = tmp_path_factory.mktemp("lb")
+    runs = base / "runs"
+    t = tournament_run(runs, ("scripted/boulware", "scripted/conceder", "scripted/hardliner"))
+    e = evaluation_run(runs, "scripted/logroller")
+    data = base / "snapshot"
+    shutil.copytree(t, data / "baselines" / "tournament" / t.name)
+    shutil.copytree(e, data / "submissions" / "logroller" / e.name)
+    t2 = tournament_run(base / "runs2", ("scripted/linear", "scripted/pushover"))
+    rename_model(t2, "scripted/pushover", EVIL, data / "submissions" / "evil" / t2.name)
+    partial = evaluation_run(runs, "scripted/linear", limit=3)
+    shutil.copytree(partial, data / "submissions" / "linear" / partial.name)
+    out = base / "site"
+    summary = build(data, out, expected_for("negotiation-v1", "lite"), b=300)
+    return out, summary
+
+
+def test_build_recomputes_ranks_and_lists_refusals(site):
+    out, summary = site
+    models = [e["model"] for e in summary["entries"]]
+    assert set(models) == {"scripted/boulware", "scripted/conceder", "scripted/hardliner", "scripted/logroller",
+                           "scripted/linear", EVIL}
+    scores = [e["metrics"]["arena_score"]["mean"] for e in summary["entries"]]
+    assert scores == sorted(scores, reverse=True)
+    assert len(summary["refused"]) == 1 and "partial" in summary["refused"][0]["reasons"][0]
+    assert (out / "README.md").read_text().startswith("---") and "sdk: static" in (out / "README.md").read_text()
+    html = (out / "index.html").read_text()
+    assert EVIL not in html and "http://" not in html.replace("http://www.w3.org", "")  # escaped; no CDN
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    out, _ = site
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+
+    class Quiet(handler.func):  # type: ignore[name-defined]
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(out)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+def test_page_in_a_real_browser(site, server, tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, summary = site
+    dialogs = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{server}/index.html")
+        rows = page.locator("#leaderboard tbody tr")
+        assert rows.count() == len(summary["entries"])
+        shown = [rows.nth(i).get_attribute("data-model") for i in range(rows.count())]
+        assert shown == [e["model"] for e in summary["entries"]]  # rank order
+        # sort by Value (descending on first click)
+        page.locator("#leaderboard th", has_text="Value").click()
+        values = [float(rows.nth(i).locator("td").nth(4).get_attribute("data-value")) for i in range(rows.count())]
+        assert values == sorted(values, reverse=True)
+        assert [rows.nth(i).get_attribute("data-model") for i in range(rows.count())] != shown or len(set(values)) == 1
+        # the hostile name is text, and nothing ran
+        assert page.locator("#leaderboard td.name", has_text=EVIL).count() == 1
+        assert page.locator('img[src="x"]').count() == 0
+        assert page.locator("#crossplay rect").count() > 0 and page.locator("#strata tbody tr").count() == rows.count()
+        page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
+        # a model page: transcripts and the offer trace
+        page.locator("#leaderboard a", has_text="scripted/logroller").click()
+        page.wait_for_selector(".transcript")
+        assert page.locator(".transcript").count() >= 1
+        assert page.locator('img[alt="offer trace"]').evaluate("img => img.naturalWidth") > 0
+        page.goto(f"{server}/index.html")
+        page.locator("#leaderboard a", has_text=EVIL).click()
+        page.wait_for_selector(".transcript")
+        assert page.locator("h1").inner_text() == EVIL and page.locator('img[src="x"]').count() == 0
+        page.screenshot(path=str(tmp_path / "model.png"), full_page=True)
+        browser.close()
+    assert dialogs == []
+    assert (tmp_path / "leaderboard.png").stat().st_size > 10_000
