@@ -36,10 +36,17 @@ def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
             f"unknown scripted strategy {name!r}" + (f"; did you mean 'scripted/{hint[0]}'?" if hint else "")
             + f" Known: {', '.join('scripted/' + n for n in STRATEGIES)}"
         )
+    if provider == "policy" and name:
+        from .agents.policy import PolicyPlayer
+
+        try:
+            return PolicyPlayer(name)
+        except FileNotFoundError as exc:
+            raise UnknownPlayer(str(exc)) from None
     _load_providers()
     if provider in PROVIDERS and name:
         return PROVIDERS[provider](name, dict(options or {}))
-    candidates = ["scripted"] + sorted(PROVIDERS)
+    candidates = ["scripted", "policy"] + sorted(PROVIDERS)
     hint = difflib.get_close_matches(provider, candidates, n=1)
     raise UnknownPlayer(
         f"unknown player {spec!r}: expected provider/name with provider one of {', '.join(candidates)}"

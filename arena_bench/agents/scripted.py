@@ -131,6 +131,10 @@ class ScriptedAgent:
         return Reply(message=text, action=Action.walk_away())
 
     async def act(self, obs: Observation) -> Reply:
+        return self.respond(obs)
+
+    def respond(self, obs: Observation) -> Reply:
+        """The synchronous core of ``act`` (batched training environments call it directly)."""
         self.setup(obs)
         return self.decide(obs)
 

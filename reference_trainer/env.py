@@ -1,0 +1,155 @@
+"""A batched training environment: N games at once with array operations, implementing the
+protocol of ``arena_bench.core.protocol`` (checked by tests/test_trainer.py, which plays the
+same action sequences through both and compares outcomes and utilities)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from arena_bench.agents.base import Observation
+from arena_bench.agents.policy import MAX_ISSUES, MAX_OPTIONS, PROPOSE, ACCEPT, WALK, features, opponent_estimate, pad_brief, utility_of
+from arena_bench.core.analysis import analyse
+from arena_bench.core.protocol import MAX_TURNS, Action, PublicTurn
+from arena_bench.core.scenario import Scenario
+from arena_bench.game import public_view
+
+
+@dataclass
+class ScenarioArrays:
+    """Padded per-scenario constants for a batch: index 0/1 is the role."""
+
+    points: np.ndarray  # (N, 2, I, O)
+    weights: np.ndarray  # (N, 2, I)
+    opt_mask: np.ndarray  # (N, I, O)
+    issue_mask: np.ndarray  # (N, I)
+    batna: np.ndarray  # (N, 2)
+    best: np.ndarray  # (N, 2)
+    nash_product: np.ndarray  # (N,) max of (u_A - b_A)(u_B - b_B); 0 without a ZOPA
+    zopa: np.ndarray  # (N,)
+
+
+def scenario_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
+    n = len(scenarios)
+    points = np.zeros((n, 2, MAX_ISSUES, MAX_OPTIONS))
+    weights = np.zeros((n, 2, MAX_ISSUES))
+    opt_mask = np.zeros((n, MAX_ISSUES, MAX_OPTIONS))
+    issue_mask = np.zeros((n, MAX_ISSUES))
+    batna, best, nash, zopa = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n), np.zeros(n, dtype=bool)
+    for k, s in enumerate(scenarios):
+        a = analyse(s)
+        for r, role in enumerate(s.roles):
+            points[k, r], weights[k, r], opt_mask[k], issue_mask[k] = pad_brief(role.weights, role.values, s.shape)
+            batna[k, r] = role.batna
+        best[k] = a.best
+        nash[k] = a.nash_product if a.zopa else 0.0
+        zopa[k] = a.zopa
+    return ScenarioArrays(points, weights, opt_mask, issue_mask, batna, best, nash, zopa)
+
+
+class BatchedEnv:
+    def __init__(self, scenarios: list[Scenario], first_mover: np.ndarray, max_turns: int = MAX_TURNS,
+                 keep_history: bool = True):
+        self.scenarios = scenarios
+        self.s = scenario_arrays(scenarios)
+        self.n = len(scenarios)
+        self.max_turns = max_turns
+        self.first = np.asarray(first_mover, dtype=int)
+        self.turn = np.zeros(self.n, dtype=int)
+        self.table = np.full((self.n, MAX_ISSUES), -1)
+        self.table_by = np.full(self.n, -1)
+        self.done = np.zeros(self.n, dtype=bool)
+        self.deal = np.zeros(self.n, dtype=bool)
+        self.end = np.zeros(self.n, dtype=int)  # 0 running, 1 accepted, 2 walked away, 3 turn limit
+        self.last = np.full((self.n, 2, MAX_ISSUES), -1)
+        self.counts = np.zeros((self.n, 2, MAX_ISSUES, MAX_OPTIONS))  # [k, r]: what r saw the other side offer
+        self.unchanged = np.zeros((self.n, 2, MAX_ISSUES))
+        self.keep_history = keep_history
+        self.history: list[list[PublicTurn]] = [[] for _ in range(self.n)]
+
+    @property
+    def to_move(self) -> np.ndarray:
+        return (self.first + self.turn) % 2
+
+    def can_accept(self, idx: np.ndarray) -> np.ndarray:
+        """Whether the side to move in games ``idx`` may accept: an offer from the other side stands."""
+        return (self.table_by[idx] >= 0) & (self.table_by[idx] != self.to_move[idx])
+
+    def observe(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Features of the side to move in games ``idx``: (tokens, globals, can_accept)."""
+        role = self.to_move[idx]
+        s = self.s
+        pts = s.points[idx, role]
+        can = self.can_accept(idx)
+        table = np.where(can[:, None], self.table[idx], -1)
+        est_v, est_w = opponent_estimate(self.counts[idx, role], self.unchanged[idx, role], s.opt_mask[idx],
+                                         s.issue_mask[idx])
+        time = self.turn[idx] / max(1, self.max_turns - 1)
+        tokens, glob = features(pts, s.weights[idx, role], s.opt_mask[idx], s.issue_mask[idx], s.batna[idx, role],
+                                time, table, can, self.last[idx, role], self.last[idx, 1 - role], est_v, est_w)
+        return tokens, glob, can
+
+    def observation(self, k: int) -> Observation:
+        """The arena_bench observation of game k's side to move (for scripted opponents)."""
+        role = int(self.to_move[k])
+        sc = self.scenarios[k]
+        standing = tuple(int(x) for x in self.table[k, : len(sc.issues)]) if self.table_by[k] >= 0 else None
+        return Observation(role, sc.roles[role], public_view(sc), tuple(self.history[k]), int(self.turn[k]),
+                           self.max_turns, standing, int(self.table_by[k]) if self.table_by[k] >= 0 else None)
+
+    def step(self, idx: np.ndarray, kind: np.ndarray, offers: np.ndarray) -> None:
+        """Apply one action in each of games ``idx`` (all must be running; actions must be legal)."""
+        if len(idx) == 0:
+            return
+        assert not self.done[idx].any(), "stepping a finished game"
+        role = self.to_move[idx]
+        can = self.can_accept(idx)
+        if ((kind == ACCEPT) & ~can).any():
+            raise ValueError("accept with no standing offer from the other side")
+        prop = kind == PROPOSE
+        p_idx, p_role = idx[prop], role[prop]
+        offer = np.where(self.s.issue_mask[p_idx] > 0, offers[prop], -1)
+        observer = 1 - p_role
+        prev = self.last[p_idx, p_role]
+        had_prev = (prev >= 0).any(axis=1)
+        self.unchanged[p_idx, observer] += ((offer == prev) & (offer >= 0)) * had_prev[:, None]
+        kk, ii = np.nonzero(offer >= 0)
+        np.add.at(self.counts, (p_idx[kk], observer[kk], ii, offer[kk, ii]), 1.0)
+        self.table[p_idx] = offer
+        self.table_by[p_idx] = p_role
+        self.last[p_idx, p_role] = offer
+        acc = idx[kind == ACCEPT]
+        self.done[acc], self.deal[acc], self.end[acc] = True, True, 1
+        walk = idx[kind == WALK]
+        self.done[walk], self.end[walk] = True, 2
+        if self.keep_history:
+            for j, k in enumerate(idx):
+                if kind[j] == PROPOSE:
+                    n_i = len(self.scenarios[k].issues)
+                    action = Action.propose(offers[j, :n_i])
+                else:
+                    action = Action.accept() if kind[j] == ACCEPT else Action.walk_away()
+                self.history[k].append(PublicTurn(int(self.turn[k]), int(role[j]), "", action))
+        self.turn[idx] += 1
+        limit = idx[(self.turn[idx] >= self.max_turns) & ~self.done[idx]]
+        self.done[limit], self.end[limit] = True, 3
+
+    def utilities(self) -> np.ndarray:
+        """(N, 2): deal utilities, or BATNAs without a deal."""
+        u = np.stack([utility_of(np.where(self.deal[:, None], self.table, -1), self.s.points[:, r]) for r in (0, 1)],
+                     axis=1)
+        return np.where(self.deal[:, None], u, self.s.batna)
+
+    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
+        """(N, 2) S_i = (u_i - b_i) / (U_i* - b_i), 0 without a deal, clipped at -1."""
+        u = self.utilities() if u is None else u
+        s = (u - self.s.batna) / (self.s.best - self.s.batna)
+        return np.where(self.deal[:, None], np.maximum(s, -1.0), 0.0)
+
+    def table_potential(self) -> np.ndarray:
+        """Nash product (geometric mean of both normalised surpluses) of the offer on the table."""
+        has = self.table_by >= 0
+        u = np.stack([utility_of(np.where(has[:, None], self.table, -1), self.s.points[:, r]) for r in (0, 1)], axis=1)
+        s = np.clip((u - self.s.batna) / (self.s.best - self.s.batna), 0.0, None)
+        return np.where(has & ~self.done, np.sqrt(s[:, 0] * s[:, 1]), 0.0)

@@ -1,0 +1,501 @@
+"""Behaviour cloning on the scripted panel, then population self-play PPO with GAE.
+
+Read top to bottom: config, scenarios, demonstrations and BC, rollouts, rewards and shaping,
+the PPO update, the population, continuous evaluation through arena_bench, the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from arena_bench.agents.policy import ACCEPT, MAX_ISSUES, PROPOSE, WALK, forward, observation_features, pad_brief, sample
+from arena_bench.agents.scripted import STRATEGIES
+from arena_bench.core.analysis import analyse
+from arena_bench.game import play_game
+from arena_bench.generator import STRATA, GeneratorConfig, draw_params, generate_scenario
+from arena_bench.families import FAMILIES
+
+from .env import BatchedEnv
+from .policy import ActorCritic, export
+
+
+@dataclass
+class TrainConfig:
+    seed: int = 1
+    device: str = "cpu"
+    threads: int = 2
+    # scenarios: generated with their own seed space, never the task set's
+    scenario_seed: int = 777
+    n_scenarios: int = 1200
+    # behaviour cloning
+    bc_games: int = 1500
+    bc_demonstrators: tuple[str, ...] = ("boulware", "linear", "logroller", "tit-for-tat")
+    bc_epochs: int = 8
+    warmup: bool = True
+    # PPO
+    iterations: int = 120
+    games_per_iteration: int = 192
+    ppo_epochs: int = 4
+    minibatch: int = 512
+    lr: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    entropy: float = 0.01
+    value_coef: float = 0.5
+    hidden: int = 64
+    # reward and credit
+    reward: str = "nash"  # nash | selfish | close
+    below_batna_penalty: float = 1.0
+    shaping: bool = True
+    # population
+    population: bool = True  # False: latest-vs-latest only
+    snapshot_every: int = 10
+    pool_size: int = 8
+    opponent_mix: tuple[float, float, float] = (0.3, 0.35, 0.35)  # latest, pool, scripted panel
+    # continuous evaluation through arena_bench
+    eval_every: int = 20
+    eval_split: str = "dev"
+    eval_limit: int | None = 30
+    out: str = "runs/ppo"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: Path) -> "TrainConfig":
+        data = json.loads(Path(path).read_text())
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+        for key in ("bc_demonstrators", "opponent_mix"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+
+def scenario_pool(cfg: TrainConfig) -> list:
+    gen = GeneratorConfig(seed=cfg.scenario_seed)
+    out = []
+    for k in range(cfg.n_scenarios):
+        rng = np.random.default_rng([cfg.scenario_seed, k])
+        family = list(FAMILIES)[k % len(FAMILIES)]
+        stratum = STRATA[(k // len(FAMILIES)) % len(STRATA)]
+        if stratum == "compatible" and not FAMILIES[family].supports_compatible:
+            family = "software_renewal"
+        out.append(generate_scenario(f"train-{k}", draw_params(family, stratum, rng, gen), rng))
+    return out
+
+
+# --- behaviour cloning ------------------------------------------------------------------------
+
+
+class Recorder:
+    """Wraps a scripted agent; records (features, action) of each of its turns."""
+
+    def __init__(self, agent, store: list):
+        self.agent, self.store, self.ready = agent, store, False
+
+    async def act(self, obs):
+        if not self.ready:
+            shape = tuple(len(i.options) for i in obs.public.issues)
+            self.pad = pad_brief(obs.brief.weights, obs.brief.values, shape)
+            self.ready = True
+        reply = await self.agent.act(obs)
+        points, w, opt_mask, issue_mask = self.pad
+        tokens, glob, can = observation_features(obs, points, w, opt_mask, issue_mask)
+        kind = {"propose": PROPOSE, "accept": ACCEPT, "walk_away": WALK}[reply.action.kind.value]
+        options = np.full(MAX_ISSUES, -1)
+        if kind == PROPOSE:
+            options[: len(reply.action.offer)] = reply.action.offer
+        self.store.append((tokens[0], glob[0], issue_mask, opt_mask, can[0], kind, options))
+        return reply
+
+
+def demonstrations(cfg: TrainConfig, scenarios: list, rng: np.random.Generator) -> list:
+    store: list = []
+    names = list(STRATEGIES)
+
+    async def go():
+        for g in range(cfg.bc_games):
+            s = scenarios[int(rng.integers(len(scenarios)))]
+            role = int(rng.integers(2))
+            demo = STRATEGIES[cfg.bc_demonstrators[g % len(cfg.bc_demonstrators)]](role, int(rng.integers(1 << 30)))
+            other = STRATEGIES[names[int(rng.integers(len(names)))]](1 - role, int(rng.integers(1 << 30)))
+            agents = [None, None]
+            agents[role], agents[1 - role] = Recorder(demo, store), other
+            await play_game(s, analyse(s), tuple(agents), int(rng.integers(2)))
+
+    asyncio.run(go())
+    return store
+
+
+def to_tensors(batch: list, device: str) -> dict[str, torch.Tensor]:
+    cols = list(zip(*batch))
+    return {
+        "tokens": torch.tensor(np.stack(cols[0]), dtype=torch.float32, device=device),
+        "glob": torch.tensor(np.stack(cols[1]), dtype=torch.float32, device=device),
+        "issue_mask": torch.tensor(np.stack(cols[2]), dtype=torch.float32, device=device),
+        "opt_mask": torch.tensor(np.stack(cols[3]), dtype=torch.float32, device=device),
+        "can": torch.tensor(np.array(cols[4]), dtype=torch.bool, device=device),
+        "kind": torch.tensor(np.array(cols[5]), dtype=torch.long, device=device),
+        "options": torch.tensor(np.stack(cols[6]), dtype=torch.long, device=device),
+    }
+
+
+def behaviour_cloning(model: ActorCritic, data: dict[str, torch.Tensor], cfg: TrainConfig,
+                      rng: np.random.Generator) -> float:
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    n = len(data["kind"])
+    loss_value = float("nan")
+    for _ in range(cfg.bc_epochs):
+        perm = torch.as_tensor(rng.permutation(n), device=data["kind"].device)
+        for start in range(0, n, cfg.minibatch):
+            b = {k: v[perm[start:start + cfg.minibatch]] for k, v in data.items()}
+            tl, ol = model.actor(b["tokens"], b["glob"], b["issue_mask"], b["opt_mask"], b["can"])
+            lp, _ = model.log_prob_entropy(tl, ol, b["kind"], b["options"], b["issue_mask"])
+            loss = -lp.mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_value = float(loss)
+    return loss_value
+
+
+# --- rollouts -----------------------------------------------------------------------------------
+
+
+def terminal_reward(env: BatchedEnv, learner_role: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+    s = env.shares()
+    k = np.arange(env.n)
+    own = s[k, learner_role]
+    if cfg.reward == "selfish":
+        r = own
+    elif cfg.reward == "close":
+        r = env.deal.astype(float)
+    elif cfg.reward == "nash":
+        r = np.where(env.deal, np.sqrt(np.clip(s[:, 0], 0, None) * np.clip(s[:, 1], 0, None)), 0.0)
+    else:
+        raise ValueError(f"reward {cfg.reward!r}: use nash, selfish or close")
+    return r + cfg.below_batna_penalty * np.minimum(own, 0.0) * env.deal
+
+
+def rollout(model: ActorCritic, scenarios: list, cfg: TrainConfig, rng: np.random.Generator,
+            opponents: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Play ``games_per_iteration`` games; the learner is one side, an opponent from the mix the other."""
+    n = cfg.games_per_iteration
+    picked = [scenarios[int(i)] for i in rng.integers(len(scenarios), size=n)]
+    env = BatchedEnv(picked, rng.integers(2, size=n))
+    learner = rng.integers(2, size=n)
+    opp_choice = [opponents[int(i)] for i in rng.integers(len(opponents), size=n)]
+    scripted = {k: STRATEGIES[o[1]](1 - int(learner[k]), int(rng.integers(1 << 30)))
+                for k, o in enumerate(opp_choice) if o[0] == "scripted"}
+    steps: list[dict[str, Any]] = []
+    dev = cfg.device
+    while not env.done.all():
+        live = np.flatnonzero(~env.done)
+        mover = env.to_move[live]
+        mine = live[mover == learner[live]]
+        theirs = live[mover != learner[live]]
+        kind = np.zeros(env.n, dtype=int)
+        offers = np.full((env.n, MAX_ISSUES), -1)
+        if len(mine):
+            tokens, glob, can = env.observe(mine)
+            potential = env.table_potential()[mine]
+            with torch.no_grad():
+                t = lambda x, dt=torch.float32: torch.as_tensor(x, dtype=dt, device=dev)  # noqa: E731
+                im, om = t(env.s.issue_mask[mine]), t(env.s.opt_mask[mine])
+                tl, ol = model.actor(t(tokens), t(glob), im, om, t(can, torch.bool))
+                k_d = torch.distributions.Categorical(logits=tl).sample()
+                o_d = torch.distributions.Categorical(logits=ol).sample()
+                o_d = torch.where(im > 0, o_d, torch.full_like(o_d, -1))
+                lp, _ = model.log_prob_entropy(tl, ol, k_d, o_d, im)
+                other = 1 - learner[mine]
+                v = model.value(t(tokens), t(glob), im, t(env.s.points[mine, other]), t(env.s.batna[mine, other]))
+            kind[mine], offers[mine] = k_d.cpu().numpy(), o_d.cpu().numpy()
+            steps.append({"idx": mine, "tokens": tokens, "glob": glob, "can": can, "kind": kind[mine].copy(),
+                          "options": offers[mine].copy(), "logp": lp.cpu().numpy(), "value": v.cpu().numpy(),
+                          "potential": potential})
+        sel = np.array([k for k in theirs if opp_choice[k][0] == "latest"], dtype=int)
+        if len(sel):  # the learner's current weights, without gradients
+            tokens, glob, can = env.observe(sel)
+            with torch.no_grad():
+                t = lambda x, dt=torch.float32: torch.as_tensor(x, dtype=dt, device=dev)  # noqa: E731
+                tl, ol = model.actor(t(tokens), t(glob), t(env.s.issue_mask[sel]), t(env.s.opt_mask[sel]),
+                                     t(can, torch.bool))
+                kind[sel] = torch.distributions.Categorical(logits=tl).sample().cpu().numpy()
+                offers[sel] = torch.distributions.Categorical(logits=ol).sample().cpu().numpy()
+        pool_games = [k for k in theirs if opp_choice[k][0] == "pool"]
+        for snap in {id(opp_choice[k][1]): opp_choice[k][1] for k in pool_games}.values():
+            sel = np.array([k for k in pool_games if opp_choice[k][1] is snap], dtype=int)
+            tokens, glob, can = env.observe(sel)  # past snapshots run in numpy, as exported
+            tl, ol = forward(snap, tokens, glob, env.s.issue_mask[sel], env.s.opt_mask[sel], can)
+            kind[sel], offers[sel] = sample(tl, ol, rng)
+        for k in theirs:
+            if k in scripted:
+                reply = scripted[k].respond(env.observation(int(k)))
+                kind[k] = {"propose": PROPOSE, "accept": ACCEPT, "walk_away": WALK}[reply.action.kind.value]
+                if kind[k] == PROPOSE:
+                    offers[k, : len(reply.action.offer)] = reply.action.offer
+        env.step(live, kind[live], offers[live])
+    final = terminal_reward(env, learner, cfg)
+    return {"env": env, "learner": learner, "steps": steps, "reward": final, "opponents": opp_choice}
+
+
+def advantages(batch: dict[str, Any], cfg: TrainConfig) -> dict[str, np.ndarray]:
+    """Flatten learner steps game by game; GAE with the terminal reward on each game's last step
+    and, when enabled, potential-based shaping gamma * phi(s') - phi(s) (phi = 0 at the end)."""
+    env, steps = batch["env"], batch["steps"]
+    per_game: dict[int, list[tuple[int, int]]] = {}
+    for si, st in enumerate(steps):
+        for j, k in enumerate(st["idx"]):
+            per_game.setdefault(int(k), []).append((si, j))
+    rows = {key: [] for key in ("tokens", "glob", "can", "kind", "options", "logp", "value", "adv", "ret", "game")}
+    for k, seq in per_game.items():
+        values = np.array([steps[si]["value"][j] for si, j in seq])
+        phi = np.array([steps[si]["potential"][j] for si, j in seq]) if cfg.shaping else np.zeros(len(seq))
+        rewards = np.zeros(len(seq))
+        rewards[-1] = batch["reward"][k]
+        phi_next = np.append(phi[1:], 0.0)
+        rewards = rewards + cfg.gamma * phi_next - phi
+        adv = np.zeros(len(seq))
+        last = 0.0
+        for t in reversed(range(len(seq))):
+            next_v = values[t + 1] if t + 1 < len(seq) else 0.0
+            delta = rewards[t] + cfg.gamma * next_v - values[t]
+            last = delta + cfg.gamma * cfg.gae_lambda * last
+            adv[t] = last
+        for t, (si, j) in enumerate(seq):
+            st = steps[si]
+            for key in ("tokens", "glob", "can", "kind", "options", "logp", "value"):
+                rows[key].append(st[key][j])
+            rows["adv"].append(adv[t])
+            rows["ret"].append(adv[t] + values[t])
+            rows["game"].append(k)
+    out = {key: np.array(v) for key, v in rows.items()}
+    learner = batch["learner"][out["game"]]
+    out["issue_mask"] = env.s.issue_mask[out["game"]]
+    out["opt_mask"] = env.s.opt_mask[out["game"]]
+    out["other_points"] = env.s.points[out["game"], 1 - learner]
+    out["other_batna"] = env.s.batna[out["game"], 1 - learner]
+    return out
+
+
+def ppo_update(model: ActorCritic, opt: torch.optim.Optimizer, data: dict[str, np.ndarray], cfg: TrainConfig,
+               rng: np.random.Generator) -> dict[str, float]:
+    dev = cfg.device
+    t = {k: torch.as_tensor(v, device=dev) for k, v in data.items()}
+    for key in ("tokens", "glob", "issue_mask", "opt_mask", "other_points", "other_batna", "logp", "adv", "ret"):
+        t[key] = t[key].float()
+    t["can"] = t["can"].bool()
+    t["kind"], t["options"] = t["kind"].long(), t["options"].long()
+    adv = (t["adv"] - t["adv"].mean()) / (t["adv"].std() + 1e-8)
+    n = len(adv)
+    stats = {}
+    for _ in range(cfg.ppo_epochs):
+        perm = torch.as_tensor(rng.permutation(n), device=dev)
+        for start in range(0, n, cfg.minibatch):
+            b = perm[start:start + cfg.minibatch]
+            tl, ol = model.actor(t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["opt_mask"][b], t["can"][b])
+            lp, ent = model.log_prob_entropy(tl, ol, t["kind"][b], t["options"][b], t["issue_mask"][b])
+            ratio = torch.exp(lp - t["logp"][b])
+            pg = -torch.min(ratio * adv[b], torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * adv[b]).mean()
+            v = model.value(t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["other_points"][b], t["other_batna"][b])
+            vloss = ((v - t["ret"][b]) ** 2).mean()
+            loss = pg + cfg.value_coef * vloss - cfg.entropy * ent.mean()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            opt.step()
+            stats = {"policy_loss": float(pg), "value_loss": float(vloss), "entropy": float(ent.mean())}
+    return stats
+
+
+# --- evaluation through arena_bench ------------------------------------------------------------
+
+
+def evaluate_policy(path: Path, cfg: TrainConfig, split: str | None = None, limit: int | None = -1,
+                    out: Path | None = None) -> dict[str, Any]:
+    from arena_bench.evaluation import RunConfig, load_results, run
+
+    config = RunConfig(kind="evaluation", agents=(f"policy/{path}",), split=split or cfg.eval_split,
+                       limit=cfg.eval_limit if limit == -1 else limit, bootstrap_replicates=1000)
+    run_dir = run(config, out or Path(cfg.out) / "eval", resume=True, progress=False)
+    results, _ = load_results(run_dir)
+    return {"run_dir": str(run_dir), "stats": results["statistics"]["agents"][f"policy/{path}"],
+            "statistics": results["statistics"]}
+
+
+def opponent_model_quality(batch: dict[str, Any]) -> float:
+    """Correlation of the frequency model's weight estimates with the other side's true weights."""
+    from arena_bench.agents.policy import opponent_estimate
+
+    env = batch["env"]
+    r = batch["learner"]
+    k = np.arange(env.n)
+    _, est_w = opponent_estimate(env.counts[k, r], env.unchanged[k, r], env.s.opt_mask, env.s.issue_mask)
+    true_w = env.s.weights[k, 1 - r]
+    cors = []
+    for j in range(env.n):
+        m = env.s.issue_mask[j] > 0
+        if m.sum() >= 3 and est_w[j, m].std() > 0 and true_w[j, m].std() > 0:
+            cors.append(np.corrcoef(est_w[j, m], true_w[j, m])[0, 1])
+    return float(np.mean(cors)) if cors else float("nan")
+
+
+# --- the loop -----------------------------------------------------------------------------------
+
+
+def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
+    started = time.perf_counter()
+    scenarios = scenario_pool(cfg)
+    model = ActorCritic(cfg.hidden).to(cfg.device)
+    meta = {"config": asdict(cfg), "arena_bench_policy_format": 1}
+    if cfg.warmup:
+        demo = demonstrations(cfg, scenarios, rng)
+        bc_loss = behaviour_cloning(model, to_tensors(demo, cfg.device), cfg, rng)
+        log(f"behaviour cloning: {len(demo)} turns from {cfg.bc_games} games, loss {bc_loss:.3f} "
+            f"({time.perf_counter() - started:.0f} s)")
+    warm = {k: v.copy() for k, v in model.actor_params().items()}
+    pool: list[dict[str, np.ndarray]] = [warm]  # the warmup policy stays in the pool for good
+    pool_score = [0.0]
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    curve_path = out / "learning_curve.csv"
+    evals: list[dict[str, Any]] = []
+    games = 0
+    with open(curve_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["iteration", "games", "seconds", "reward", "deal_rate", "own_value", "welfare_proxy",
+                         "opponent_model_corr", "eval_score", "eval_lo", "eval_hi", "eval_value", "eval_welfare",
+                         "eval_deal", "paired_diff", "paired_lo", "paired_hi"])
+        for it in range(1, cfg.iterations + 1):
+            opponents = mix_opponents(cfg, pool, pool_score, rng)
+            batch = rollout(model, scenarios, cfg, rng, opponents)
+            games += cfg.games_per_iteration
+            data = advantages(batch, cfg)
+            ppo_update(model, opt, data, cfg, rng)
+            env = batch["env"]
+            shares = env.shares()
+            own = shares[np.arange(env.n), batch["learner"]]
+            for k, o in enumerate(batch["opponents"]):  # the learner's results per pool member, to weight the draw
+                if o[0] == "pool":
+                    idx = next(i for i, p in enumerate(pool) if p is o[1])
+                    pool_score[idx] = 0.9 * pool_score[idx] + 0.1 * own[k]
+            if cfg.population and it % cfg.snapshot_every == 0:
+                pool.append({k: v.copy() for k, v in model.actor_params().items()})
+                pool_score.append(float(np.mean(own)))
+                if len(pool) > cfg.pool_size:  # never drop the warmup policy (index 0)
+                    del pool[1], pool_score[1]
+            row = [it, games, round(time.perf_counter() - started, 1), float(batch["reward"].mean()),
+                   float(env.deal.mean()), float(own.mean()), float(np.sqrt(np.clip(shares, 0, None).prod(1)).mean()),
+                   opponent_model_quality(batch)]
+            if cfg.eval_every and (it % cfg.eval_every == 0 or it == cfg.iterations):
+                path = export(model, out / f"policy-it{it:04d}.npz", {**meta, "iteration": it})
+                ev = evaluate_policy(path, cfg)
+                s = ev["stats"]
+                paired = paired_with_previous(evals[-1] if evals else None, ev)
+                evals.append(ev)
+                row += [s["arena_score"]["mean"], s["arena_score"]["lo"], s["arena_score"]["hi"], s["value"]["mean"],
+                        s["welfare"]["mean"], s["deal"]["mean"], *paired]
+                log(f"iter {it}: games {games}, reward {row[3]:.3f}, deal {row[4]:.2f}; eval Arena Score "
+                    f"{s['arena_score']['mean']:.3f} [{s['arena_score']['lo']:.3f}, {s['arena_score']['hi']:.3f}]"
+                    + (f", vs previous {paired[0]:+.3f} [{paired[1]:+.3f}, {paired[2]:+.3f}]" if paired[0] is not None else ""))
+            else:
+                row += [None] * 9
+            writer.writerow(row)
+            f.flush()
+    elapsed = time.perf_counter() - started
+    final = export(model, out / "policy.npz", {**meta, "iteration": cfg.iterations, "train_seconds": elapsed,
+                                                 "games": games})
+    torch.save({"model": model.state_dict(), "config": asdict(cfg)}, out / "checkpoint.pt")
+    summary = {"policy": str(final), "seconds": elapsed, "games": games,
+               "games_per_cpu_minute": games / (elapsed / 60), "evaluations": len(evals)}
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    plot_curve(curve_path, out / "learning_curve.png")
+    return summary
+
+
+def mix_opponents(cfg: TrainConfig, pool, pool_score, rng) -> list[tuple[str, Any]]:
+    """Opponent draw: latest-vs-latest, the pool (weighted toward members the learner does worst
+    against), and the scripted panel. Without a population: latest only."""
+    if not cfg.population:
+        return [("latest", None)]
+    latest, from_pool, scripted = cfg.opponent_mix
+    out: list[tuple[str, Any]] = []
+    slots = 20
+    out += [("latest", None)] * int(round(latest * slots))
+    weights = np.exp(-4.0 * np.array(pool_score))
+    weights /= weights.sum()
+    for i in rng.choice(len(pool), size=int(round(from_pool * slots)), p=weights):
+        out.append(("pool", pool[int(i)]))
+    names = list(STRATEGIES)
+    for i in rng.integers(len(names), size=int(round(scripted * slots))):
+        out.append(("scripted", names[int(i)]))
+    return out
+
+
+def paired_with_previous(prev: dict | None, cur: dict) -> list:
+    """Paired difference of Arena Score on the shared cells of two evaluations (cluster bootstrap)."""
+    if prev is None:
+        return [None, None, None]
+    from arena_bench.aggregate import evaluate, rows_from_records
+    from arena_bench.evaluation import load_results
+
+    rows = []
+    for label, ev in (("prev", prev), ("cur", cur)):
+        _, records = load_results(Path(ev["run_dir"]))
+        r = rows_from_records(records)
+        agent = next(a for a in r["agent"].unique() if a.startswith("policy/"))
+        r = r[r["agent"] == agent].copy()
+        r["agent"] = label
+        r["opponent_key"] = r["opponent_key"].where(r["opponent_key"] != agent, "<self>")
+        rows.append(r)
+    import pandas as pd
+
+    res = evaluate(pd.concat(rows), ["cur", "prev"], b=1000)
+    (pair,) = res["pairs"]
+    sign = 1 if pair["a"] == "cur" else -1
+    lo, hi = sorted((sign * pair["lo"], sign * pair["hi"]))
+    return [sign * pair["diff"], lo, hi]
+
+
+def plot_curve(csv_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    df = pd.read_csv(csv_path)
+    fig, ax = plt.subplots(1, 2, figsize=(11, 4))
+    ax[0].plot(df["games"], df["reward"].rolling(5, min_periods=1).mean(), label="training reward")
+    ax[0].plot(df["games"], df["deal_rate"].rolling(5, min_periods=1).mean(), label="deal rate")
+    ax[0].set_xlabel("games")
+    ax[0].legend()
+    ev = df.dropna(subset=["eval_score"])
+    if len(ev):
+        ax[1].plot(ev["games"], ev["eval_score"], "o-", label="Arena Score vs panel (dev)")
+        ax[1].fill_between(ev["games"], ev["eval_lo"], ev["eval_hi"], alpha=0.25)
+        ax[1].plot(ev["games"], ev["eval_value"], "s--", label="Value")
+        ax[1].plot(ev["games"], ev["eval_welfare"], "^--", label="Welfare")
+        ax[1].legend()
+    ax[1].set_xlabel("games")
+    fig.tight_layout()
+    fig.savefig(png, dpi=100)
+    plt.close(fig)
