@@ -379,6 +379,35 @@ def report_command(results_paths: tuple[Path, ...], fmt: str, out: Path | None, 
     click.echo(f"wrote {path}")
 
 
+# --- training -----------------------------------------------------------------------------------
+
+
+@main.command("train", context_settings={"ignore_unknown_options": True})
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="JSON file of reference_trainer.TrainConfig settings (e.g. reference_trainer/configs/default.json).")
+@click.option("--device", default=None, help="cpu or cuda.")
+@click.option("--out", default=None, help="Output folder (checkpoints, learning curve, exported policy).")
+@click.option("--set", "overrides", multiple=True, help="Override a setting: --set iterations=50 (JSON values).")
+def train_command(config_path: Path | None, device: str | None, out: str | None, overrides: tuple[str, ...]) -> None:
+    """Train a negotiation policy with the bundled reference trainer (needs torch: pip install -e '.[train]')."""
+    # The one place arena_bench reaches for the trainer, and only when this command runs: the
+    # library itself never imports it.
+    try:
+        from reference_trainer.__main__ import main as trainer_main
+    except ImportError as exc:
+        fail(f"the trainer needs torch ({exc}); install it with: pip install torch==2.13.0 && pip install -e '.[train]'")
+    argv: list[str] = []
+    if config_path:
+        argv += ["--config", str(config_path)]
+    if device:
+        argv += ["--device", device]
+    if out:
+        argv += ["--out", out]
+    if overrides:
+        argv += ["--set", *overrides]
+    trainer_main(argv)
+
+
 # --- results, submission, leaderboard -------------------------------------------------------
 
 

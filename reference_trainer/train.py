@@ -168,7 +168,7 @@ def behaviour_cloning(model: ActorCritic, data: dict[str, torch.Tensor], cfg: Tr
             opt.zero_grad()
             loss.backward()
             opt.step()
-            loss_value = float(loss)
+            loss_value = float(loss.detach())
     return loss_value
 
 
@@ -317,7 +317,7 @@ def ppo_update(model: ActorCritic, opt: torch.optim.Optimizer, data: dict[str, n
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
             opt.step()
-            stats = {"policy_loss": float(pg), "value_loss": float(vloss), "entropy": float(ent.mean())}
+            stats = {"policy_loss": pg.item(), "value_loss": vloss.item(), "entropy": ent.mean().item()}
     return stats
 
 
@@ -414,8 +414,8 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
                 row += [s["arena_score"]["mean"], s["arena_score"]["lo"], s["arena_score"]["hi"], s["value"]["mean"],
                         s["welfare"]["mean"], s["deal"]["mean"], *paired]
                 log(f"iter {it}: games {games}, reward {row[3]:.3f}, deal {row[4]:.2f}; eval Arena Score "
-                    f"{s['arena_score']['mean']:.3f} [{s['arena_score']['lo']:.3f}, {s['arena_score']['hi']:.3f}]"
-                    + (f", vs previous {paired[0]:+.3f} [{paired[1]:+.3f}, {paired[2]:+.3f}]" if paired[0] is not None else ""))
+                    f"{_interval(s['arena_score'])}" + (f", vs previous {paired[0]:+.3f} [{paired[1]:+.3f}, {paired[2]:+.3f}]"
+                                                        if paired[0] is not None and paired[1] is not None else ""))
             else:
                 row += [None] * 9
             writer.writerow(row)
@@ -429,6 +429,12 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_curve(curve_path, out / "learning_curve.png")
     return summary
+
+
+def _interval(e: dict) -> str:
+    if e.get("lo") is None:
+        return f"{e['mean']:.3f} (no interval: too few scenarios)"
+    return f"{e['mean']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]"
 
 
 def mix_opponents(cfg: TrainConfig, pool, pool_score, rng) -> list[tuple[str, Any]]:

@@ -53,10 +53,10 @@ def opponent_estimate(counts: np.ndarray, unchanged: np.ndarray, opt_mask: np.nd
 
 def utility_of(offer: np.ndarray, points: np.ndarray) -> np.ndarray:
     """(N, I) offers (-1: none) under (N, I, O) points -> (N,) utility in [0, 1]; 0 when no offer."""
-    has = (offer >= 0).all(axis=1)
-    idx = np.clip(offer, 0, None)
-    u = np.take_along_axis(points, idx[:, :, None], axis=2)[:, :, 0].sum(axis=1)
-    return np.where(has, u, 0.0)
+    # -1 marks both "no offer" (every issue) and the padding past a scenario's last issue
+    present = offer >= 0
+    picked = np.take_along_axis(points, np.clip(offer, 0, None)[:, :, None], axis=2)[:, :, 0]
+    return np.where(present.any(axis=1), (picked * present).sum(axis=1), 0.0)
 
 
 def features(points: np.ndarray, weights: np.ndarray, opt_mask: np.ndarray, issue_mask: np.ndarray,
@@ -224,12 +224,15 @@ class PolicyAgent:
 
 
 class PolicyPlayer:
+    """``policy/<name-or-path>``; decoding is the exported policy's ``decoding`` (sample or greedy)."""
+
     def __init__(self, ref: str):
         self.file = load_policy(ref)
         self.spec = f"policy/{ref}"
+        self.greedy = self.file.meta.get("decoding", "sample") == "greedy"
 
     def new_agent(self, role_index: int, seed: int) -> PolicyAgent:
-        return PolicyAgent(self.file, role_index, seed)
+        return PolicyAgent(self.file, role_index, seed, greedy=self.greedy)
 
     def describe(self) -> dict[str, Any]:
         return {"spec": self.spec, "kind": "policy", "meta": self.file.meta}

@@ -17,8 +17,9 @@ METRICS_VERSION = "metrics-v1"
 
 
 def value_share(u: float, batna: float, best: float) -> float:
-    """S_i: share of the possible gain over the BATNA; clipped at -1."""
-    return max(-1.0, (u - batna) / (best - batna))
+    """S_i: share of the possible gain over the BATNA; clipped at -1 (SPEC) and at 1, which
+    only float rounding could pass (u <= U_i* by definition)."""
+    return min(1.0, max(-1.0, (u - batna) / (best - batna)))
 
 
 def welfare(scenario_zopa: bool, deal: bool, u: tuple[float, float], batna: tuple[float, float],
@@ -99,7 +100,8 @@ def game_metrics(
     batna = (scenario.roles[0].batna, scenario.roles[1].batna)
     deal = state.agreement is not None
     if deal:
-        u = scenario.utilities(state.agreement)
+        # rounded like the analysis grid, so the best outcome's utility equals U_i* to the bit
+        u = tuple(round(x, DECIMALS) for x in scenario.utilities(state.agreement))
     else:
         u = batna
     n = welfare(analysis.zopa, deal, u, batna, analysis.nash_product)
@@ -109,7 +111,7 @@ def game_metrics(
         best = analysis.best[i]
         s = value_share(u[i], batna[i], best) if deal else 0.0
         first = offers_by(state, i)[:1]
-        anchor = value_share(scenario.roles[i].utility(first[0]), batna[i], best) if first else None
+        anchor = value_share(round(scenario.roles[i].utility(first[0]), DECIMALS), batna[i], best) if first else None
         forfeited = sum(1 for t in state.history if t.role == i and t.action is None)
         sides.append(SideMetrics(
             u=float(u[i]),

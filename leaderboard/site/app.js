@@ -1,0 +1,143 @@
+// arena-bench leaderboard: renders the embedded data with DOM calls only (textContent, never
+// innerHTML), so no string from a submission can run as code.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("data").textContent);
+  const el = (tag, attrs, text) => {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (text !== undefined && text !== null) e.textContent = text;
+    return e;
+  };
+  const fmt = (e) => (e && e.mean !== null && e.mean !== undefined ? e.mean.toFixed(3) : "-");
+  const ci = (e) => (e && e.lo !== null && e.lo !== undefined ? "[" + e.lo.toFixed(3) + ", " + e.hi.toFixed(3) + "]" : "");
+
+  function metricCell(e) {
+    const td = el("td", { "data-value": e && e.mean !== null ? e.mean : -1e9 });
+    td.appendChild(document.createTextNode(fmt(e)));
+    const c = ci(e);
+    if (c) td.appendChild(el("span", { class: "ci" }, c));
+    return td;
+  }
+
+  function sortable(table) {
+    const headers = table.querySelectorAll("th");
+    headers.forEach((th, col) => {
+      th.addEventListener("click", () => {
+        const desc = !th.classList.contains("sorted-desc");
+        headers.forEach((h) => h.classList.remove("sorted-desc", "sorted-asc"));
+        th.classList.add(desc ? "sorted-desc" : "sorted-asc");
+        const body = table.tBodies[0];
+        const rows = Array.from(body.rows);
+        rows.sort((a, b) => {
+          const x = a.cells[col].getAttribute("data-value"), y = b.cells[col].getAttribute("data-value");
+          const nx = parseFloat(x), ny = parseFloat(y);
+          const cmp = !isNaN(nx) && !isNaN(ny) ? nx - ny : String(x).localeCompare(String(y));
+          return desc ? -cmp : cmp;
+        });
+        rows.forEach((r) => body.appendChild(r));
+      });
+    });
+  }
+
+  function leaderboardTable(target) {
+    const cols = data.columns;
+    const table = el("table", { id: "leaderboard" });
+    const head = el("tr");
+    ["Rank", "Rank 95% CI", "Model"].forEach((h, i) => head.appendChild(el("th", { class: i === 2 ? "name" : "" }, h)));
+    cols.forEach((c) => head.appendChild(el("th", {}, c.label)));
+    head.appendChild(el("th", {}, "Games"));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = el("tbody");
+    data.entries.forEach((entry) => {
+      const tr = el("tr", { "data-model": entry.model });
+      tr.appendChild(el("td", { "data-value": entry.rank }, String(entry.rank)));
+      tr.appendChild(el("td", { "data-value": entry.rank_interval[0] }, entry.rank_interval[0] + "-" + entry.rank_interval[1]));
+      const name = el("td", { class: "name", "data-value": entry.model });
+      name.appendChild(el("a", { href: "models/" + entry.page }, entry.model));
+      tr.appendChild(name);
+      cols.forEach((c) => tr.appendChild(metricCell(entry.metrics[c.key])));
+      tr.appendChild(el("td", { "data-value": entry.games }, String(entry.games)));
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    target.appendChild(table);
+    sortable(table);
+  }
+
+  function heatmap(target) {
+    const rows = data.entries.map((e) => e.model);
+    const cols = data.opponents;
+    const cw = 62, ch = 24, left = 220, top = 110;
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("width", left + cols.length * cw + 10);
+    svg.setAttribute("height", top + rows.length * ch + 10);
+    svg.setAttribute("id", "crossplay");
+    const text = (x, y, s, anchor, rot) => {
+      const t = document.createElementNS(ns, "text");
+      t.setAttribute("x", x); t.setAttribute("y", y);
+      if (anchor) t.setAttribute("text-anchor", anchor);
+      if (rot) t.setAttribute("transform", "rotate(-45 " + x + " " + y + ")");
+      t.textContent = s;
+      svg.appendChild(t);
+    };
+    cols.forEach((c, j) => text(left + j * cw + cw / 2, top - 8, c, "start", true));
+    rows.forEach((r, i) => {
+      text(left - 6, top + i * ch + 16, r, "end");
+      cols.forEach((c, j) => {
+        const e = (data.crossplay[r] || {})[c];
+        const rect = document.createElementNS(ns, "rect");
+        rect.setAttribute("x", left + j * cw); rect.setAttribute("y", top + i * ch);
+        rect.setAttribute("width", cw - 2); rect.setAttribute("height", ch - 2);
+        const v = e && e.mean !== null ? Math.max(0, Math.min(1, e.mean)) : null;
+        rect.setAttribute("fill", v === null ? "#eeeeee" : "hsl(" + Math.round(v * 120) + ",60%," + (75 - v * 25) + "%)");
+        const title = document.createElementNS(ns, "title");
+        title.textContent = r + " vs " + c + ": " + fmt(e) + " " + ci(e);
+        rect.appendChild(title);
+        svg.appendChild(rect);
+        if (v !== null) text(left + j * cw + cw / 2 - 1, top + i * ch + 16, e.mean.toFixed(2), "middle");
+      });
+    });
+    target.appendChild(svg);
+  }
+
+  function strata(target) {
+    const table = el("table", { id: "strata" });
+    const head = el("tr");
+    head.appendChild(el("th", { class: "name" }, "Model"));
+    data.strata.forEach((s) => head.appendChild(el("th", {}, s)));
+    table.appendChild(el("thead")).appendChild(head);
+    const body = el("tbody");
+    data.entries.forEach((entry) => {
+      const tr = el("tr");
+      tr.appendChild(el("td", { class: "name", "data-value": entry.model }, entry.model));
+      data.strata.forEach((s) => tr.appendChild(metricCell((data.by_stratum[entry.model] || {})[s])));
+      body.appendChild(tr);
+    });
+    table.appendChild(body);
+    target.appendChild(table);
+    sortable(table);
+  }
+
+  function transcripts(target) {
+    (data.transcripts || []).forEach((g) => {
+      const box = el("div", { class: "transcript" });
+      box.appendChild(el("strong", {}, g.title));
+      g.lines.forEach((line) => {
+        box.appendChild(el("div", { class: "turn" }, line.text));
+        if (line.message) box.appendChild(el("div", { class: "msg" }, "\u201c" + line.message + "\u201d"));
+      });
+      box.appendChild(el("div", { class: "turn" }, g.result));
+      target.appendChild(box);
+    });
+  }
+
+  const slots = {
+    "leaderboard-slot": leaderboardTable, "crossplay-slot": heatmap, "strata-slot": strata, "transcripts-slot": transcripts,
+  };
+  for (const [id, fn] of Object.entries(slots)) {
+    const target = document.getElementById(id);
+    if (target) fn(target);
+  }
+})();

@@ -1,0 +1,104 @@
+"""The reference trainer: batched environment conformance (numpy only), export round trip and a
+smoke run (torch: skipped where it is not installed; .ci/run installs the CPU build)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import numpy as np
+import pytest
+
+from arena_bench.agents.policy import ACCEPT, MAX_ISSUES, PROPOSE, WALK, load_policy
+from arena_bench.core.analysis import analyse
+from arena_bench.core.metrics import game_metrics
+from arena_bench.core.protocol import Action, Turn, initial_state, step
+from arena_bench.tasks import open_task_set
+from reference_trainer.env import BatchedEnv
+
+
+def random_actions(env: BatchedEnv, rng) -> tuple[np.ndarray, np.ndarray]:
+    kind = np.where(rng.random(env.n) < 0.15, ACCEPT, PROPOSE)
+    kind = np.where(rng.random(env.n) < 0.03, WALK, kind)
+    kind = np.where((kind == ACCEPT) & ~env.can_accept(np.arange(env.n)), PROPOSE, kind)
+    offers = np.full((env.n, MAX_ISSUES), -1)
+    for k, s in enumerate(env.scenarios):
+        offers[k, : len(s.issues)] = [rng.integers(n) for n in s.shape]
+    return kind, offers
+
+
+def test_batched_env_matches_the_protocol_game_by_game():
+    scenarios = open_task_set("negotiation-v1").load("dev")[:60]
+    rng = np.random.default_rng(0)
+    env = BatchedEnv(scenarios, rng.integers(2, size=len(scenarios)))
+    actions: list[list[Action]] = [[] for _ in scenarios]
+    while not env.done.all():
+        live = np.flatnonzero(~env.done)
+        kind, offers = random_actions(env, rng)
+        for k in live:
+            if kind[k] == PROPOSE:
+                actions[k].append(Action.propose(offers[k, : len(scenarios[k].issues)]))
+            else:
+                actions[k].append(Action.accept() if kind[k] == ACCEPT else Action.walk_away())
+        env.step(live, kind[live], offers[live])
+    u = env.utilities()
+    shares = env.shares()
+    for k, s in enumerate(scenarios):
+        state = initial_state(s.shape, int(env.first[k]))
+        for a in actions[k]:
+            state = step(state, Turn("", a))
+        assert state.over and state.turn == env.turn[k]
+        assert (state.agreement is not None) == bool(env.deal[k])
+        m = game_metrics(s, analyse(s), state)
+        assert u[k] == pytest.approx([side.u for side in m.sides], abs=1e-9)
+        assert shares[k] == pytest.approx([side.value for side in m.sides], abs=1e-9)
+        assert [t.action for t in env.history[k]] == [t.action for t in state.history]
+
+
+def test_batched_env_rejects_an_illegal_accept():
+    scenarios = open_task_set("negotiation-v1").load("lite")[:2]
+    env = BatchedEnv(scenarios, np.array([0, 1]))
+    with pytest.raises(ValueError, match="no standing offer"):
+        env.step(np.array([0, 1]), np.array([ACCEPT, PROPOSE]), np.zeros((2, MAX_ISSUES), dtype=int))
+
+
+def test_export_round_trip_matches_torch(tmp_path):
+    torch = pytest.importorskip("torch")
+    from arena_bench.agents.policy import forward
+    from reference_trainer.policy import ActorCritic, export
+
+    torch.manual_seed(0)
+    model = ActorCritic(32)
+    scenarios = open_task_set("negotiation-v1").load("lite")[:16]
+    env = BatchedEnv(scenarios, np.zeros(16, dtype=int))
+    idx = np.arange(16)
+    env.step(idx, np.full(16, PROPOSE), random_actions(env, np.random.default_rng(1))[1])
+    tokens, glob, can = env.observe(idx)
+    with torch.no_grad():
+        tl, ol = model.actor(torch.tensor(tokens, dtype=torch.float32), torch.tensor(glob, dtype=torch.float32),
+                             torch.tensor(env.s.issue_mask, dtype=torch.float32),
+                             torch.tensor(env.s.opt_mask, dtype=torch.float32), torch.tensor(can))
+    path = export(model, tmp_path / "p.npz", {"decoding": "sample"})
+    ntl, nol = forward(load_policy(str(path)).params, tokens, glob, env.s.issue_mask, env.s.opt_mask, can)
+    assert np.allclose(tl.numpy(), ntl, atol=1e-4) and np.allclose(ol.numpy(), nol, atol=1e-4)
+
+
+def test_smoke_training_run_exports_a_policy_that_arena_bench_plays(tmp_path):
+    pytest.importorskip("torch")
+    from click.testing import CliRunner
+
+    from arena_bench.cli import main
+    from reference_trainer.train import TrainConfig, train
+
+    cfg = TrainConfig(out=str(tmp_path / "run"), n_scenarios=40, bc_games=40, bc_epochs=1, iterations=2,
+                      games_per_iteration=32, eval_every=2, eval_limit=1, snapshot_every=1)
+    summary = train(cfg, log=lambda *_: None)
+    assert summary["games"] == 64 and (tmp_path / "run" / "learning_curve.csv").is_file()
+    rows = (tmp_path / "run" / "learning_curve.csv").read_text().splitlines()
+    assert len(rows) == 3 and rows[-1].split(",")[8] != ""  # an evaluation at the last iteration
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["iterations"] == 2 and saved["reward"] == "nash"
+    r = CliRunner().invoke(main, ["run", "--model", f"policy/{summary['policy']}", "--limit", "1", "--output-path",
+                                  str(tmp_path / "eval"), "--no-progress", "--bootstrap", "100"])
+    assert r.exit_code == 0, r.output
+    assert "policy/" in r.output
