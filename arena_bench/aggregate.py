@@ -68,6 +68,25 @@ def rows_from_records(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def entry_rows(runs: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> tuple[pd.DataFrame, list[str]]:
+    """Rows of each evaluated agent from its own run, so every entry is scored on its own games.
+
+    An evaluation run contributes its model's side only (the panel's side of those games would
+    give panel members extra games against the new model); a tournament contributes every agent.
+    An agent in several runs keeps its first run, in the order given.
+    """
+    frames, agents = [], []
+    for results, records in runs:
+        rows = rows_from_records(records)
+        cfg = results["config"]
+        own = list(cfg["agents"]) if cfg["kind"] == "evaluation" else sorted(rows["agent"].unique())
+        for agent in own:
+            if agent not in agents:
+                agents.append(agent)
+                frames.append(rows[rows["agent"] == agent])
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), agents
+
+
 def _grouped(df: pd.DataFrame, group: str | list[str], columns: list[str], n_clusters: int,
              groups: list[Any]) -> tuple[np.ndarray, np.ndarray]:
     """(S, G*K) per-scenario sums and counts for each group and metric column."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from .aggregate import LABELS, evaluate, rows_from_records
+from .aggregate import LABELS, entry_rows, evaluate
 from .evaluation import slug
 from .storage import write_atomic
 from .verify import Expected, verify_run
@@ -68,16 +68,14 @@ def collect(folder: Path, expected: Expected) -> tuple[list[Run], list[dict[str,
 
 
 def _entries_rows(runs: list[Run]) -> tuple[pd.DataFrame, list[str], dict[str, Run]]:
-    """Rows of each entry's own side; a model in several runs keeps its earliest run."""
-    frames, owner = [], {}
-    for run in sorted(runs, key=lambda r: (r.results.get("created_at", ""), str(r.path))):
-        rows = rows_from_records(run.records)
-        for agent in run.agents:
-            if agent in owner:
-                continue
-            owner[agent] = run
-            frames.append(rows[rows["agent"] == agent])
-    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), list(owner), owner
+    """Each entry's own rows (see ``aggregate.entry_rows``); a model in several runs keeps its earliest."""
+    ordered = sorted(runs, key=lambda r: (r.results.get("created_at", ""), str(r.path)))
+    rows, agents = entry_rows((r.results, r.records) for r in ordered)
+    owner = {}
+    for r in ordered:
+        for agent in r.agents:
+            owner.setdefault(agent, r)
+    return rows, agents, owner
 
 
 def _transcript(record: dict[str, Any], scenario) -> dict[str, Any]:

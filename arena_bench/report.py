@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .aggregate import LABELS, evaluate, rows_from_records
+from .aggregate import LABELS, entry_rows, evaluate
 from .core.analysis import analyse
 from .core.scenario import Scenario
 from .core.stats import DEFAULT_SEED
@@ -23,30 +23,25 @@ from .storage import write_atomic
 TABLE_METRICS = ("arena_score", "value", "welfare", "deal", "pareto_optimal", "rational", "invalid_rate")
 
 
-def combine(paths: list[Path]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
-    """Results and game records of several runs on the same task set; evaluated agents in order."""
-    all_results, records, agents = [], {}, []
+def combine(paths: list[Path]) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
+    """Results and game records of several runs on the same task set and split."""
+    runs = []
     for p in paths:
         results, games = load_results(p)
-        if all_results and results["task_set"]["hash"] != all_results[0]["task_set"]["hash"]:
+        if runs and results["task_set"]["hash"] != runs[0][0]["task_set"]["hash"]:
             raise RunError(f"{p}: task set hash {results['task_set']['hash'][:12]} differs from "
-                           f"{all_results[0]['task_set']['hash'][:12]}; reports combine runs of one task set")
-        if all_results and results["task_set"]["split"] != all_results[0]["task_set"]["split"]:
-            raise RunError(f"{p}: split {results['task_set']['split']!r} differs from {all_results[0]['task_set']['split']!r}")
-        all_results.append(results)
-        for g in games:
-            records.setdefault(g["game_id"], g)
-        if results["config"]["kind"] == "evaluation":
-            agents += [a for a in results["config"]["agents"] if a not in agents]
-        else:
-            agents += [a for a in sorted({s for g in games for s in g["players"]}) if a not in agents]
-    return all_results, list(records.values()), agents
+                           f"{runs[0][0]['task_set']['hash'][:12]}; reports combine runs of one task set")
+        if runs and results["task_set"]["split"] != runs[0][0]["task_set"]["split"]:
+            raise RunError(f"{p}: split {results['task_set']['split']!r} differs from {runs[0][0]['task_set']['split']!r}")
+        runs.append((results, games))
+    return [r for r, _ in runs], runs
 
 
 def build(paths: list[Path], b: int = 2000, seed: int | None = None) -> dict[str, Any]:
-    results, records, agents = combine(paths)
-    rows = rows_from_records(records)
+    results, runs = combine(paths)
+    rows, agents = entry_rows(runs)
     stats = evaluate(rows, agents, b=b, seed=DEFAULT_SEED if seed is None else seed)
+    records = [g for _, games in runs for g in games]
     return {"runs": [str(p) for p in paths], "task_set": results[0]["task_set"],
             "partial": any(r.get("partial") for r in results), "statistics": stats, "records": records,
             "agents": agents}

@@ -158,3 +158,15 @@ class FakeOpenAIServer:
     def __exit__(self, *exc) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+if __name__ == "__main__":  # a server in its own process, for benchmarks: prints its URL, serves until killed
+    import sys
+
+    server = FakeOpenAIServer()
+    server.thread.start()
+    print(server.url, flush=True)
+    try:
+        server.thread.join()
+    except KeyboardInterrupt:
+        sys.exit(0)

@@ -56,3 +56,20 @@ def test_tournament_pairs_and_panel_sanity(tmp_path):
     assert agents["scripted/boulware"]["anchor_value"]["mean"] >= 0.99
     assert agents["scripted/conceder"]["anchor_value"]["mean"] < agents["scripted/boulware"]["anchor_value"]["mean"]
     assert st["crossplay"]["scripted/boulware"]["scripted/hardliner"]["n"] > 0
+
+
+def test_report_scores_each_entry_on_its_own_games(tmp_path):
+    from arena_bench.evaluation import RunConfig, run
+    from arena_bench.report import build
+
+    t = run(RunConfig(kind="tournament", agents=("scripted/boulware", "scripted/conceder"), limit=4,
+                      bootstrap_replicates=100), tmp_path, progress=False)
+    e = run(RunConfig(kind="evaluation", agents=("scripted/linear",), limit=4, bootstrap_replicates=100), tmp_path,
+            progress=False)
+    alone = build([t], b=100)["statistics"]["agents"]
+    both = build([e, t], b=100)["statistics"]["agents"]
+    # the evaluation's games give boulware no extra rows: its score is the tournament's
+    assert both["scripted/boulware"]["games"] == alone["scripted/boulware"]["games"]
+    assert both["scripted/boulware"]["arena_score"]["mean"] == alone["scripted/boulware"]["arena_score"]["mean"]
+    # 4 scenarios x 2 move orders x (7 opponents x 2 roles + both sides of its self-play game)
+    assert both["scripted/linear"]["games"] == 4 * 2 * (7 * 2 + 2)

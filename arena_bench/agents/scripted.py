@@ -10,17 +10,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ..core.analysis import DECIMALS
 from ..core.protocol import Action, Kind
-from ..core.scenario import Outcome, Role
+from ..core.scenario import Outcome, Role, additive_grid
 from .base import Observation, Reply
 
 
 @lru_cache(maxsize=256)
 def _own_grid(shape: tuple[int, ...], weights: tuple[float, ...], values: tuple[tuple[float, ...], ...]) -> np.ndarray:
-    u = np.zeros(1)
-    for w, v in zip(weights, values):
-        u = (u[:, None] + w * np.asarray(v, dtype=float)[None, :]).ravel()
-    u = np.round(u, 12)
+    u = np.round(additive_grid(weights, values, shape), DECIMALS)
     u.setflags(write=False)
     return u
 
@@ -62,10 +60,7 @@ class FrequencyModel:
         """Estimated utility of the other side for every outcome (flat, ravel order); cached
         until the next offer, since agents ask for it several times a turn."""
         if self._grid is None:
-            u = np.zeros(1)
-            for w, v in zip(self.weights(), self.values()):
-                u = (u[:, None] + w * v[None, :]).ravel()
-            self._grid = u
+            self._grid = additive_grid(self.weights(), self.values(), self.shape)
         return self._grid
 
 

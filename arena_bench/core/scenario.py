@@ -91,16 +91,21 @@ class Scenario:
         return (self.roles[0].utility(outcome), self.roles[1].utility(outcome))
 
 
-def utility_grid(role: Role, shape: Sequence[int]) -> np.ndarray:
-    """The role's utility for every outcome, flat, in ``np.ravel_multi_index`` order.
+def additive_grid(weights: Sequence[float], values: Sequence[Sequence[float]], shape: Sequence[int]) -> np.ndarray:
+    """sum_i w_i * v_i[o_i] for every outcome, flat, in ``np.ravel_multi_index`` order.
 
-    Built by repeated broadcasting so the summation order is fixed (issue 0
-    first): the same scenario gives the same bits on every platform.
+    Built by repeated broadcasting so the summation order is fixed (issue 0 first, as in
+    ``Role.utility``): the same numbers give the same bits on every platform.
     """
     u = np.zeros(1)
-    for w, v, n in zip(role.weights, role.values, shape):
+    for w, v, n in zip(weights, values, shape):
         u = (u[:, None] + w * np.asarray(v, dtype=float)[None, :n]).ravel()
     return u
+
+
+def utility_grid(role: Role, shape: Sequence[int]) -> np.ndarray:
+    """The role's utility for every outcome (see :func:`additive_grid`)."""
+    return additive_grid(role.weights, role.values, shape)
 
 
 def validate(scenario: Scenario) -> None:
