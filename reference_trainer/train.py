@@ -425,7 +425,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
                                                  "games": games})
     torch.save({"model": model.state_dict(), "config": asdict(cfg)}, out / "checkpoint.pt")
     summary = {"policy": str(final), "seconds": elapsed, "games": games,
-               "games_per_cpu_minute": games / (elapsed / 60), "evaluations": len(evals)}
+               "games_per_minute": games / (elapsed / 60), "evaluations": len(evals)}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     plot_curve(curve_path, out / "learning_curve.png")
     return summary
