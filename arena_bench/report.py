@@ -158,9 +158,10 @@ def _plt():
 def plot_scores(st: dict[str, Any], out: Path) -> list[Path]:
     plt = _plt()
     agents = sorted(st["agents"], key=lambda a: st["agents"][a]["rank"])
-    mean = np.array([st["agents"][a]["arena_score"]["mean"] for a in agents])
-    lo = np.array([st["agents"][a]["arena_score"]["lo"] for a in agents])
-    hi = np.array([st["agents"][a]["arena_score"]["hi"] for a in agents])
+    mean = np.array([st["agents"][a]["arena_score"]["mean"] for a in agents], dtype=float)
+    # no interval (fewer than two scenarios): draw the point alone
+    lo = np.array([_or(st["agents"][a]["arena_score"]["lo"], m) for a, m in zip(agents, mean)], dtype=float)
+    hi = np.array([_or(st["agents"][a]["arena_score"]["hi"], m) for a, m in zip(agents, mean)], dtype=float)
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(agents) + 1.2))
     y = np.arange(len(agents))[::-1]
     ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="o", color="#1f5f8b", capsize=3)
@@ -201,8 +202,8 @@ def plot_value_welfare(st: dict[str, Any], out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6.5, 5))
     for a, r in st["agents"].items():
         v, w = r["value"], r["welfare"]
-        ax.errorbar(v["mean"], w["mean"], xerr=[[v["mean"] - v["lo"]], [v["hi"] - v["mean"]]],
-                    yerr=[[w["mean"] - w["lo"]], [w["hi"] - w["mean"]]], fmt="o", capsize=2)
+        ax.errorbar(v["mean"], w["mean"], xerr=[[v["mean"] - _or(v["lo"], v["mean"])], [_or(v["hi"], v["mean"]) - v["mean"]]],
+                    yerr=[[w["mean"] - _or(w["lo"], w["mean"])], [_or(w["hi"], w["mean"]) - w["mean"]]], fmt="o", capsize=2)
         ax.annotate(a.split("/")[-1], (v["mean"], w["mean"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xlabel("Value (own share of possible gain)")
     ax.set_ylabel("Welfare (Nash product / max)")
@@ -246,6 +247,10 @@ def plot_offer_trace(record: dict[str, Any], scenario: Scenario, out: Path) -> l
     ax.set_title(f"{scenario.id}: game {record['game_id'][:8]}")
     fig.tight_layout()
     return _save(fig, out / f"offers_{record['game_id'][:8]}", plt)
+
+
+def _or(x, default):
+    return default if x is None else x
 
 
 def _save(fig, stem: Path, plt) -> list[Path]:

@@ -73,3 +73,12 @@ def test_report_scores_each_entry_on_its_own_games(tmp_path):
     assert both["scripted/boulware"]["arena_score"]["mean"] == alone["scripted/boulware"]["arena_score"]["mean"]
     # 4 scenarios x 2 move orders x (7 opponents x 2 roles + both sides of its self-play game)
     assert both["scripted/linear"]["games"] == 4 * 2 * (7 * 2 + 2)
+
+
+def test_single_scenario_run_still_writes_its_report(tmp_path):
+    r = CliRunner().invoke(main, ["run", "--model", "scripted/linear", "--limit", "1", "--opponents", "scripted/boulware",
+                                  "--output-path", str(tmp_path), "--no-progress", "--bootstrap", "100"])
+    assert r.exit_code == 0, r.output
+    assert "not written" not in r.output and "needs at least two scenarios" in r.output
+    (report,) = tmp_path.glob("*/*/report/report.md")
+    assert (report.parent / "scores.png").stat().st_size > 0

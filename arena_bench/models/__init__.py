@@ -78,7 +78,10 @@ def _vllm_factory(name: str, options: dict[str, Any]) -> LLMPlayer:
     from .vllm_backend import VLLMBackend
 
     settings, backend = split_options(options)
-    b = VLLMBackend(name, settings, max_batch=int(backend.get("max_batch", 64)), extra_engine_args=settings.extra)
+    engine_args = dict(settings.extra)
+    if "dtype" in backend:  # shared with hf/, so it arrives as a backend option
+        engine_args["dtype"] = backend["dtype"]
+    b = VLLMBackend(name, settings, max_batch=int(backend.get("max_batch", 64)), extra_engine_args=engine_args)
     return LLMPlayer(f"vllm/{name}", b, settings, _cache(backend))
 
 
