@@ -150,7 +150,6 @@ def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple
     """(refusal reasons, results, records). No reasons: the leaderboard accepts the run."""
     from .evaluation import RunConfig, plan
     from .runner import game_id, read_games
-    from .tasks import open_task_set
 
     results_path, games_path = run_files(path)
     results = json.loads(results_path.read_text())

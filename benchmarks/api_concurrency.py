@@ -10,7 +10,6 @@ real; the model plays scripted/boulware, whose replies take no time.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys

@@ -7,7 +7,6 @@ import json
 
 import pytest
 
-from arena_bench.agents.scripted import TimeBased
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
 from arena_bench.models.base import Batcher

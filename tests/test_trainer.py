@@ -3,7 +3,6 @@ smoke run (torch: skipped where it is not installed; .ci/run installs the CPU bu
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import numpy as np

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from arena_bench.cli import main
-from arena_bench.submit import make_bundle, submit
+from arena_bench.submit import make_bundle
 from arena_bench.verify import expected_for, validate_run, verify_run
 
 from .fake_hub_server import FakeHub
@@ -27,7 +27,6 @@ def copy(real_run, tmp_path):
     return target
 
 
-LITE = None
 
 
 def expected():
