@@ -51,16 +51,17 @@ def tasks_list(task_set: str, split: str | None) -> None:
 
 
 def find_scenario(task_set: str, scenario_id: str):
+    import difflib
+
     from .tasks import TaskSetError, open_task_set
 
     ts = open_task_set(task_set)
+    ids: list[str] = []
     for split in ts.manifest["splits"]:
-        for scenario, stored in ts.load_with_analysis(split):
+        for scenario in ts.load(split):
             if scenario.id == scenario_id:
                 return scenario
-    import difflib
-
-    ids = [s.id for sp in ts.manifest["splits"] for s in ts.load(sp)]
+            ids.append(scenario.id)
     hint = difflib.get_close_matches(scenario_id, ids, n=1)
     raise TaskSetError(f"no scenario {scenario_id!r} in {ts.full_name}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
 

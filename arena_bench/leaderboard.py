@@ -128,7 +128,6 @@ def build(results_folder: Path, out: Path, expected: Expected, b: int = 2000, ta
     (tmp / "README.md").write_text(SPACE_README)
 
     rows, agents, owner = _entries_rows(runs)
-    summary: dict[str, Any] = {"entries": [], "refused": refused}
     stats = evaluate(rows, agents, b=b) if agents else None
     ts = open_task_set(task_set)
     scenarios = {s.id: s for s in ts.load(expected.split)}
@@ -186,13 +185,12 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
 <h2>Sample transcripts</h2><div id="transcripts-slot"></div></main>"""
         (tmp / "models" / entry["page"]).write_text(
             _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1))
-        summary["entries"].append(entry)
     write_atomic(tmp / "leaderboard.json", json.dumps({"entries": entries, "refused": refused, "statistics": stats},
                                                       indent=1, default=str))
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
-    return summary
+    return {"entries": entries, "refused": refused}
 
 
 def _fmt(e: dict | None) -> str:

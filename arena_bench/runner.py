@@ -229,7 +229,7 @@ def _sum_usage(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     total: dict[str, Any] = {}
     for u in items:
         for k, v in u.items():
-            if isinstance(v, (int, float)) and v is not None:
+            if isinstance(v, (int, float)):  # counts, seconds, cost; a bool (cached) counts calls
                 total[k] = total.get(k, 0) + v
     return total
 
