@@ -8,9 +8,11 @@ from typing import Any, Callable
 from .agents.base import Player
 from .agents.scripted import STRATEGIES, ScriptedPlayer
 
-PANEL_VERSION = "panel-v1"
+PANEL_VERSION = "panel-v2"
 PANELS: dict[str, tuple[str, ...]] = {
     "panel-v1": tuple(f"scripted/{name}" for name in STRATEGIES),
+    # v2 adds the trained baseline that ships in the package (numpy only, see reference_trainer/)
+    "panel-v2": tuple(f"scripted/{name}" for name in STRATEGIES) + ("policy/ppo-nash-v1",),
 }
 
 # provider -> factory(name, options) for model-backed players; filled by arena_bench.models
@@ -41,7 +43,7 @@ def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
 
         try:
             return PolicyPlayer(name)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, ValueError) as exc:
             raise UnknownPlayer(str(exc)) from None
     _load_providers()
     if provider in PROVIDERS and name:

@@ -87,7 +87,8 @@ class BatchedEnv:
                                          s.issue_mask[idx])
         time = self.turn[idx] / max(1, self.max_turns - 1)
         tokens, glob = features(pts, s.weights[idx, role], s.opt_mask[idx], s.issue_mask[idx], s.batna[idx, role],
-                                time, table, can, self.last[idx, role], self.last[idx, 1 - role], est_v, est_w)
+                                time, table, can, self.last[idx, role], self.last[idx, 1 - role], est_v, est_w,
+                                self.max_turns - 1 - self.turn[idx])
         return tokens, glob, can
 
     def observation(self, k: int) -> Observation:
@@ -146,6 +147,14 @@ class BatchedEnv:
         u = self.utilities() if u is None else u
         s = (u - self.s.batna) / (self.s.best - self.s.batna)
         return np.where(self.deal[:, None], np.maximum(s, -1.0), 0.0)
+
+    def welfare(self) -> np.ndarray:
+        """(N,) the Welfare metric N of arena_bench: the Nash product of the outcome over its maximum
+        when both sides are at or above their BATNA; in a no-ZOPA scenario 1 for no deal, 0 for any."""
+        gain = self.utilities() - self.s.batna
+        ok = self.deal & (gain >= -1e-12).all(axis=1)
+        prod = np.clip(gain, 0.0, None).prod(axis=1) / np.where(self.s.zopa, self.s.nash_product, 1.0)
+        return np.where(self.s.zopa, np.where(ok, np.minimum(prod, 1.0), 0.0), (~self.deal).astype(float))
 
     def table_potential(self) -> np.ndarray:
         """Nash product (geometric mean of both normalised surpluses) of the offer on the table."""

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from arena_bench.agents.policy import GLOBAL_DIM, MAX_OPTIONS, TOKEN_DIM
+from arena_bench.agents.policy import FEATURES_VERSION, GLOBAL_DIM, MAX_OPTIONS, TOKEN_DIM
 
 
 class ActorCritic(nn.Module):
@@ -60,7 +60,8 @@ class ActorCritic(nn.Module):
         for name in ("tok1", "tok2", "ctx", "kind", "opt1", "opt2"):
             layer = getattr(self, name)
             out[f"{name}.w"] = layer.weight.detach().cpu().numpy().T.astype(np.float32)
-            out[f"{name}.b"] = layer.bias.detach().cpu().numpy().astype(np.float32)
+            if layer.bias is not None:
+                out[f"{name}.b"] = layer.bias.detach().cpu().numpy().astype(np.float32)
         return out
 
 
@@ -69,6 +70,7 @@ def export(model: ActorCritic, path: Path, meta: dict) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
+    meta = {"features_version": FEATURES_VERSION, **meta}
     np.savez(tmp, __meta__=np.array(json.dumps(meta, default=str)), **model.actor_params())
     tmp.replace(path)
     return path

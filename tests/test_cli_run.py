@@ -14,8 +14,9 @@ def test_run_writes_results_and_scorecard(tmp_path):
     assert "PARTIAL" in r.output and "Arena Score by opponent" in r.output
     (results_path,) = tmp_path.glob("*/*/results.json")
     res = json.loads(results_path.read_text())
-    assert res["partial"] is True and res["panel_version"] == "panel-v1"
-    assert res["counts"]["planned"] == res["counts"]["completed"] == 6 * (7 * 2 + 1) * 2
+    assert res["partial"] is True and res["panel_version"] == "panel-v2"
+    # the 7 other scripted members and the trained policy in both roles, itself once; both move orders
+    assert res["counts"]["planned"] == res["counts"]["completed"] == 6 * (8 * 2 + 1) * 2
     est = res["statistics"]["agents"]["scripted/logroller"]["arena_score"]
     assert est["lo"] <= est["mean"] <= est["hi"]
     assert res["task_set"]["hash"] and res["config"]["max_turns"] == 20

@@ -42,6 +42,7 @@ def test_batched_env_matches_the_protocol_game_by_game():
         env.step(live, kind[live], offers[live])
     u = env.utilities()
     shares = env.shares()
+    welfare = env.welfare()
     for k, s in enumerate(scenarios):
         state = initial_state(s.shape, int(env.first[k]))
         for a in actions[k]:
@@ -51,7 +52,41 @@ def test_batched_env_matches_the_protocol_game_by_game():
         m = game_metrics(s, analyse(s), state)
         assert u[k] == pytest.approx([side.u for side in m.sides], abs=1e-9)
         assert shares[k] == pytest.approx([side.value for side in m.sides], abs=1e-9)
+        assert welfare[k] == pytest.approx(m.welfare, abs=1e-9)
         assert [t.action for t in env.history[k]] == [t.action for t in state.history]
+
+
+def test_batched_env_features_equal_what_the_exported_policy_sees_in_arena_bench():
+    """Training and evaluation must feed the policy the same numbers at every turn."""
+    from arena_bench.agents.policy import observation_features, pad_brief
+
+    scenarios = open_task_set("negotiation-v1").load("dev")[:40]
+    rng = np.random.default_rng(3)
+    env = BatchedEnv(scenarios, rng.integers(2, size=len(scenarios)))
+    checked = 0
+    while not env.done.all():
+        live = np.flatnonzero(~env.done)
+        tokens, glob, can = env.observe(live)
+        for j, k in enumerate(live):
+            obs = env.observation(int(k))
+            brief = scenarios[k].roles[obs.role_index]
+            pad = pad_brief(brief.weights, brief.values, scenarios[k].shape)
+            t1, g1, c1 = observation_features(obs, *pad)
+            assert np.allclose(t1[0], tokens[j]) and np.allclose(g1[0], glob[j]) and c1[0] == can[j], (k, env.turn[k])
+            checked += 1
+        kind, offers = random_actions(env, rng)
+        kind = np.where(kind == WALK, PROPOSE, kind)  # long games: every turn's features get compared
+        env.step(live, kind[live], offers[live])
+    assert checked > 200
+
+
+def test_a_policy_file_of_another_features_version_is_refused_with_the_reason(tmp_path):
+    from arena_bench.players import UnknownPlayer, make_player
+
+    path = tmp_path / "old.npz"
+    np.savez(path, __meta__=np.array(json.dumps({"features_version": 1})), **{"tok1.w": np.zeros((62, 8))})
+    with pytest.raises(UnknownPlayer, match="features version 1"):
+        make_player(f"policy/{path}")
 
 
 def test_batched_env_rejects_an_illegal_accept():

@@ -5,9 +5,11 @@ exactly the same inputs. Shapes are padded to ``MAX_ISSUES`` x ``MAX_OPTIONS``; 
 function works on a batch of N games at once.
 
 Per issue, a token: own points per option, one-hots of the offer on the table, of my last
-offer and of the other side's last offer, the opponent model's value estimate per option,
-my weight, and the opponent model's weight estimate. Global features: time, BATNA, my
-utility of the offer on the table, whether I can accept it, my utility of my last offer.
+offer and of the other side's last offer, the opponent model's value estimate per option and
+its estimate of the other side's points (value x weight), my weight, and the opponent model's
+weight estimate. Global features: time, BATNA, my utility of the offer on the table, whether
+I can accept it, my utility of my last offer and of the other side's last offer, and whether
+this is the game's last turn or the last turn on which I can still propose.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from ..core.protocol import Action, Kind
 from .base import Observation, Reply
 
 MAX_ISSUES, MAX_OPTIONS = 8, 12
-TOKEN_DIM = 5 * MAX_OPTIONS + 2
-GLOBAL_DIM = 5
+TOKEN_DIM = 6 * MAX_OPTIONS + 2
+GLOBAL_DIM = 8
+FEATURES_VERSION = 2  # features and layers; recorded in exported policies, another version is refused
 PROPOSE, ACCEPT, WALK = 0, 1, 2
 
 
@@ -62,19 +65,23 @@ def utility_of(offer: np.ndarray, points: np.ndarray) -> np.ndarray:
 def features(points: np.ndarray, weights: np.ndarray, opt_mask: np.ndarray, issue_mask: np.ndarray,
              batna: np.ndarray, time: np.ndarray, table: np.ndarray, can_accept: np.ndarray,
              my_last: np.ndarray, their_last: np.ndarray, est_values: np.ndarray,
-             est_weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(tokens (N, I, TOKEN_DIM), globals (N, GLOBAL_DIM)). ``points`` = weight x value, (N, I, O)."""
+             est_weights: np.ndarray, turns_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(tokens (N, I, TOKEN_DIM), globals (N, GLOBAL_DIM)). ``points`` = weight x value, (N, I, O);
+    ``turns_left`` = turns after this one."""
     tokens = np.concatenate([
         points * 4.0,  # an issue's points are a share of 1; scaled so a typical issue is O(1)
         _onehot(table, opt_mask),
         _onehot(my_last, opt_mask),
         _onehot(their_last, opt_mask),
         est_values * opt_mask,
+        est_values * est_weights[:, :, None] * opt_mask * 4.0,
         weights[:, :, None] * 4.0,
         est_weights[:, :, None] * 4.0,
     ], axis=2) * issue_mask[:, :, None]
+    # the last turn: accepting is the only way to a deal; the one before it: my last offer
     glob = np.stack([time, batna, utility_of(table, points) * can_accept, can_accept.astype(float),
-                     utility_of(my_last, points)], axis=1)
+                     utility_of(my_last, points), utility_of(their_last, points),
+                     (turns_left == 0).astype(float), (turns_left == 1).astype(float)], axis=1)
     return tokens, glob
 
 
@@ -160,7 +167,8 @@ def observation_features(obs: Observation, points, w, opt_mask, issue_mask):
     can_accept = np.array([obs.can_accept])
     est_v, est_w = opponent_estimate(counts[None], unchanged[None], opt_mask[None], issue_mask[None])
     tokens, glob = features(points[None], w[None], opt_mask[None], issue_mask[None], np.array([obs.brief.batna]),
-                            np.array([obs.time]), table[None], can_accept, my_last[None], their_last[None], est_v, est_w)
+                            np.array([obs.time]), table[None], can_accept, my_last[None], their_last[None], est_v, est_w,
+                            np.array([obs.turns_left_after_this]))
     return tokens, glob, can_accept
 
 
@@ -187,6 +195,12 @@ def load_policy(ref: str) -> PolicyFile:
     with np.load(path, allow_pickle=False) as z:
         params = {k: z[k] for k in z.files if k != "__meta__"}
         meta = json.loads(str(z["__meta__"])) if "__meta__" in z.files else {}
+    version = meta.get("features_version", 1)
+    shape = params.get("tok1.w", np.zeros((0, 0))).shape
+    if version != FEATURES_VERSION or shape[0] != TOKEN_DIM or params.get("ctx.w", np.zeros((0, 0))).shape[0] != shape[1] + GLOBAL_DIM:
+        raise ValueError(f"{path}: a policy for features version {version} (token size {shape[0] if shape else '?'}); "
+                         f"this arena_bench reads version {FEATURES_VERSION} (token size {TOKEN_DIM}): "
+                         "re-export it with a matching reference_trainer")
     return PolicyFile(ref, params, meta)
 
 
