@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .players import PANEL_VERSION
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -196,7 +197,8 @@ def _common_run_options(f):
         click.option("--output-path", type=click.Path(path_type=Path), default=Path("results"), show_default=True),
         click.option("--reps", type=int, default=1, show_default=True, help="Repetitions of every cell."),
         click.option("--limit", type=int, default=None, help="Only the first N scenarios (results marked partial)."),
-        click.option("--panel", "panel_version", default="panel-v1", show_default=True),
+        click.option("--panel", "panel_version", default=PANEL_VERSION, show_default=True,
+                     help="Reference panel version (panel-v1: the scripted agents only)."),
         click.option("--max-concurrency", type=int, default=32, show_default=True, help="Games in flight at once."),
         click.option("--resume", is_flag=True, help="Continue an interrupted run with the same settings."),
         click.option("--salt", type=int, default=0, show_default=True, help="Mixed into cell seeds (0 for official runs)."),

@@ -21,6 +21,7 @@ from arena_bench.agents.policy import ACCEPT, MAX_ISSUES, PROPOSE, WALK, forward
 from arena_bench.agents.scripted import STRATEGIES
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
+from arena_bench.storage import write_atomic
 from arena_bench.generator import STRATA, GeneratorConfig, draw_params, generate_scenario
 from arena_bench.families import FAMILIES
 
@@ -377,7 +378,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
+    write_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2, default=str))
     started = time.perf_counter()
     scenarios = scenario_pool(cfg)
     model = ActorCritic(cfg.hidden).to(cfg.device)
@@ -468,7 +469,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
                "games_per_minute": games / (elapsed / 60), "evaluations": len(evals), "iteration": chosen,
                "decoding": decoding,
                "decoding_selection": selection, "environment": env_info, "git_commit": meta["git_commit"]}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     plot_curve(curve_path, out / "learning_curve.png")
     return summary
 
