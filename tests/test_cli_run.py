@@ -72,8 +72,8 @@ def test_report_scores_each_entry_on_its_own_games(tmp_path):
     # the evaluation's games give boulware no extra rows: its score is the tournament's
     assert both["scripted/boulware"]["games"] == alone["scripted/boulware"]["games"]
     assert both["scripted/boulware"]["arena_score"]["mean"] == alone["scripted/boulware"]["arena_score"]["mean"]
-    # 4 scenarios x 2 move orders x (7 opponents x 2 roles + both sides of its self-play game)
-    assert both["scripted/linear"]["games"] == 4 * 2 * (7 * 2 + 2)
+    # 4 scenarios x 2 move orders x (8 panel-v2 opponents x 2 roles + both sides of its self-play game)
+    assert both["scripted/linear"]["games"] == 4 * 2 * (8 * 2 + 2)
 
 
 def test_single_scenario_run_still_writes_its_report(tmp_path):
