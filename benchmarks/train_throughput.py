@@ -6,9 +6,10 @@
 Runs PPO iterations of the config (rollouts in the batched numpy environment against its
 opponent mix, GAE, PPO updates; behaviour cloning and evaluations left out) and prints games
 per wall-minute and per CPU-minute (process time, all threads), with the share spent in
-rollouts and in updates. Side by side, the same kind of games (the starting policy against
-the scripted panel) played one by one through arena_bench's own async game loop, the path
-evaluations take: the batched environment is what makes training affordable.
+rollouts and in updates. The learner starts from the shipped policy (``--policy``), so games
+last as long as they do in training, not as long as a random network's. Side by side, the
+same policy against the scripted panel played one game at a time through arena_bench's own
+async game loop, the path evaluations take.
 Needs the ``train`` extra (torch).
 """
 
@@ -23,31 +24,33 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from arena_bench.agents.policy import PolicyAgent, PolicyFile
+from arena_bench.agents.policy import PolicyAgent, load_policy
 from arena_bench.agents.scripted import STRATEGIES
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
-from reference_trainer.policy import ActorCritic
+from reference_trainer.policy import ActorCritic, load_actor
 from reference_trainer.train import TrainConfig, advantages, mix_opponents, ppo_update, rollout, scenario_pool
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def trainer_rate(cfg: TrainConfig, iterations: int) -> dict[str, float]:
+def trainer_rate(cfg: TrainConfig, iterations: int, policy: str) -> dict[str, float]:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     scenarios = scenario_pool(cfg)
-    model = ActorCritic(cfg.hidden).to(cfg.device)
+    model = load_actor(ActorCritic(cfg.hidden), load_policy(policy).params).to(cfg.device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     pool = [{k: v.copy() for k, v in model.actor_params().items()}]
     pool_score = [0.0]
     t_roll = t_upd = 0.0
+    turns = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(iterations):
         t = time.perf_counter()
         batch = rollout(model, scenarios, cfg, rng, mix_opponents(cfg, pool, pool_score, rng))
         t_roll += time.perf_counter() - t
+        turns.append(batch["env"].turn.mean())
         t = time.perf_counter()
         ppo_update(model, opt, advantages(batch, cfg), cfg, rng)
         if cfg.device == "cuda":
@@ -56,17 +59,18 @@ def trainer_rate(cfg: TrainConfig, iterations: int) -> dict[str, float]:
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     games = iterations * cfg.games_per_iteration
     return {"games": games, "wall_s": wall, "cpu_s": cpu, "per_wall_min": games / wall * 60,
-            "per_cpu_min": games / cpu * 60, "rollout_share": t_roll / wall, "update_share": t_upd / wall}
+            "per_cpu_min": games / cpu * 60, "rollout_share": t_roll / wall, "update_share": t_upd / wall,
+            "turns": float(np.mean(turns))}
 
 
-def runner_rate(cfg: TrainConfig, games: int) -> dict[str, float]:
-    """The untrained policy (numpy, as exported) against the scripted panel through the game loop."""
+def runner_rate(cfg: TrainConfig, games: int, policy_ref: str) -> dict[str, float]:
+    """The policy (numpy, as exported, sampled actions) against the scripted panel through the game loop."""
     rng = np.random.default_rng(cfg.seed)
     scenarios = scenario_pool(cfg)
-    model = ActorCritic(cfg.hidden)
-    policy = PolicyFile("bench", {k: v.copy() for k, v in model.actor_params().items()}, {})
+    policy = load_policy(policy_ref)
     names = list(STRATEGIES)
     analyses = {}
+    turns = []
 
     async def go():
         for g in range(games):
@@ -77,13 +81,14 @@ def runner_rate(cfg: TrainConfig, games: int) -> dict[str, float]:
             agents = [None, None]
             agents[role] = PolicyAgent(policy, role, int(rng.integers(1 << 30)))
             agents[1 - role] = STRATEGIES[names[g % len(names)]](1 - role, int(rng.integers(1 << 30)))
-            await play_game(s, analyses[s.id], tuple(agents), int(rng.integers(2)))
+            state, _, _ = await play_game(s, analyses[s.id], tuple(agents), int(rng.integers(2)))
+            turns.append(state.turn)
 
     wall0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(go())
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     return {"games": games, "wall_s": wall, "cpu_s": cpu, "per_wall_min": games / wall * 60,
-            "per_cpu_min": games / cpu * 60}
+            "per_cpu_min": games / cpu * 60, "turns": float(np.mean(turns))}
 
 
 def main() -> None:
@@ -92,17 +97,18 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=30)
     p.add_argument("--runner-games", type=int, default=1000)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--policy", default="ppo-nash-v1", help="starting weights: a shipped name or an exported .npz")
     args = p.parse_args()
     cfg = dataclasses.replace(TrainConfig.from_file(args.config), device=args.device)
     print(f"config {args.config.name}: {cfg.games_per_iteration} games/iteration, {cfg.ppo_epochs} PPO epochs, "
           f"opponent mix {cfg.opponent_mix}, device {cfg.device}, {cfg.threads} torch threads")
-    t = trainer_rate(cfg, args.iterations)
+    t = trainer_rate(cfg, args.iterations, args.policy)
     print(f"trainer (batched env + PPO updates): {t['games']} games in {t['wall_s']:.1f} s wall, {t['cpu_s']:.1f} s CPU "
           f"-> {t['per_wall_min']:,.0f} games/wall-min, {t['per_cpu_min']:,.0f} games/CPU-min "
-          f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall)")
-    r = runner_rate(cfg, args.runner_games)
+          f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall; {t['turns']:.1f} turns a game)")
+    r = runner_rate(cfg, args.runner_games, args.policy)
     print(f"arena_bench game loop (policy vs panel, one game at a time): {r['games']} games in {r['wall_s']:.1f} s "
-          f"-> {r['per_wall_min']:,.0f} games/wall-min, {r['per_cpu_min']:,.0f} games/CPU-min")
+          f"-> {r['per_wall_min']:,.0f} games/wall-min, {r['per_cpu_min']:,.0f} games/CPU-min; {r['turns']:.1f} turns a game")
     print(f"trainer / game loop: {t['per_cpu_min'] / r['per_cpu_min']:.1f}x per CPU-minute, updates included")
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -73,7 +74,8 @@ def sweep(base: dict[str, Any], seeds: list[int], out: Path, split: str, limit: 
             d = {**base, **VARIANTS[name], "seed": s, "eval_every": 0, "out": str(out / slug(name) / f"seed{s}"),
                  "threads": 1 if jobs > 1 else base.get("threads", 2)}
             plan.append((name, s, d))
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    # spawn, not fork: a forked child of a process that has run torch can hang on its thread pool
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         policies = list(pool.map(_train_one, [d for _, _, d in plan]))
         eval_jobs = [(p, split, limit, str(Path(d["out"]) / "eval")) for p, (_, _, d) in zip(policies, plan)]
         run_dirs = list(pool.map(_evaluate_one, eval_jobs))

@@ -65,6 +65,16 @@ class ActorCritic(nn.Module):
         return out
 
 
+def load_actor(model: ActorCritic, params: dict[str, np.ndarray]) -> ActorCritic:
+    """Set the actor's weights from an exported policy (the inverse of ``actor_params``)."""
+    with torch.no_grad():
+        for name in ("tok1", "tok2", "ctx", "kind", "opt1", "opt2"):
+            layer = getattr(model, name)
+            layer.weight.copy_(torch.as_tensor(params[f"{name}.w"].T))
+            layer.bias.copy_(torch.as_tensor(params[f"{name}.b"]))
+    return model
+
+
 def export(model: ActorCritic, path: Path, meta: dict) -> Path:
     """An .npz that arena_bench loads as policy/<path> (numpy only)."""
     path = Path(path)
