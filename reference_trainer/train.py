@@ -434,7 +434,8 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
                 s = ev["stats"]
                 paired = paired_with_previous(evals[-1] if evals else None, ev)
                 ev["iteration"] = it
-                ev["params"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if cfg.keep_best:  # a copy of the weights only when a later choice may need them
+                    ev["params"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 evals.append(ev)
                 row += [s["arena_score"]["mean"], s["arena_score"]["lo"], s["arena_score"]["hi"], s["value"]["mean"],
                         s["welfare"]["mean"], s["deal"]["mean"], *paired]
@@ -520,6 +521,8 @@ def paired_with_previous(prev: dict | None, cur: dict) -> list:
     res = evaluate(pd.concat(rows), ["cur", "prev"], b=1000)
     (pair,) = res["pairs"]
     sign = 1 if pair["a"] == "cur" else -1
+    if pair["lo"] is None:  # too few scenarios for an interval
+        return [sign * pair["diff"], None, None]
     lo, hi = sorted((sign * pair["lo"], sign * pair["hi"]))
     return [sign * pair["diff"], lo, hi]
 

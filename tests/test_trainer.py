@@ -136,3 +136,16 @@ def test_smoke_training_run_exports_a_policy_that_arena_bench_plays(tmp_path):
                                   str(tmp_path / "eval"), "--no-progress", "--bootstrap", "100"])
     assert r.exit_code == 0, r.output
     assert "policy/" in r.output
+
+
+def test_keep_best_exports_an_evaluated_checkpoint_even_without_intervals(tmp_path):
+    """One dev scenario gives no interval: the paired curve must still be written, and keep_best
+    must export one of the evaluated iterations."""
+    pytest.importorskip("torch")
+    from reference_trainer.train import TrainConfig, train
+
+    cfg = TrainConfig(out=str(tmp_path / "run"), n_scenarios=40, bc_games=20, bc_epochs=1, iterations=2,
+                      games_per_iteration=16, eval_every=1, eval_limit=1, snapshot_every=1, keep_best=True)
+    summary = train(cfg, log=lambda *_: None)
+    assert summary["iteration"] in (1, 2) and summary["decoding"] in ("sample", "greedy")
+    assert load_policy(summary["policy"]).meta["iteration"] == summary["iteration"]
