@@ -15,60 +15,40 @@ import numpy as np
 import pandas as pd
 
 from .core import stats
+from .core.metrics import METRICS
+from .core.records import GameRecord
+from .results import AgentStats, Estimate, Pair, PowerSummary, Run, Statistics
 
-METRICS = (
-    "arena_score", "value", "welfare", "deal", "pareto_optimal", "rational",
-    "invalid_rate", "forfeit_rate", "anchor_value", "distance_to_frontier", "turns",
-)
-LABELS = {
-    "arena_score": "Arena Score", "value": "Value", "welfare": "Welfare", "deal": "Deal rate",
-    "pareto_optimal": "Pareto-optimal (of deals)", "rational": "Individually rational",
-    "invalid_rate": "Invalid-turn rate", "forfeit_rate": "Forfeited-turn rate",
-    "anchor_value": "Anchor value", "distance_to_frontier": "Distance to frontier (deals)",
-    "turns": "Turns",
-}
+METRIC_KEYS = tuple(m.key for m in METRICS)
 KEY = ["scenario_id", "opponent_key", "role", "first_mover", "rep"]
 
 
-def rows_from_records(records: Iterable[dict[str, Any]]) -> pd.DataFrame:
-    """One row per (game, side): the side's player is the agent, the other side the opponent."""
+def rows_from_records(records: Iterable[GameRecord]) -> pd.DataFrame:
+    """One row per (game, side): the side's player is the agent, the other side the opponent.
+
+    A column per registered metric (NaN where a metric is not defined for the game), plus the
+    side's usage.
+    """
     out = []
     for r in records:
-        o = r["outcome"]
-        for i, side in enumerate(r["sides"]):
-            own_turns = sum(1 for t in r["turns"] if t["role"] == i)
-            agent, opponent = r["players"][i], r["players"][1 - i]
-            out.append({
-                "game_id": r["game_id"],
-                "scenario_id": r["scenario_id"],
-                "stratum": r["stratum"],
-                "family": r["family"],
-                "agent": agent,
-                "opponent": opponent,
-                "opponent_key": "<self>" if opponent == agent else opponent,
-                "role": i,
-                "first_mover": r["first_mover"],
-                "rep": r["rep"],
-                "arena_score": side["arena_score"],
-                "value": side["value"],
-                "welfare": o["welfare"],
-                "deal": float(o["deal"]),
-                "pareto_optimal": np.nan if o["pareto_optimal"] is None else float(o["pareto_optimal"]),
-                "rational": float(side["rational"]),
-                "invalid_rate": side["invalid_turns"] / own_turns if own_turns else 0.0,
-                "forfeit_rate": side["forfeited_turns"] / own_turns if own_turns else 0.0,
-                "repairs": side["repairs"],
-                "anchor_value": np.nan if side["anchor_value"] is None else side["anchor_value"],
-                "distance_to_frontier": np.nan if o["distance_to_frontier"] is None else o["distance_to_frontier"],
-                "turns": o["turns"],
-                "tokens_in": side["usage"].get("tokens_in", 0),
-                "tokens_out": side["usage"].get("tokens_out", 0),
-                "cost_usd": side["usage"].get("cost_usd", 0.0),
-            })
+        for i, side in enumerate(r.sides):
+            row: dict[str, Any] = {
+                "game_id": r.game_id, "scenario_id": r.scenario_id, "stratum": r.stratum, "family": r.family,
+                "agent": r.players[i], "opponent": r.players[1 - i], "opponent_key": r.opponent_key(i),
+                "role": i, "first_mover": r.first_mover, "rep": r.rep,
+            }
+            for m in METRICS:
+                x = m.of(r, i)
+                row[m.key] = np.nan if x is None else x
+            row["repairs"] = side.repairs
+            row["tokens_in"] = side.usage.get("tokens_in", 0)
+            row["tokens_out"] = side.usage.get("tokens_out", 0)
+            row["cost_usd"] = side.usage.get("cost_usd", 0.0)
+            out.append(row)
     return pd.DataFrame(out)
 
 
-def entry_rows(runs: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> tuple[pd.DataFrame, list[str]]:
+def entry_rows(runs: Iterable[Run]) -> tuple[pd.DataFrame, list[str]]:
     """Rows of each evaluated agent from its own run, so every entry is scored on its own games.
 
     An evaluation run contributes its model's side only (the panel's side of those games would
@@ -76,11 +56,9 @@ def entry_rows(runs: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]]) -> t
     An agent in several runs keeps its first run, in the order given.
     """
     frames, agents = [], []
-    for results, records in runs:
-        rows = rows_from_records(records)
-        cfg = results["config"]
-        own = list(cfg["agents"]) if cfg["kind"] == "evaluation" else sorted(rows["agent"].unique())
-        for agent in own:
+    for run in runs:
+        rows = rows_from_records(run.games)
+        for agent in run.evaluated_agents():
             if agent not in agents:
                 agents.append(agent)
                 frames.append(rows[rows["agent"] == agent])
@@ -107,12 +85,6 @@ def _grouped(df: pd.DataFrame, group: str | list[str], columns: list[str], n_clu
     return sums.reshape(n_clusters, -1), counts.reshape(n_clusters, -1)
 
 
-def _est_dict(e: stats.Estimate) -> dict[str, Any]:
-    clean = lambda x: None if x is None or (isinstance(x, float) and np.isnan(x)) else round(float(x), 6)  # noqa: E731
-    return {"mean": clean(e.mean), "lo": clean(e.lo), "hi": clean(e.hi), "se": clean(e.se), "n": e.n,
-            "scenarios": e.clusters}
-
-
 def evaluate(
     rows: pd.DataFrame,
     agents: list[str] | None = None,
@@ -120,8 +92,13 @@ def evaluate(
     seed: int = stats.DEFAULT_SEED,
     level: float = stats.LEVEL,
     pair_metric: str = "arena_score",
-) -> dict[str, Any]:
-    """Every statistic of SPEC section 6 for the given agents (default: all in the rows)."""
+    weights: np.ndarray | None = None,
+) -> Statistics:
+    """Every statistic of SPEC section 6 for the given agents (default: all in the rows).
+
+    ``weights`` (replicates x scenarios, from ``stats.bootstrap_counts``) lets two evaluations of
+    the same games share one bootstrap draw; by default it is drawn from ``seed``.
+    """
     if rows.empty:
         raise ValueError("no games to evaluate")
     agents = agents or sorted(rows["agent"].unique())
@@ -129,39 +106,36 @@ def evaluate(
     scenarios = sorted(rows["scenario_id"].unique())
     df["cluster"] = pd.Categorical(df["scenario_id"], categories=scenarios).codes
     n = len(scenarios)
-    weights = stats.bootstrap_counts(n, b, np.random.default_rng(seed))
-    metrics = [m for m in METRICS if m in df]
+    if weights is None:
+        weights = stats.bootstrap_counts(n, b, np.random.default_rng(seed))
+    metrics = [m for m in METRIC_KEYS if m in df]
 
     # per agent, every metric
     sums, counts = _grouped(df, "agent", metrics, n, agents)
     boot = stats.replicate_means(weights, sums, counts)
     est = stats.summarise(sums, counts, boot, level)
-    table: dict[str, Any] = {}
     k = len(metrics)
-    for a, agent in enumerate(agents):
-        table[agent] = {m: _est_dict(est[a * k + j]) for j, m in enumerate(metrics)}
-        table[agent]["games"] = int((df["agent"] == agent).sum())
+    per_agent = {agent: {m: Estimate.of(est[a * k + j]) for j, m in enumerate(metrics)}
+                 for a, agent in enumerate(agents)}
     score_col = metrics.index("arena_score")
     score_boot = boot[:, [a * k + score_col for a in range(len(agents))]]
     lo, hi = stats.rank_intervals(score_boot, level)
-    point = np.array([table[a]["arena_score"]["mean"] or -np.inf for a in agents])
+    point = np.array([per_agent[a]["arena_score"].mean or -np.inf for a in agents])
     order = (-point).argsort().argsort() + 1
-    for a, agent in enumerate(agents):
-        table[agent]["rank"] = int(order[a])
-        table[agent]["rank_interval"] = [int(lo[a]), int(hi[a])]
-
-    result: dict[str, Any] = {
-        "settings": {"bootstrap_replicates": b, "bootstrap_seed": seed, "level": level,
-                     "cluster": "scenario", "interval": "percentile", "pair_metric": pair_metric},
-        "scenarios": n,
-        "agents": table,
-        "pairs": paired_comparisons(df, agents, weights, n, pair_metric, level),
-        "crossplay": _breakdown(df, ["agent", "opponent"], agents, weights, n, level),
-        "by_stratum": _breakdown(df, ["agent", "stratum"], agents, weights, n, level),
-        "by_family": _breakdown(df, ["agent", "family"], agents, weights, n, level),
-    }
-    result["power"] = power_summary(df, agents, pair_metric)
-    return result
+    table = {agent: AgentStats(per_agent[agent], int((df["agent"] == agent).sum()), int(order[a]),
+                               (int(lo[a]), int(hi[a])))
+             for a, agent in enumerate(agents)}
+    return Statistics(
+        settings={"bootstrap_replicates": len(weights), "bootstrap_seed": seed, "level": level,
+                  "cluster": "scenario", "interval": "percentile", "pair_metric": pair_metric},
+        scenarios=n,
+        agents=table,
+        pairs=paired_comparisons(df, agents, weights, n, pair_metric, level),
+        crossplay=_breakdown(df, ["agent", "opponent"], agents, weights, n, level),
+        by_stratum=_breakdown(df, ["agent", "stratum"], agents, weights, n, level),
+        by_family=_breakdown(df, ["agent", "family"], agents, weights, n, level),
+        power=power_summary(df, agents, pair_metric),
+    )
 
 
 def _pivot(df: pd.DataFrame, agents: list[str], metric: str) -> pd.DataFrame:
@@ -169,7 +143,7 @@ def _pivot(df: pd.DataFrame, agents: list[str], metric: str) -> pd.DataFrame:
 
 
 def paired_comparisons(df: pd.DataFrame, agents: list[str], weights: np.ndarray, n_clusters: int,
-                       metric: str = "arena_score", level: float = stats.LEVEL) -> list[dict[str, Any]]:
+                       metric: str = "arena_score", level: float = stats.LEVEL) -> list[Pair]:
     """Every pair on the cells both played: mean difference, CI, bootstrap p, Holm-adjusted p."""
     if len(agents) < 2:
         return []
@@ -191,26 +165,25 @@ def paired_comparisons(df: pd.DataFrame, agents: list[str], weights: np.ndarray,
     for k, (i, j) in enumerate(pairs):
         if not valid[k]:
             continue
-        d = _est_dict(est[k])
-        out.append({"a": agents[i], "b": agents[j], "metric": metric, "diff": d["mean"], "lo": d["lo"],
-                    "hi": d["hi"], "se": d["se"], "cells": d["n"], "scenarios": d["scenarios"],
-                    "p": round(float(p[k]), 6), "p_holm": round(float(adjusted[k]), 6)})
+        d = Estimate.of(est[k])
+        out.append(Pair(agents[i], agents[j], metric, d.mean, d.lo, d.hi, d.se, d.n, d.scenarios,
+                        round(float(p[k]), 6), round(float(adjusted[k]), 6)))
     return out
 
 
 def _breakdown(df: pd.DataFrame, keys: list[str], agents: list[str], weights: np.ndarray, n: int,
-               level: float) -> dict[str, dict[str, Any]]:
+               level: float) -> dict[str, dict[str, Estimate]]:
     """Arena Score with CI for each (agent, second key) combination present."""
     combos = sorted({tuple(x) for x in df[keys].drop_duplicates().itertuples(index=False)})
     sums, counts = _grouped(df, keys, ["arena_score"], n, combos)
     est = stats.summarise(sums, counts, stats.replicate_means(weights, sums, counts), level)
-    out: dict[str, dict[str, Any]] = {a: {} for a in agents}
+    out: dict[str, dict[str, Estimate]] = {a: {} for a in agents}
     for (agent, other), e in zip(combos, est):
-        out[agent][other] = _est_dict(e)
+        out[agent][other] = Estimate.of(e)
     return out
 
 
-def power_summary(df: pd.DataFrame, agents: list[str], metric: str = "arena_score") -> dict[str, Any]:
+def power_summary(df: pd.DataFrame, agents: list[str], metric: str = "arena_score") -> PowerSummary:
     """Minimum detectable difference at alpha 0.05 and power 0.8.
 
     With two or more agents on shared cells it uses their observed paired differences
@@ -228,15 +201,16 @@ def power_summary(df: pd.DataFrame, agents: list[str], metric: str = "arena_scor
                 powers.append(stats.power_from_differences(d, scen))
         if powers:
             mid = sorted(powers, key=lambda p: p.mde)[len(powers) // 2]
-            return {"basis": "paired differences (median pair)", "scenarios": mid.n_clusters,
-                    "se": mid.se, "design_effect": mid.design_effect, "mde": mid.mde,
-                    "alpha": mid.alpha, "power": mid.power}
+            return PowerSummary("paired differences (median pair)", mid.n_clusters, mid.se, mid.design_effect,
+                                mid.mde, mid.alpha, mid.power)
     sub = df[df["agent"] == agents[0]]
     pw = stats.power_from_differences(sub[metric].to_numpy(), sub["scenario_id"].to_numpy())
-    return {"basis": "one agent; assumes an independent second agent (sqrt 2 x SE)", "scenarios": pw.n_clusters,
-            "se": pw.se * np.sqrt(2), "design_effect": pw.design_effect, "mde": pw.mde * np.sqrt(2),
-            "alpha": pw.alpha, "power": pw.power}
+    return PowerSummary("one agent; assumes an independent second agent (sqrt 2 x SE)", pw.n_clusters,
+                        float(pw.se * np.sqrt(2)), pw.design_effect, float(pw.mde * np.sqrt(2)), pw.alpha, pw.power)
 
 
-def scenarios_needed(power: dict[str, Any], effect: float) -> int:
-    return int(np.ceil(power["scenarios"] * (power["mde"] / effect) ** 2))
+def power_for_run(run: Run) -> PowerSummary:
+    """Power of a run's evaluated agents (the model of an evaluation; every player of a tournament)."""
+    rows = rows_from_records(run.games)
+    agents = run.evaluated_agents()
+    return power_summary(rows[rows["agent"].isin(agents)], agents)

@@ -1,5 +1,8 @@
 """Runs an evaluation or a tournament end to end: plan cells, play them into the durable store,
-recompute every statistic from the stored games, write the results file atomically."""
+compute every statistic once from the stored games, write the results file atomically.
+
+Reading runs back is ``arena_bench.results``'s job.
+"""
 
 from __future__ import annotations
 
@@ -10,62 +13,25 @@ import platform
 import re
 import subprocess
 import sys
-from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from .aggregate import evaluate, rows_from_records
 from .core.metrics import METRICS_VERSION
-from .core.protocol import MAX_REPAIRS, MAX_TURNS, PROTOCOL_VERSION
-from .core.stats import DEFAULT_B, DEFAULT_SEED
-from .players import PANEL_VERSION, make_player, panel
-from .runner import GameStore, RunStats, plan_cells, read_games, run_cells
+from .core.protocol import PROTOCOL_VERSION
+from .core.stats import bootstrap_counts
+from .errors import ConfigError, RunError
+from .players import make_player, panel
+from .results import Counts, Run, RunConfig, RunResults, TaskSetRef
+from .runner import GameStore, RunStats, plan_cells, run_cells
 from .storage import write_atomic
 from .tasks import open_task_set
 
-RESULTS_SCHEMA_VERSION = "arena-bench-results/1"
-
-
-class RunError(RuntimeError):
-    pass
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Every setting of a run; hashed into the run id, recorded in the results."""
-
-    kind: str  # "evaluation" (a model against the panel and itself) or "tournament"
-    agents: tuple[str, ...]  # evaluated agents
-    tasks: str = "negotiation-v1"
-    split: str = "lite"
-    panel: str = PANEL_VERSION
-    reps: int = 1
-    limit: int | None = None  # first N scenarios only: the results are marked partial
-    salt: int = 0  # mixed into every cell seed; 0 for official runs
-    max_turns: int = MAX_TURNS
-    max_repairs: int = MAX_REPAIRS
-    self_play: bool = True
-    max_concurrency: int = 32
-    bootstrap_replicates: int = DEFAULT_B
-    bootstrap_seed: int = DEFAULT_SEED
-    opponents: tuple[str, ...] | None = None  # a subset of the panel: the results are marked partial
-    player_options: dict[str, Any] = field(default_factory=dict)  # per spec: generation settings, api_base
-    runtime_options: dict[str, Any] = field(default_factory=dict)  # per spec: connections, cache (not identity)
-
-    @property
-    def partial(self) -> bool:
-        return self.limit is not None or self.opponents is not None
-
-    def identity(self) -> dict[str, Any]:
-        """The settings that decide which games are played and how (not how fast)."""
-        d = asdict(self)
-        d.pop("runtime_options")
-        d.pop("max_concurrency")
-        d.pop("bootstrap_replicates")
-        d.pop("bootstrap_seed")
-        return d
+__all__ = ["RunConfig", "RunError", "plan", "run", "run_dir_for", "slug"]
 
 
 def slug(text: str) -> str:
@@ -75,6 +41,8 @@ def slug(text: str) -> str:
 def git_hash() -> str | None:
     try:
         root = Path(__file__).resolve().parent.parent
+        if not (root / ".git").exists():  # an installed wheel: no repository to ask
+            return None
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
         if out.returncode != 0:
             return None
@@ -86,7 +54,6 @@ def git_hash() -> str | None:
 
 
 def environment() -> dict[str, Any]:
-    import numpy
     import pandas
     import scipy
 
@@ -94,17 +61,31 @@ def environment() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "packages": {"arena-bench": __version__, "numpy": numpy.__version__, "scipy": scipy.__version__,
+        "packages": {"arena-bench": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
                      "pandas": pandas.__version__},
     }
 
 
+def check_config(config: RunConfig) -> None:
+    """Refuse settings that could not play a game, naming the option, before anything runs."""
+    positive = {"--reps": config.reps, "--max-turns": config.max_turns, "--max-concurrency": config.max_concurrency,
+                "--bootstrap": config.bootstrap_replicates}
+    for option, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{option} must be at least 1, got {value}")
+    if config.limit is not None and config.limit < 1:
+        raise ConfigError(f"--limit must be at least 1, got {config.limit}")
+    if config.max_repairs < 0:
+        raise ConfigError(f"--max-repairs must be 0 or more, got {config.max_repairs}")
+    if config.kind not in ("evaluation", "tournament"):
+        raise ConfigError(f"kind {config.kind!r}: use evaluation or tournament")
+
+
 def plan(config: RunConfig):
+    check_config(config)
     ts = open_task_set(config.tasks)
     scenarios = ts.load(config.split)
     if config.limit is not None:
-        if config.limit < 1:
-            raise RunError(f"--limit must be at least 1, got {config.limit}")
         scenarios = scenarios[: config.limit]
     if config.kind == "evaluation":
         (model,) = config.agents
@@ -112,7 +93,7 @@ def plan(config: RunConfig):
         if config.opponents is not None:
             unknown = [o for o in config.opponents if o not in members]
             if unknown:
-                raise RunError(f"--opponents {unknown} are not in {config.panel}: {', '.join(members)}")
+                raise ConfigError(f"--opponents {unknown} are not in {config.panel}: {', '.join(members)}")
             members = list(config.opponents)
         opponents = members + ([model] if config.self_play else [])
         pairs = [(model, y) for y in opponents]
@@ -122,6 +103,8 @@ def plan(config: RunConfig):
         if config.self_play:
             pairs += [(x, x) for x in agents]
     cells = plan_cells(scenarios, pairs, config.reps)
+    if not cells:
+        raise ConfigError("these settings plan no game: give at least two agents or keep self-play on")
     specs = sorted({s for c in cells for s in c.players})
     return ts, scenarios, cells, specs
 
@@ -132,7 +115,9 @@ def run_dir_for(config: RunConfig, output_path: Path, task_hash: str) -> Path:
     return Path(output_path) / slug(name) / f"{config.split}-{digest[:12]}"
 
 
-def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True) -> Path:
+def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True) -> Run:
+    """Play every planned game that is not stored yet, then write the results; returns the run
+    with its games and statistics in memory (nothing is read back)."""
     ts, scenarios, cells, specs = plan(config)
     run_dir = run_dir_for(config, output_path, ts.hash)
     games_path = run_dir / "games.jsonl"
@@ -143,12 +128,11 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
     players = {s: make_player(s, {**config.player_options.get(s, {}), **config.runtime_options.get(s, {})})
                for s in specs}
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / "config.json", json.dumps(config.identity(), indent=2, default=str) + "\n")
     store = GameStore(games_path)
-    if store.torn_bytes:
-        print(f"note: cut {store.torn_bytes} bytes of a game record torn by the interruption; that game is replayed",
-              file=sys.stderr)
     try:
+        write_atomic(run_dir / "config.json", json.dumps(config.identity(), indent=2, default=str) + "\n")
+        for reason in store.rejected:
+            print(f"note: {reason}; moved to games.rejected.jsonl, that game is played again", file=sys.stderr)
         stats = asyncio.run(run_cells(
             cells, {s.id: s for s in scenarios}, players, store,
             task_set=ts.full_name, task_hash=ts.hash, split=config.split, salt=config.salt,
@@ -161,58 +145,117 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
             close = getattr(p, "close", None)
             if close:
                 close()
-    write_results(config, ts, run_dir, stats, players)
-    return run_dir
+    results = build_results(config, ts, stats, players, store.records)
+    results.save(run_dir)
+    return Run(run_dir, results, store.records)
 
 
-def write_results(config: RunConfig, ts, run_dir: Path, stats: RunStats, players: dict[str, Any]) -> dict[str, Any]:
-    records = read_games(run_dir / "games.jsonl")
-    planned = stats.planned
-    results: dict[str, Any] = {
-        "schema_version": RESULTS_SCHEMA_VERSION,
-        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "arena_bench_version": __version__,
-        "git_hash": git_hash(),
-        "protocol_version": PROTOCOL_VERSION,
-        "metrics_version": METRICS_VERSION,
-        "task_set": {"name": ts.full_name, "hash": ts.hash, "split": config.split,
-                     "scenarios_in_split": ts.manifest["splits"][config.split]},
-        "panel_version": config.panel,
-        "partial": config.partial,
-        "config": config.identity(),
-        "players": {spec: p.describe() for spec, p in players.items()},
-        "seeds": {"cell_seed": "sha256(task_set, scenario, first_mover, rep, salt)", "salt": config.salt,
-                  "bootstrap_seed": config.bootstrap_seed},
-        "counts": {"planned": planned, "completed": len(records), "failed": stats.failed,
-                   "failures": stats.failures[:50], "played_this_session": stats.completed,
-                   "resumed_from_store": stats.skipped_done, "seconds_this_session": round(stats.seconds, 3)},
-        "games_file": "games.jsonl",
-        "environment": environment(),
-    }
+def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any], records) -> RunResults:
+    results = RunResults(
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        arena_bench_version=__version__,
+        git_hash=git_hash(),
+        protocol_version=PROTOCOL_VERSION,
+        metrics_version=METRICS_VERSION,
+        task_set=TaskSetRef(ts.full_name, ts.hash, config.split, ts.manifest["splits"][config.split]),
+        panel_version=config.panel,
+        partial=config.partial,
+        config=config,
+        players={spec: p.describe() for spec, p in players.items()},
+        seeds={"cell_seed": "sha256(task_set, scenario, first_mover, rep, salt)", "salt": config.salt,
+               "bootstrap_seed": config.bootstrap_seed},
+        counts=Counts(planned=stats.planned, completed=len(records), failed=stats.failed,
+                      failures=stats.failures[:50], played_this_session=stats.completed,
+                      resumed_from_store=stats.skipped_done, seconds_this_session=round(stats.seconds, 3)),
+        environment=environment(),
+    )
     if records:
         rows = rows_from_records(records)
         agents = list(config.agents) if config.kind == "evaluation" else sorted(rows["agent"].unique())
-        results["statistics"] = evaluate(rows, agents, b=config.bootstrap_replicates, seed=config.bootstrap_seed)
+        # one bootstrap draw over the scenarios, shared by the model's table and the panel's side
+        weights = bootstrap_counts(rows["scenario_id"].nunique(), config.bootstrap_replicates,
+                                   np.random.default_rng(config.bootstrap_seed))
+        results.statistics = evaluate(rows, agents, seed=config.bootstrap_seed, weights=weights)
         if config.kind == "evaluation":
             # the opponents' side of the same games, so a scorecard can show how the panel fared
-            results["statistics_opponents"] = evaluate(rows[rows["agent"] != config.agents[0]], None,
-                                                       b=config.bootstrap_replicates, seed=config.bootstrap_seed)
-    write_atomic(run_dir / "results.json", json.dumps(results, indent=2, default=str) + "\n")
+            results.statistics_opponents = evaluate(rows[rows["agent"] != config.agents[0]], None,
+                                                    seed=config.bootstrap_seed, weights=weights)
     return results
 
 
-def load_results(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """A results file (or the run folder holding one) and its game records."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "results.json"
-    if not path.is_file():
-        raise RunError(f"{path}: no results file here; pass a run folder or its results.json")
+# --- settings from the command line -----------------------------------------------------------
+
+# Backend-only options change speed, not games: they stay out of a run's identity.
+RUNTIME_KEYS = ("threads", "max_batch", "device", "max_retries", "retry_base_s", "max_connections", "use_cache")
+
+
+def parse_model_args(text: str | None) -> dict[str, str]:
+    """``k=v,k=v`` from ``--model-args``."""
+    out: dict[str, str] = {}
+    for part in filter(None, (text or "").split(",")):
+        if "=" not in part:
+            raise ConfigError(f"--model-args: {part!r} is not key=value")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def evaluation_config(model: str, *, model_args: str | None = None, api_base: str | None = None,
+                      max_connections: int = 16, temperature: float = 0.0, max_tokens: int = 300,
+                      gen_seed: int = 0, structured: str = "auto", timeout_s: float = 60.0,
+                      use_cache: Path | None = None, no_self_play: bool = False, opponents: str | None = None,
+                      **common: Any) -> RunConfig:
+    """The config of ``arena-bench run``: MODEL against the panel (and itself)."""
+    for option, value in (("--max-connections", max_connections), ("--max-tokens", max_tokens)):
+        if value < 1:
+            raise ConfigError(f"{option} must be at least 1, got {value}")
+    for option, value in (("--temperature", temperature), ("--timeout", timeout_s)):
+        if not value >= 0:
+            raise ConfigError(f"{option} must be 0 or more, got {value}")
+    options: dict[str, Any] = {}
+    if not model.startswith("scripted/"):
+        options = {"temperature": temperature, "max_tokens": max_tokens, "seed": gen_seed, "structured": structured,
+                   "timeout_s": timeout_s, **parse_model_args(model_args)}
+        if api_base:
+            options["api_base"] = api_base
+    runtime: dict[str, Any] = {"max_connections": max_connections}
+    if use_cache and not model.startswith("scripted/"):
+        runtime["use_cache"] = str(use_cache)
+    for key in RUNTIME_KEYS:
+        if key in options:
+            runtime[key] = options.pop(key)
+    chosen = tuple(o.strip() for o in opponents.split(",") if o.strip()) if opponents else None
+    return RunConfig(kind="evaluation", agents=(model,), self_play=not no_self_play, opponents=chosen,
+                     player_options={model: options} if options else {}, runtime_options={model: runtime},
+                     **common)
+
+
+def tournament_config(agents: str, *, no_self_play: bool = False, **common: Any) -> RunConfig:
+    """The config of ``arena-bench tournament``: every pair of AGENTS (a panel name expands)."""
+    from .players import PANELS
+
+    specs: list[str] = []
+    for a in filter(None, (x.strip() for x in agents.split(","))):
+        specs += list(PANELS[a]) if a in PANELS else [a]
+    specs = list(dict.fromkeys(specs))
+    if len(specs) < 2:
+        raise ConfigError("--agents needs at least two players")
+    return RunConfig(kind="tournament", agents=tuple(specs), self_play=not no_self_play, **common)
+
+
+def run_with_report(config: RunConfig, output_path: Path, resume: bool = False,
+                    progress: bool = True) -> tuple[Run, str]:
+    """Run, then write the markdown report from the run in memory (its statistics reused).
+
+    Returns the run and a line about the report: a failed plot must not hide the results.
+    """
+    played = run(config, output_path, resume=resume, progress=progress)
+    if not played.games:
+        return played, ""
+    from .report import write_report
+
     try:
-        results = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise RunError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
-    games = path.parent / results.get("games_file", "games.jsonl")
-    if not games.is_file():
-        raise RunError(f"{games}: the per-game records of {path} are missing")
-    return results, read_games(games)
+        path = write_report([played], played.path / "report", fmt="markdown", b=config.bootstrap_replicates)
+        return played, f"report:  {path}"
+    except Exception as exc:  # noqa: BLE001 - the results are written; say why the report is not
+        return played, f"report:  not written ({type(exc).__name__}: {exc})"

@@ -10,6 +10,8 @@ arena-bench has no discounting). Parsing takes XML text, so this module does no 
 
 from __future__ import annotations
 
+from .errors import GeniusError
+
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -18,8 +20,6 @@ from .core.scenario import Issue, Role, Scenario, ScenarioError, validate
 WEIGHT_SUM_SLACK = 0.01  # weights further than this from 1 are an error, not a rounding quirk
 
 
-class GeniusError(ValueError):
-    """A GENIUS file cannot be imported; the message names the file and element."""
 
 
 def _parse(text: str, label: str) -> ET.Element:
@@ -140,3 +140,16 @@ def import_genius(
     except ScenarioError as exc:
         raise GeniusError(f"imported scenario is invalid: {exc}") from None
     return scenario
+
+
+def role_names(utility_stems: tuple[str, str], domain_stem: str) -> tuple[str, str]:
+    """Role names from the utility files' names, minus the domain's words (``laptop_buyer_utility``
+    in domain ``laptop`` gives ``buyer``); ``a``/``b`` when nothing distinguishes them."""
+    import re
+
+    drop = set(re.split(r"[_\-\s]+", domain_stem.lower())) | {"utility", "util", "prof", "profile", "domain"}
+    names = []
+    for stem, fallback in zip(utility_stems, ("a", "b")):
+        kept = [w for w in re.split(r"[_\-\s]+", stem.lower()) if w and w not in drop]
+        names.append("_".join(kept) or fallback)
+    return (names[0], names[1]) if names[0] != names[1] else ("a", "b")

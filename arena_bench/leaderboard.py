@@ -10,19 +10,22 @@ from __future__ import annotations
 import html
 import json
 import shutil
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .aggregate import LABELS, entry_rows, evaluate
+from .aggregate import entry_rows, evaluate
+from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS
+from .core.records import GameRecord
+from .display import format_estimate, transcript_lines
+from .errors import ArenaBenchError
 from .evaluation import slug
+from .results import Run
 from .storage import write_atomic
 from .verify import Expected, verify_run
-
-COLUMNS = ("arena_score", "value", "welfare", "deal", "pareto_optimal", "invalid_rate")
+from .versions import DEFAULT_TASK_SET
 SPACE_README = """---
 title: arena-bench leaderboard
 emoji: 🤝
@@ -38,14 +41,6 @@ Built by `arena-bench leaderboard build`; every number is recomputed from the pe
 """
 
 
-@dataclass
-class Run:
-    path: Path
-    results: dict[str, Any]
-    records: list[dict[str, Any]]
-    agents: list[str]
-
-
 def find_runs(folder: Path) -> list[Path]:
     return sorted(p.parent for p in Path(folder).rglob("results.json"))
 
@@ -54,51 +49,40 @@ def collect(folder: Path, expected: Expected) -> tuple[list[Run], list[dict[str,
     accepted, refused = [], []
     for path in find_runs(folder):
         try:
-            reasons, results, records = verify_run(path, expected)
-        except Exception as exc:  # an unreadable submission is refused, not fatal to the build
-            refused.append({"run": str(path.relative_to(folder)), "reasons": [f"{type(exc).__name__}: {exc}"]})
+            reasons, run = verify_run(path, expected)
+        except ArenaBenchError as exc:  # an unreadable submission is refused, not fatal to the build
+            refused.append({"run": str(path.relative_to(folder)), "reasons": [str(exc)]})
             continue
-        if reasons:
+        if reasons or run is None:
             refused.append({"run": str(path.relative_to(folder)), "reasons": reasons[:10]})
             continue
-        cfg = results["config"]
-        agents = list(cfg["agents"]) if cfg["kind"] == "evaluation" else sorted({p for r in records for p in r["players"]})
-        accepted.append(Run(path, results, records, agents))
+        accepted.append(run)
     return accepted, refused
 
 
 def _entries_rows(runs: list[Run]) -> tuple[pd.DataFrame, list[str], dict[str, Run]]:
     """Each entry's own rows (see ``aggregate.entry_rows``); a model in several runs keeps its earliest."""
-    ordered = sorted(runs, key=lambda r: (r.results.get("created_at", ""), str(r.path)))
-    rows, agents = entry_rows((r.results, r.records) for r in ordered)
-    owner = {}
+    ordered = sorted(runs, key=lambda r: (r.results.created_at, str(r.path)))
+    rows, agents = entry_rows(ordered)
+    owner: dict[str, Run] = {}
     for r in ordered:
-        for agent in r.agents:
+        for agent in r.evaluated_agents():
             owner.setdefault(agent, r)
     return rows, agents, owner
 
 
-def _transcript(record: dict[str, Any], scenario) -> dict[str, Any]:
-    names = scenario.role_names
+def _transcript(record: GameRecord, scenario) -> dict[str, Any]:
     lines = []
-    for t in record["turns"]:
-        who = f"{names[t['role']]} ({record['players'][t['role']]})"
-        a = t["action"]
-        if a is None:
-            act = "forfeited the turn"
-        elif a["kind"] == "propose":
-            ua, ub = scenario.utilities(tuple(a["offer"]))
-            act = "proposes " + "; ".join(f"{k}: {v}" for k, v in scenario.describe_outcome(tuple(a["offer"])).items()) \
-                  + f"  (u = {ua:.2f}, {ub:.2f})"
-        else:
-            act = a["kind"].replace("_", " ")
-        errors = [x["error"] for x in t["attempts"] if x.get("error")]
-        suffix = f"  [{len(errors)} rejected repl{'y' if len(errors) == 1 else 'ies'}: {errors[0]}]" if errors else ""
-        lines.append({"text": f"{t['turn'] + 1}. {who} {act}{suffix}", "message": t["message"]})
-    o = record["outcome"]
-    result = (f"Deal: u = ({record['sides'][0]['u']:.3f}, {record['sides'][1]['u']:.3f}), Pareto-optimal: "
-              f"{o['pareto_optimal']}, welfare {o['welfare']:.3f}" if o["deal"] else f"No deal ({o['end']}).")
-    return {"title": f"{scenario.id}: {scenario.title} — game {record['game_id']}", "lines": lines, "result": result}
+    for line in transcript_lines(record, scenario):
+        suffix = ""
+        if line.rejected:
+            n = len(line.rejected)
+            suffix = f"  [{n} rejected repl{'y' if n == 1 else 'ies'}: {line.rejected[0]}]"
+        lines.append({"text": f"{line.turn + 1}. {line.who} {line.act}{suffix}", "message": line.message})
+    from .display import result_line
+
+    return {"title": f"{scenario.id}: {scenario.title} — game {record.game_id}", "lines": lines,
+            "result": result_line(record)}
 
 
 def _page(title: str, body: str, data: dict[str, Any], depth: int = 0) -> str:
@@ -113,7 +97,7 @@ def _page(title: str, body: str, data: dict[str, Any], depth: int = 0) -> str:
 """
 
 
-def build(results_folder: Path, out: Path, expected: Expected, b: int = 2000, task_set: str = "negotiation-v1",
+def build(results_folder: Path, out: Path, expected: Expected, b: int = 2000, task_set: str = DEFAULT_TASK_SET,
           samples: int = 3) -> dict[str, Any]:
     from .report import pick_showcase_game, plot_offer_trace
     from .tasks import open_task_set
@@ -132,17 +116,19 @@ def build(results_folder: Path, out: Path, expected: Expected, b: int = 2000, ta
     ts = open_task_set(task_set)
     scenarios = {s.id: s for s in ts.load(expected.split)}
     entries = []
+    stats_dict = stats.to_dict() if stats else {}
     if stats:
-        for agent in sorted(agents, key=lambda a: stats["agents"][a]["rank"]):
-            row = stats["agents"][agent]
+        for agent in stats.ranked():
+            row = stats_dict["agents"][agent]
             entries.append({"model": agent, "page": f"{slug(agent)}.html", "rank": row["rank"],
                             "rank_interval": row["rank_interval"], "games": row["games"],
-                            "metrics": {c: row[c] for c in COLUMNS}})
-    opponents = sorted({o for a in agents for o in (stats["crossplay"].get(a, {}) if stats else {})})
-    strata = sorted({s for a in agents for s in (stats["by_stratum"].get(a, {}) if stats else {})})
-    data = {"columns": [{"key": c, "label": LABELS[c]} for c in COLUMNS], "entries": entries,
-            "opponents": opponents, "crossplay": stats["crossplay"] if stats else {},
-            "strata": strata, "by_stratum": stats["by_stratum"] if stats else {}}
+                            "metrics": {c: row[c] for c in HEADLINE}})
+    opponents = sorted({o for a in agents for o in (stats.crossplay.get(a, {}) if stats else {})})
+    strata = sorted({s for a in agents for s in (stats.by_stratum.get(a, {}) if stats else {})})
+    data = {"columns": [{"key": c, "label": METRIC_BY_KEY[c].label, "definition": METRIC_BY_KEY[c].definition}
+                        for c in HEADLINE],
+            "entries": entries, "opponents": opponents, "crossplay": stats_dict.get("crossplay", {}),
+            "strata": strata, "by_stratum": stats_dict.get("by_stratum", {})}
     refused_html = "".join(
         f"<li>{html.escape(r['run'])}: {html.escape('; '.join(r['reasons']))}</li>" for r in refused)
     body = f"""<header><h1>arena-bench leaderboard</h1>
@@ -162,21 +148,22 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
     for entry in entries:
         agent = entry["model"]
         run = owner[agent]
-        mine = [r for r in run.records if agent in r["players"]]
-        mine.sort(key=lambda r: (not r["outcome"]["deal"], -len(r["turns"]), r["game_id"]))
+        mine = [r for r in run.games if agent in r.players]
+        mine.sort(key=lambda r: (not r.outcome.deal, -len(r.turns), r.game_id))
         picked = mine[:samples]
-        transcripts = [_transcript(r, scenarios[r["scenario_id"]]) for r in picked if r["scenario_id"] in scenarios]
+        transcripts = [_transcript(r, scenarios[r.scenario_id]) for r in picked if r.scenario_id in scenarios]
         plot_html = ""
-        game = pick_showcase_game(run.records, agent)
-        if game and game["scenario_id"] in scenarios:
-            pngs = plot_offer_trace(game, scenarios[game["scenario_id"]], tmp / "models" / slug(agent))
+        game = pick_showcase_game(run.games, agent)
+        if game and game.scenario_id in scenarios:
+            pngs = plot_offer_trace(game, scenarios[game.scenario_id], tmp / "models" / slug(agent))
             rel = pngs[0].relative_to(tmp / "models")
             plot_html = f'<h2>Offers of one game in the utility plane</h2><img src="{html.escape(str(rel))}" alt="offer trace" width="480">'
-        row = stats["agents"][agent]
+        row = stats.agents[agent]
         metric_rows = "".join(
-            f"<tr><td class='name'>{html.escape(LABELS[m])}</td><td>{_fmt(row.get(m))}</td></tr>" for m in LABELS if m in row)
-        opp_rows = "".join(f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e['n']}</td></tr>"
-                           for o, e in sorted(stats["crossplay"].get(agent, {}).items()))
+            f"<tr><td class='name' title=\"{html.escape(m.definition)}\">{html.escape(m.label)}</td>"
+            f"<td>{_fmt(row.get(m.key), m.digits)}</td></tr>" for m in METRICS if row.get(m.key) is not None)
+        opp_rows = "".join(f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
+                           for o, e in sorted(stats.crossplay.get(agent, {}).items()))
         page_body = f"""<header><h1>{html.escape(agent)}</h1><p><a href="../index.html" style="color:white">&larr; leaderboard</a>
  &middot; rank {entry['rank']} (95% interval {entry['rank_interval'][0]}-{entry['rank_interval'][1]})</p></header>
 <main><h2>Metrics</h2><table id="metrics">{metric_rows}</table>
@@ -185,16 +172,16 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
 <h2>Sample transcripts</h2><div id="transcripts-slot"></div></main>"""
         (tmp / "models" / entry["page"]).write_text(
             _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1))
-    write_atomic(tmp / "leaderboard.json", json.dumps({"entries": entries, "refused": refused, "statistics": stats},
-                                                      indent=1, default=str))
+    write_atomic(tmp / "leaderboard.json", json.dumps({"entries": entries, "refused": refused,
+                                                       "statistics": stats_dict or None}, indent=1, default=str))
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)
     return {"entries": entries, "refused": refused}
 
 
-def _fmt(e: dict | None) -> str:
-    if not e or e.get("mean") is None:
-        return "-"
-    ci = f" <span class='ci'>[{e['lo']:.3f}, {e['hi']:.3f}]</span>" if e.get("lo") is not None else ""
-    return f"{e['mean']:.3f}{ci}"
+def _fmt(e, digits: int = 3) -> str:
+    """An estimate as HTML: the shared formatter's mean, then its interval in a muted span."""
+    text = html.escape(format_estimate(e, "full", digits))
+    mean, sep, interval = text.partition(" ")
+    return f"{mean} <span class='ci'>{interval}</span>" if sep else mean

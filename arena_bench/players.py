@@ -1,72 +1,116 @@
-"""The registry of players, keyed by versioned ``provider/name`` specs, with "did you mean"."""
+"""The registry of players, keyed by versioned ``provider/name`` specs, with "did you mean".
+
+Everything is listed here explicitly: the published panels as literal tuples, and the
+providers as a table from name to the factory that makes the player (imported only when
+used). Installed packages add providers through the ``arena_bench.players`` entry point
+group, and ``py:path/to/file.py:ClassName`` runs a user's own Python agent.
+"""
 
 from __future__ import annotations
 
 import difflib
-from typing import Any, Callable
+import importlib
+from collections.abc import Callable
+from typing import Any
 
 from .agents.base import Player
-from .agents.scripted import STRATEGIES, ScriptedPlayer
+from .errors import UnknownPlayer
+from .versions import PANEL_VERSION
 
-PANEL_VERSION = "panel-v2"
+__all__ = ["PANELS", "PANEL_VERSION", "PROVIDERS", "UnknownPlayer", "known_specs", "make_player", "panel"]
+
+# Published panels never change: a new member or parameter is a new panel version
+# (tests/test_registries.py pins each definition, policy file hashes included).
 PANELS: dict[str, tuple[str, ...]] = {
-    "panel-v1": tuple(f"scripted/{name}" for name in STRATEGIES),
-    # v2 adds the trained baseline that ships in the package (numpy only, see reference_trainer/)
-    "panel-v2": tuple(f"scripted/{name}" for name in STRATEGIES) + ("policy/ppo-nash-v1",),
+    "panel-v1": (
+        "scripted/boulware", "scripted/linear", "scripted/conceder", "scripted/hardliner", "scripted/pushover",
+        "scripted/tit-for-tat", "scripted/random-rational", "scripted/logroller",
+    ),
+    "panel-v2": (
+        "scripted/boulware", "scripted/linear", "scripted/conceder", "scripted/hardliner", "scripted/pushover",
+        "scripted/tit-for-tat", "scripted/random-rational", "scripted/logroller", "policy/ppo-nash-v1",
+    ),
 }
 
-# provider -> factory(name, options) for model-backed players; filled by arena_bench.models
-PROVIDERS: dict[str, Callable[[str, dict[str, Any]], Player]] = {}
+# Providers served through litellm, under litellm's own names.
+LITELLM_PROVIDERS = (
+    "openai", "anthropic", "hosted_vllm", "ollama", "ollama_chat", "gemini", "vertex_ai", "mistral", "groq",
+    "together_ai", "openrouter", "azure", "bedrock", "deepseek", "fireworks_ai", "cohere", "xai", "perplexity",
+    "huggingface", "text-completion-openai", "lm_studio", "llamafile", "vllm_server",
+)
+
+# provider -> "module:function"; the function takes (provider, name, options) and returns a Player.
+PROVIDERS: dict[str, str] = {
+    "scripted": "arena_bench.agents.scripted:make_player",
+    "policy": "arena_bench.agents.policy:make_player",
+    "py": "arena_bench.plugins:python_file_player",
+    "hf": "arena_bench.models:hf_player",
+    "vllm": "arena_bench.models:vllm_player",
+    **{p: "arena_bench.models:litellm_player" for p in LITELLM_PROVIDERS},
+}
+ENTRY_POINT_GROUP = "arena_bench.players"
+
+Factory = Callable[[str, str, dict[str, Any]], Player]
 
 
-class UnknownPlayer(KeyError):
-    def __str__(self) -> str:  # KeyError quotes its message; show it plainly
-        return str(self.args[0])
+def _load(target: str) -> Callable[..., Any]:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def plugin_providers() -> dict[str, Any]:
+    """Entry points of installed packages in the ``arena_bench.players`` group (name -> entry point).
+
+    A plugin cannot take a built-in provider's name: the built-in wins, so an installed package
+    can never change what ``scripted/...`` or ``openai/...`` means.
+    """
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name not in PROVIDERS}
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``provider/name``; ``py:FILE:CLASS`` is provider ``py``."""
+    if spec.startswith("py:"):
+        return "py", spec[3:]
+    provider, _, name = spec.partition("/")
+    return provider, name
+
+
+def factory(provider: str) -> Factory | None:
+    if provider in PROVIDERS:
+        return _load(PROVIDERS[provider])
+    ep = plugin_providers().get(provider)
+    if ep is None:
+        return None
+    make = ep.load()  # a plugin factory takes (name, options), like a provider of its own
+    return lambda _provider, name, options: make(name, options)
 
 
 def known_specs() -> list[str]:
-    return [f"scripted/{n}" for n in STRATEGIES] + [f"{p}/<model>" for p in sorted(PROVIDERS)]
+    from .agents.scripted import STRATEGIES
+
+    return ([f"scripted/{n}" for n in STRATEGIES] + ["policy/<name-or-file>", "py:<file.py>:<Class>"]
+            + [f"{p}/<model>" for p in sorted(set(PROVIDERS) | set(plugin_providers())) if p not in
+               ("scripted", "policy", "py")])
 
 
 def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
-    provider, _, name = spec.partition("/")
-    if provider == "scripted":
-        if name in STRATEGIES:
-            return ScriptedPlayer(name)
-        hint = difflib.get_close_matches(name, list(STRATEGIES), n=1)
+    provider, name = split_spec(spec)
+    make = factory(provider) if name else None
+    if make is None:
+        candidates = sorted(set(PROVIDERS) | set(plugin_providers()))
+        hint = difflib.get_close_matches(provider, candidates, n=1)
         raise UnknownPlayer(
-            f"unknown scripted strategy {name!r}" + (f"; did you mean 'scripted/{hint[0]}'?" if hint else "")
-            + f" Known: {', '.join('scripted/' + n for n in STRATEGIES)}"
+            f"unknown player {spec!r}: expected provider/name with provider one of {', '.join(candidates)}"
+            + (f"; did you mean '{hint[0]}/{name}'?" if hint else "")
         )
-    if provider == "policy" and name:
-        from .agents.policy import PolicyPlayer
-
-        try:
-            return PolicyPlayer(name)
-        except (FileNotFoundError, ValueError) as exc:
-            raise UnknownPlayer(str(exc)) from None
-    _load_providers()
-    if provider in PROVIDERS and name:
-        return PROVIDERS[provider](name, dict(options or {}))
-    candidates = ["scripted", "policy"] + sorted(PROVIDERS)
-    hint = difflib.get_close_matches(provider, candidates, n=1)
-    raise UnknownPlayer(
-        f"unknown player {spec!r}: expected provider/name with provider one of {', '.join(candidates)}"
-        + (f"; did you mean '{hint[0]}/{name}'?" if hint else "")
-    )
-
-
-def _load_providers() -> None:
-    """Model backends register themselves in PROVIDERS when ``arena_bench.models`` is imported."""
-    import importlib
-    import importlib.util
-
-    if importlib.util.find_spec("arena_bench.models") is not None:
-        importlib.import_module("arena_bench.models")
+    return make(provider, name, dict(options or {}))
 
 
 def panel(version: str = PANEL_VERSION) -> tuple[str, ...]:
     if version not in PANELS:
         hint = difflib.get_close_matches(version, list(PANELS), n=1)
-        raise UnknownPlayer(f"unknown panel {version!r}" + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        raise UnknownPlayer(f"unknown panel {version!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
+                            + f" Published panels: {', '.join(PANELS)}")
     return PANELS[version]

@@ -7,137 +7,149 @@ from __future__ import annotations
 
 import html
 import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from .aggregate import LABELS, entry_rows, evaluate
+from .aggregate import entry_rows, evaluate
 from .core.analysis import analyse
+from .core.metrics import METRIC_BY_KEY, METRICS
+from .core.records import GameRecord
 from .core.scenario import Scenario
 from .core.stats import DEFAULT_SEED
-from .display import agents_table, breakdown_table, fmt_est, pairs_table
-from .evaluation import RunError, load_results
+from .display import agents_table, breakdown_table, format_diff, format_estimate, pairs_table, power_line
+from .errors import ResultsError
+from .results import Run, Statistics, TaskSetRef, load_run
 from .storage import write_atomic
 
-TABLE_METRICS = ("arena_score", "value", "welfare", "deal", "pareto_optimal", "rational", "invalid_rate")
+
+@dataclass
+class Report:
+    runs: list[Run]
+    task_set: TaskSetRef
+    partial: bool
+    statistics: Statistics
+    agents: list[str]  # the entries, in the order given
+    recomputed: bool  # False: the statistics are the single run's own, as stored
+
+    @property
+    def records(self) -> list[GameRecord]:
+        return [g for run in self.runs for g in run.games]
 
 
-def combine(paths: list[Path]) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], list[dict[str, Any]]]]]:
-    """Results and game records of several runs on the same task set and split."""
-    runs = []
-    for p in paths:
-        results, games = load_results(p)
-        if runs and results["task_set"]["hash"] != runs[0][0]["task_set"]["hash"]:
-            raise RunError(f"{p}: task set hash {results['task_set']['hash'][:12]} differs from "
-                           f"{runs[0][0]['task_set']['hash'][:12]}; reports combine runs of one task set")
-        if runs and results["task_set"]["split"] != runs[0][0]["task_set"]["split"]:
-            raise RunError(f"{p}: split {results['task_set']['split']!r} differs from {runs[0][0]['task_set']['split']!r}")
-        runs.append((results, games))
-    return [r for r, _ in runs], runs
+def combine(runs: list[Run]) -> list[Run]:
+    """Runs on the same task set and split, or an error naming the one that differs."""
+    for run in runs[1:]:
+        first = runs[0].results.task_set
+        if run.results.task_set.hash != first.hash:
+            raise ResultsError(f"{run.path}: task set hash {run.results.task_set.hash[:12]} differs from "
+                               f"{first.hash[:12]}; reports combine runs of one task set")
+        if run.results.task_set.split != first.split:
+            raise ResultsError(f"{run.path}: split {run.results.task_set.split!r} differs from {first.split!r}")
+    return runs
 
 
-def build(paths: list[Path], b: int = 2000, seed: int | None = None) -> dict[str, Any]:
-    results, runs = combine(paths)
+def build(runs: list[Run | Path], b: int = 2000, seed: int | None = None, recompute: bool = False) -> Report:
+    """The report's numbers. One run whose stored statistics used the same settings is not
+    bootstrapped again (unless ``recompute``); several runs are scored together, each entry on
+    its own games."""
+    runs = combine([r if isinstance(r, Run) else load_run(r) for r in runs])
+    seed = DEFAULT_SEED if seed is None else seed
     rows, agents = entry_rows(runs)
-    stats = evaluate(rows, agents, b=b, seed=DEFAULT_SEED if seed is None else seed)
-    records = [g for _, games in runs for g in games]
-    return {"runs": [str(p) for p in paths], "task_set": results[0]["task_set"],
-            "partial": any(r.get("partial") for r in results), "statistics": stats, "records": records,
-            "agents": agents}
+    stored = runs[0].results.statistics if len(runs) == 1 else None
+    reuse = (stored is not None and not recompute and stored.settings.get("bootstrap_replicates") == b
+             and stored.settings.get("bootstrap_seed") == seed and list(stored.agents) == agents)
+    stats = stored if reuse else evaluate(rows, agents, b=b, seed=seed)
+    return Report(runs, runs[0].results.task_set, any(r.results.partial for r in runs), stats, agents,
+                  recomputed=not reuse)
 
 
 # --- text formats ---------------------------------------------------------------------------
 
 
-def to_text(rep: dict[str, Any]) -> str:
-    st = rep["statistics"]
-    out = [f"arena-bench report: {rep['task_set']['name']} split {rep['task_set']['split']}, {st['scenarios']} scenarios"
-           + (" (PARTIAL)" if rep["partial"] else ""), "", agents_table(st), "",
+def to_text(rep: Report) -> str:
+    st = rep.statistics
+    out = [f"arena-bench report: {rep.task_set.name} split {rep.task_set.split}, {st.scenarios} scenarios"
+           + (" (PARTIAL)" if rep.partial else ""), "", agents_table(st), "",
            "Paired comparisons (Arena Score, Holm-adjusted):", pairs_table(st)]
-    for agent in rep["agents"]:
-        out += ["", breakdown_table(st["by_stratum"].get(agent, {}), f"{agent}: by stratum")]
-    out += ["", _power_line(st)]
+    for agent in rep.agents:
+        out += ["", breakdown_table(st.by_stratum.get(agent, {}), f"{agent}: by stratum")]
+    out += ["", power_line(st)]
     return "\n".join(out)
 
 
-def _power_line(st: dict[str, Any]) -> str:
-    pw = st["power"]
-    return (f"Minimum detectable Arena Score difference: {pw['mde']:.3f} with {pw['scenarios']} scenarios "
-            f"(alpha {pw['alpha']}, power {pw['power']}; {pw['basis']})")
+def _est(e, key: str | None = None) -> str:
+    return format_estimate(e, "full", METRIC_BY_KEY[key].digits if key else 3)
 
 
-def _md_est(e: dict | None) -> str:
-    return fmt_est(e, 0).strip()
-
-
-def to_markdown(rep: dict[str, Any], images: dict[str, str] | None = None) -> str:
-    st = rep["statistics"]
-    agents = sorted(st["agents"], key=lambda a: st["agents"][a]["rank"])
-    lines = [f"# arena-bench report: {rep['task_set']['name']} / {rep['task_set']['split']}", "",
-             f"{st['scenarios']} scenarios; 95% percentile cluster-bootstrap intervals (B = "
-             f"{st['settings']['bootstrap_replicates']}, seed {st['settings']['bootstrap_seed']})"
-             + ("; **partial split**" if rep["partial"] else "") + ".", ""]
-    head = ["rank", "rank 95% CI", "agent", "games"] + [LABELS[m] for m in TABLE_METRICS]
+def to_markdown(rep: Report, images: dict[str, str] | None = None) -> str:
+    st = rep.statistics
+    agents = st.ranked()
+    lines = [f"# arena-bench report: {rep.task_set.name} / {rep.task_set.split}", "",
+             f"{st.scenarios} scenarios; 95% percentile cluster-bootstrap intervals (B = "
+             f"{st.settings['bootstrap_replicates']}, seed {st.settings['bootstrap_seed']})"
+             + ("; **partial split**" if rep.partial else "") + ".", ""]
+    head = ["rank", "rank 95% CI", "agent", "games"] + [m.label for m in METRICS]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in agents:
-        r = st["agents"][a]
-        lo, hi = r["rank_interval"]
-        lines.append("| " + " | ".join([str(r["rank"]), f"{lo}-{hi}", f"`{a}`", str(r["games"])]
-                                        + [_md_est(r.get(m)) for m in TABLE_METRICS]) + " |")
-    if st["pairs"]:
+        r = st.agents[a]
+        lo, hi = r.rank_interval
+        lines.append("| " + " | ".join([str(r.rank), f"{lo}-{hi}", f"`{a}`", str(r.games)]
+                                        + [_est(r.get(m.key), m.key) for m in METRICS]) + " |")
+    if st.pairs:
         lines += ["", "## Paired comparisons (Arena Score)", "",
-                  "| A | B | A - B | 95% CI | p | p (Holm) | cells |", "|---|---|---|---|---|---|---|"]
-        for p in sorted(st["pairs"], key=lambda p: p["p_holm"]):
-            lines.append(f"| `{p['a']}` | `{p['b']}` | {p['diff']:.3f} | [{p['lo']:.3f}, {p['hi']:.3f}] | "
-                         f"{p['p']:.4f} | {p['p_holm']:.4f} | {p['cells']} |")
+                  "| A | B | A - B [95% CI] | p | p (Holm) | cells |", "|---|---|---|---|---|---|"]
+        for p in sorted(st.pairs, key=lambda p: p.p_holm):
+            lines.append(f"| `{p.a}` | `{p.b}` | {format_diff(p)} | {p.p:.4f} | {p.p_holm:.4f} | {p.cells} |")
     lines += ["", "## Cross-play (Arena Score of row agent against column opponent)", ""]
-    opponents = sorted({o for a in agents for o in st["crossplay"].get(a, {})})
+    opponents = sorted({o for a in agents for o in st.crossplay.get(a, {})})
     lines += ["| agent | " + " | ".join(f"`{o}`" for o in opponents) + " |", "|---|" + "---|" * len(opponents)]
     for a in agents:
-        cells = [(_md_est(st["crossplay"][a].get(o)) if o in st["crossplay"].get(a, {}) else "") for o in opponents]
+        cells = [_est(st.crossplay[a].get(o)) if o in st.crossplay.get(a, {}) else "" for o in opponents]
         lines.append(f"| `{a}` | " + " | ".join(cells) + " |")
-    for title, key in (("stratum", "by_stratum"), ("family", "by_family")):
-        groups = sorted({g for a in agents for g in st[key].get(a, {})})
+    for title, table in (("stratum", st.by_stratum), ("family", st.by_family)):
+        groups = sorted({g for a in agents for g in table.get(a, {})})
         lines += ["", f"## Arena Score by {title}", "", "| agent | " + " | ".join(groups) + " |",
                   "|---|" + "---|" * len(groups)]
         for a in agents:
-            lines.append(f"| `{a}` | " + " | ".join(_md_est(st[key][a].get(g)) for g in groups) + " |")
-    lines += ["", "## Power", "", _power_line(st)]
+            lines.append(f"| `{a}` | " + " | ".join(_est(table[a].get(g)) for g in groups) + " |")
+    lines += ["", "## Metrics", ""] + [f"- **{m.label}** (`{m.key}`): {m.definition}." for m in METRICS]
+    lines += ["", "## Power", "", power_line(st)]
     if images:
         lines += ["", "## Plots", ""] + [f"![{name}]({path})" for name, path in images.items()]
     return "\n".join(lines) + "\n"
 
 
-def to_html(rep: dict[str, Any], images: dict[str, str] | None = None) -> str:
+def to_html(rep: Report, images: dict[str, str] | None = None) -> str:
     """A self-contained page: the markdown tables as HTML tables, every string escaped."""
-    st = rep["statistics"]
-    agents = sorted(st["agents"], key=lambda a: st["agents"][a]["rank"])
+    st = rep.statistics
     e = html.escape
     rows = []
-    for a in agents:
-        r = st["agents"][a]
-        lo, hi = r["rank_interval"]
-        cells = "".join(f"<td>{e(_md_est(r.get(m)))}</td>" for m in TABLE_METRICS)
-        rows.append(f"<tr><td>{r['rank']}</td><td>{lo}-{hi}</td><td>{e(a)}</td><td>{r['games']}</td>{cells}</tr>")
-    head = "".join(f"<th>{e(h)}</th>" for h in ["rank", "rank CI", "agent", "games"] + [LABELS[m] for m in TABLE_METRICS])
+    for a in st.ranked():
+        r = st.agents[a]
+        lo, hi = r.rank_interval
+        cells = "".join(f"<td>{e(_est(r.get(m.key), m.key))}</td>" for m in METRICS)
+        rows.append(f"<tr><td>{r.rank}</td><td>{lo}-{hi}</td><td>{e(a)}</td><td>{r.games}</td>{cells}</tr>")
+    head = "".join(f"<th title=\"{e(m.definition)}\">{e(m.label)}</th>" for m in METRICS)
     pairs = "".join(
-        f"<tr><td>{e(p['a'])}</td><td>{e(p['b'])}</td><td>{p['diff']:.3f}</td><td>[{p['lo']:.3f}, {p['hi']:.3f}]</td>"
-        f"<td>{p['p']:.4f}</td><td>{p['p_holm']:.4f}</td></tr>" for p in sorted(st["pairs"], key=lambda p: p["p_holm"]))
+        f"<tr><td>{e(p.a)}</td><td>{e(p.b)}</td><td>{e(format_diff(p))}</td>"
+        f"<td>{p.p:.4f}</td><td>{p.p_holm:.4f}</td></tr>" for p in sorted(st.pairs, key=lambda p: p.p_holm))
     imgs = "".join(f'<figure><img src="{e(path)}" alt="{e(name)}"><figcaption>{e(name)}</figcaption></figure>'
                    for name, path in (images or {}).items())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>arena-bench report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}img{{max-width:100%}}</style></head><body>
-<h1>arena-bench report: {e(rep['task_set']['name'])} / {e(rep['task_set']['split'])}</h1>
-<p>{st['scenarios']} scenarios; 95% percentile cluster-bootstrap intervals (B = {st['settings']['bootstrap_replicates']}).
-{'<strong>Partial split.</strong>' if rep['partial'] else ''}</p>
-<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>
+<h1>arena-bench report: {e(rep.task_set.name)} / {e(rep.task_set.split)}</h1>
+<p>{st.scenarios} scenarios; 95% percentile cluster-bootstrap intervals (B = {st.settings['bootstrap_replicates']}).
+{'<strong>Partial split.</strong>' if rep.partial else ''}</p>
+<table><thead><tr><th>rank</th><th>rank CI</th><th>agent</th><th>games</th>{head}</tr></thead>
+<tbody>{''.join(rows)}</tbody></table>
 <h2>Paired comparisons (Arena Score)</h2>
-<table><thead><tr><th>A</th><th>B</th><th>A - B</th><th>95% CI</th><th>p</th><th>p (Holm)</th></tr></thead>
+<table><thead><tr><th>A</th><th>B</th><th>A - B [95% CI]</th><th>p</th><th>p (Holm)</th></tr></thead>
 <tbody>{pairs}</tbody></table>
-<h2>Power</h2><p>{e(_power_line(st))}</p>
+<h2>Power</h2><p>{e(power_line(st))}</p>
 {imgs}
 </body></html>
 """
@@ -155,13 +167,13 @@ def _plt():
     return plt
 
 
-def plot_scores(st: dict[str, Any], out: Path) -> list[Path]:
+def plot_scores(st: Statistics, out: Path) -> list[Path]:
     plt = _plt()
-    agents = sorted(st["agents"], key=lambda a: st["agents"][a]["rank"])
-    mean = np.array([st["agents"][a]["arena_score"]["mean"] for a in agents], dtype=float)
+    agents = st.ranked()
+    mean = np.array([st.agents[a]["arena_score"].mean for a in agents], dtype=float)
     # no interval (fewer than two scenarios): draw the point alone
-    lo = np.array([_or(st["agents"][a]["arena_score"]["lo"], m) for a, m in zip(agents, mean)], dtype=float)
-    hi = np.array([_or(st["agents"][a]["arena_score"]["hi"], m) for a, m in zip(agents, mean)], dtype=float)
+    lo = np.array([_or(st.agents[a]["arena_score"].lo, m) for a, m in zip(agents, mean)], dtype=float)
+    hi = np.array([_or(st.agents[a]["arena_score"].hi, m) for a, m in zip(agents, mean)], dtype=float)
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(agents) + 1.2))
     y = np.arange(len(agents))[::-1]
     ax.errorbar(mean, y, xerr=[mean - lo, hi - mean], fmt="o", color="#1f5f8b", capsize=3)
@@ -172,16 +184,16 @@ def plot_scores(st: dict[str, Any], out: Path) -> list[Path]:
     return _save(fig, out / "scores", plt)
 
 
-def plot_crossplay(st: dict[str, Any], out: Path) -> list[Path]:
+def plot_crossplay(st: Statistics, out: Path) -> list[Path]:
     plt = _plt()
-    agents = sorted(st["agents"], key=lambda a: st["agents"][a]["rank"])
-    opponents = sorted({o for a in agents for o in st["crossplay"].get(a, {})})
+    agents = st.ranked()
+    opponents = sorted({o for a in agents for o in st.crossplay.get(a, {})})
     m = np.full((len(agents), len(opponents)), np.nan)
     for i, a in enumerate(agents):
         for j, o in enumerate(opponents):
-            e = st["crossplay"].get(a, {}).get(o)
-            if e and e["mean"] is not None:
-                m[i, j] = e["mean"]
+            e = st.crossplay.get(a, {}).get(o)
+            if e and e.mean is not None:
+                m[i, j] = e.mean
     fig, ax = plt.subplots(figsize=(1.0 * len(opponents) + 3, 0.5 * len(agents) + 2))
     im = ax.imshow(m, cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(opponents)), [o.split("/")[-1] for o in opponents], rotation=45, ha="right")
@@ -197,14 +209,14 @@ def plot_crossplay(st: dict[str, Any], out: Path) -> list[Path]:
     return _save(fig, out / "crossplay", plt)
 
 
-def plot_value_welfare(st: dict[str, Any], out: Path) -> list[Path]:
+def plot_value_welfare(st: Statistics, out: Path) -> list[Path]:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.5, 5))
-    for a, r in st["agents"].items():
+    for a, r in st.agents.items():
         v, w = r["value"], r["welfare"]
-        ax.errorbar(v["mean"], w["mean"], xerr=[[v["mean"] - _or(v["lo"], v["mean"])], [_or(v["hi"], v["mean"]) - v["mean"]]],
-                    yerr=[[w["mean"] - _or(w["lo"], w["mean"])], [_or(w["hi"], w["mean"]) - w["mean"]]], fmt="o", capsize=2)
-        ax.annotate(a.split("/")[-1], (v["mean"], w["mean"]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax.errorbar(v.mean, w.mean, xerr=[[v.mean - _or(v.lo, v.mean)], [_or(v.hi, v.mean) - v.mean]],
+                    yerr=[[w.mean - _or(w.lo, w.mean)], [_or(w.hi, w.mean) - w.mean]], fmt="o", capsize=2)
+        ax.annotate(a.split("/")[-1], (v.mean, w.mean), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xlabel("Value (own share of possible gain)")
     ax.set_ylabel("Welfare (Nash product / max)")
     ax.grid(alpha=0.3)
@@ -213,7 +225,7 @@ def plot_value_welfare(st: dict[str, Any], out: Path) -> list[Path]:
     return _save(fig, out / "value_welfare", plt)
 
 
-def plot_offer_trace(record: dict[str, Any], scenario: Scenario, out: Path) -> list[Path]:
+def plot_offer_trace(record: GameRecord, scenario: Scenario, out: Path) -> list[Path]:
     """One game's offers in the (u_A, u_B) plane, against the Pareto frontier and the Nash point."""
     plt = _plt()
     a = analyse(scenario)
@@ -229,24 +241,24 @@ def plot_offer_trace(record: dict[str, Any], scenario: Scenario, out: Path) -> l
     ax.axhline(scenario.roles[1].batna, color="#999999", ls=":", lw=1)
     colors = ("#1f77b4", "#d62728")
     for role in (0, 1):
-        pts = [scenario.utilities(tuple(t["action"]["offer"])) for t in record["turns"]
-               if t["role"] == role and t["action"] and t["action"]["kind"] == "propose"]
+        pts = [scenario.utilities(t.action.offer) for t in record.turns
+               if t.role == role and t.action is not None and t.action.kind == "propose"]
         if pts:
             p = np.array(pts)
             ax.plot(p[:, 0], p[:, 1], "o-", color=colors[role], ms=4, lw=1, alpha=0.8,
-                    label=f"{scenario.roles[role].name} offers ({record['players'][role]})")
+                    label=f"{scenario.roles[role].name} offers ({record.players[role]})")
     if a.nash:
         ax.plot(*a.nash.u, "*", color="gold", ms=16, mec="black", label="Nash point")
-    if record["outcome"]["deal"]:
-        ax.plot(*scenario.utilities(tuple(record["outcome"]["agreement"])), "s", color="green", ms=10, label="deal")
+    if record.outcome.deal:
+        ax.plot(*scenario.utilities(record.outcome.agreement), "s", color="green", ms=10, label="deal")
     ax.set_xlabel(f"u_{scenario.roles[0].name}")
     ax.set_ylabel(f"u_{scenario.roles[1].name}")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(f"{scenario.id}: game {record['game_id'][:8]}")
+    ax.set_title(f"{scenario.id}: game {record.game_id[:8]}")
     fig.tight_layout()
-    return _save(fig, out / f"offers_{record['game_id'][:8]}", plt)
+    return _save(fig, out / f"offers_{record.game_id[:8]}", plt)
 
 
 def _or(x, default):
@@ -264,35 +276,37 @@ def _save(fig, stem: Path, plt) -> list[Path]:
     return paths
 
 
-def pick_showcase_game(records: list[dict[str, Any]], agent: str) -> dict[str, Any] | None:
+def pick_showcase_game(records: list[GameRecord], agent: str) -> GameRecord | None:
     """A deal by ``agent`` with several offers: the most informative trace to draw."""
-    mine = [r for r in records if agent in r["players"]]
-    mine.sort(key=lambda r: (not r["outcome"]["deal"], -len(r["turns"]), r["game_id"]))
+    mine = [r for r in records if agent in r.players]
+    mine.sort(key=lambda r: (not r.outcome.deal, -len(r.turns), r.game_id))
     return mine[0] if mine else None
 
 
-def write_report(paths: list[Path], out: Path, fmt: str = "markdown", plots: bool = True, b: int = 2000) -> Path:
-    from .tasks import open_task_set
+def write_report(runs: list[Run | Path], out: Path, fmt: str = "markdown", plots: bool = True, b: int = 2000,
+                 recompute: bool = False) -> Path:
+    from .tasks import TaskSetError, open_task_set
 
-    rep = build(paths, b=b)
+    rep = build(runs, b=b, recompute=recompute)
     out.mkdir(parents=True, exist_ok=True)
     images: dict[str, str] = {}
     if plots:
-        st = rep["statistics"]
+        st = rep.statistics
         for name, fn in (("Arena Score with intervals", plot_scores), ("Cross-play", plot_crossplay),
                          ("Value against Welfare", plot_value_welfare)):
             images[name] = fn(st, out)[0].name
-        game = pick_showcase_game(rep["records"], rep["agents"][0])
+        game = pick_showcase_game(rep.records, rep.agents[0])
         if game:
             try:
-                ts = open_task_set(rep["task_set"]["name"])
-                scenario = next(s for s in ts.load(game["split"]) if s.id == game["scenario_id"])
-                images[f"Offers of game {game['game_id'][:8]}"] = plot_offer_trace(game, scenario, out)[0].name
-            except Exception as exc:  # the trace is a nicety; the tables must still be written
+                scenario = open_task_set(rep.runs[0].config.tasks).find(game.scenario_id, game.split)
+                images[f"Offers of game {game.game_id[:8]}"] = plot_offer_trace(game, scenario, out)[0].name
+            except TaskSetError as exc:  # the trace is a nicety; the tables must still be written
                 images[f"(offer trace unavailable: {exc})"] = ""
     if fmt == "json":
         path = out / "report.json"
-        write_atomic(path, json.dumps({k: v for k, v in rep.items() if k != "records"}, indent=2, default=str))
+        data = {"runs": [str(r.path) for r in rep.runs], "task_set": rep.task_set.__dict__, "partial": rep.partial,
+                "agents": rep.agents, "statistics": rep.statistics.to_dict()}
+        write_atomic(path, json.dumps(data, indent=2, default=str))
     elif fmt == "html":
         path = out / "report.html"
         write_atomic(path, to_html(rep, {k: v for k, v in images.items() if v}))

@@ -17,8 +17,11 @@ from .agents.base import Player
 from .core.analysis import Analysis, analyse
 from .core.metrics import GameMetrics
 from .core.protocol import MAX_REPAIRS, MAX_TURNS, PROTOCOL_VERSION, GameState
+from .core.records import ActionRecord, Attempt, GameRecord, OutcomeRecord, SideRecord, TurnRecord
 from .core.scenario import Scenario
+from .errors import ResultsError, RunError
 from .game import TurnLog, play_game
+from .storage import append_line_durably, write_atomic
 
 
 @dataclass(frozen=True)
@@ -85,74 +88,101 @@ def plan_cells(scenarios: Iterable[Scenario], pairs: Iterable[tuple[str, str]], 
 
 
 class GameStore:
-    """Append-only JSONL of finished games, one fsynced line each.
+    """Append-only JSONL of finished games, one fsynced line each, held in memory too.
 
-    Opening an existing store reads the games already done; a last line torn by a crash
-    mid-write is cut off (and reported), never half-used.
+    Opening an existing store reads it once. A line that is not a valid record (a last line
+    torn by a crash, a line damaged anywhere) or that repeats a game already stored is moved
+    to ``games.rejected.jsonl`` with the reason, and the file is rewritten atomically without
+    it: only those cells are played again. A lock file keeps a second process out.
     """
 
-    def __init__(self, path: Path, fsync: bool = True):
+    def __init__(self, path: Path, fsync: bool = True, lock: bool = True):
         self.path = Path(path)
         self.fsync = fsync
+        self.records: list[GameRecord] = []
         self.done: set[str] = set()
-        self.torn_bytes = 0
+        self.rejected: list[str] = []  # one reason per line moved out
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = RunLock(self.path.parent / ".lock") if lock else None
         if self.path.exists():
             self._recover()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fh = open(self.path, "a", encoding="utf-8")
 
     def _recover(self) -> None:
         data = self.path.read_bytes()
-        good = 0
-        for line in data.splitlines(keepends=True):
+        kept: list[bytes] = []
+        rejected: list[str] = []
+        for lineno, line in enumerate(data.splitlines(keepends=True), 1):
+            if not line.strip():
+                continue
+            reason = None
             if not line.endswith(b"\n"):
-                break
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                break
-            self.done.add(record["game_id"])
-            good += len(line)
-        if good < len(data):
-            self.torn_bytes = len(data) - good
-            with open(self.path, "r+b") as f:
-                f.truncate(good)
-                f.flush()
-                os.fsync(f.fileno())
+                reason = "torn last line (the run was interrupted while writing it)"
+            else:
+                try:
+                    record = GameRecord.from_dict(json.loads(line), f"line {lineno}")
+                except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                    reason = f"not valid JSON ({exc})"
+                except ResultsError as exc:
+                    reason = str(exc)
+                else:
+                    if record.game_id in self.done:
+                        reason = f"game {record.game_id} is already stored on an earlier line"
+            if reason is not None:
+                text = line.decode("utf-8", errors="replace").rstrip("\n")
+                rejected.append(json.dumps({"line": lineno, "reason": reason, "text": text}, ensure_ascii=False))
+                self.rejected.append(f"{self.path}:{lineno}: {reason}")
+                continue
+            self.records.append(record)
+            self.done.add(record.game_id)
+            kept.append(line)
+        if rejected:
+            for line in rejected:  # first keep what is moved out, then drop it from the store
+                append_line_durably(self.path.with_name("games.rejected.jsonl"), line)
+            write_atomic(self.path, b"".join(kept))
 
-    def append(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
+    def append(self, record: GameRecord) -> None:
+        self._fh.write(json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
         self._fh.flush()
         if self.fsync:
             os.fsync(self._fh.fileno())
-        self.done.add(record["game_id"])
+        self.records.append(record)
+        self.done.add(record.game_id)
 
     def close(self) -> None:
         self._fh.close()
-
-    def records(self) -> list[dict[str, Any]]:
-        return read_games(self.path)
-
-
-def open_games_text(path: Path):
-    """Game records are JSONL, optionally gzipped (``games.jsonl.gz``, as the baselines ship)."""
-    import gzip
-
-    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+        if self._lock is not None:
+            self._lock.release()
 
 
-def read_games(path: Path) -> list[dict[str, Any]]:
-    out = []
-    with open_games_text(path) as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({exc.msg}); was the run interrupted? "
-                                 "resume it with --resume to repair the file") from None
-    return out
+class RunLock:
+    """An exclusive lock on a run folder for the life of a run (``fcntl.flock``: released by the
+    kernel if the process dies). The file holds the owner's pid, for the error message."""
+
+    def __init__(self, path: Path):
+        import fcntl
+
+        self.path = path
+        self._fh = open(path, "a+", encoding="utf-8")
+        try:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "unknown"
+            self._fh.close()
+            raise RunError(f"{path.parent} is in use by another arena-bench process (pid {holder}); "
+                           "wait for it to finish or stop it, then resume") from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(str(os.getpid()))
+        self._fh.flush()
+
+    def release(self) -> None:
+        import fcntl
+
+        if not self._fh.closed:
+            fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+            self._fh.close()
 
 
 # --- records ------------------------------------------------------------------------------
@@ -172,57 +202,34 @@ def game_record(
     metrics: GameMetrics,
     max_repairs: int,
     salt: int = 0,
-) -> dict[str, Any]:
+) -> GameRecord:
     turns = []
     for log, public in zip(logs, state.history):
         action = None
         if public.action is not None:
-            action = {"kind": public.action.kind.value}
-            if public.action.offer is not None:
-                action["offer"] = list(public.action.offer)
-        turns.append({
-            "turn": log.turn,
-            "role": log.role,
-            "message": public.message,
-            "action": action,
-            "forfeited": log.forfeited,
-            "attempts": log.attempts,
-        })
+            offer = tuple(public.action.offer) if public.action.offer is not None else None
+            action = ActionRecord(public.action.kind.value, offer)
+        turns.append(TurnRecord(log.turn, log.role, public.message, action, log.forfeited,
+                                tuple(Attempt.from_dict(a) for a in log.attempts)))
     sides = []
     for i, side in enumerate(metrics.sides):
-        usage = _sum_usage(a["usage"] for t in turns if t["role"] == i for a in t["attempts"])
-        sides.append({**asdict(side), "player": cell.players[i], "role": scenario.roles[i].name, "usage": usage})
+        usage = _sum_usage(a.usage for t in turns if t.role == i for a in t.attempts)
+        sides.append(SideRecord(**asdict(side), player=cell.players[i], role=scenario.roles[i].name, usage=usage))
     agreement = metrics.agreement
-    return {
-        "game_id": gid,
-        "protocol": PROTOCOL_VERSION,
-        "task_set": task_set,
-        "task_hash": task_hash,
-        "split": split,
-        "scenario_id": scenario.id,
-        "family": scenario.family,
-        "stratum": scenario.stratum,
-        "first_mover": cell.first_mover,
-        "rep": cell.rep,
-        "salt": salt,
-        "seed": seed,
-        "players": list(cell.players),
-        "max_turns": state.max_turns,
-        "max_repairs": max_repairs,
-        "turns": turns,
-        "outcome": {
-            "deal": metrics.deal,
-            "agreement": list(agreement) if agreement is not None else None,
-            "agreement_text": scenario.describe_outcome(agreement) if agreement is not None else None,
-            "end": metrics.end,
-            "turns": metrics.turns,
-            "turns_to_agreement": metrics.turns_to_agreement,
-            "welfare": metrics.welfare,
-            "pareto_optimal": metrics.pareto_optimal,
-            "distance_to_frontier": metrics.distance_to_frontier,
-        },
-        "sides": sides,
-    }
+    outcome = OutcomeRecord(
+        deal=metrics.deal,
+        agreement=tuple(agreement) if agreement is not None else None,
+        agreement_text=scenario.describe_outcome(agreement) if agreement is not None else None,
+        end=metrics.end,
+        turns=metrics.turns,
+        turns_to_agreement=metrics.turns_to_agreement,
+        welfare=metrics.welfare,
+        pareto_optimal=metrics.pareto_optimal,
+        distance_to_frontier=metrics.distance_to_frontier,
+    )
+    return GameRecord(gid, PROTOCOL_VERSION, task_set, task_hash, split, scenario.id, scenario.family,
+                      scenario.stratum, cell.first_mover, cell.rep, salt, seed, tuple(cell.players), state.max_turns,
+                      max_repairs, tuple(turns), outcome, (sides[0], sides[1]))
 
 
 def _sum_usage(items: Iterable[dict[str, Any]]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ logged or written.
 
 from __future__ import annotations
 
+from .errors import SubmitError
+
 import gzip
 import json
 from dataclasses import dataclass
@@ -15,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from .evaluation import slug
-from .verify import run_files
+from .results import games_path, read_results, results_path
 
 MARKER = "arena-bench-run-id:"
 
 
-class SubmitError(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -36,16 +36,16 @@ class Bundle:
 
 
 def make_bundle(path: Path) -> Bundle:
-    results_path, games_path = run_files(path)
-    results = json.loads(results_path.read_text())
-    model = results["config"]["agents"][0] if results["config"]["kind"] == "evaluation" else "tournament"
-    run_id = f"{results['task_set']['split']}-{results_path.parent.name.rsplit('-', 1)[-1]}"
-    raw = games_path.read_bytes()
-    games_gz = raw if games_path.suffix == ".gz" else gzip.compress(raw, mtime=0)  # mtime 0: same bytes on retry
-    results = dict(results, games_file="games.jsonl.gz")
+    results = read_results(path)
+    games = games_path(path, results)
+    model = results.model
+    run_id = f"{results.task_set.split}-{results_path(path).parent.name.rsplit('-', 1)[-1]}"
+    raw = games.read_bytes()
+    games_gz = raw if games.suffix == ".gz" else gzip.compress(raw, mtime=0)  # mtime 0: same bytes on retry
+    data = dict(results.to_dict(), games_file="games.jsonl.gz")
     folder = f"submissions/{slug(model)}/{run_id}"
     return Bundle(run_id=run_id, model=model, files={
-        f"{folder}/results.json": (json.dumps(results, indent=2) + "\n").encode(),
+        f"{folder}/results.json": (json.dumps(data, indent=2, default=str) + "\n").encode(),
         f"{folder}/games.jsonl.gz": games_gz,
     })
 
@@ -67,7 +67,22 @@ def pr_title(bundle: Bundle) -> str:
 
 
 def submit(bundle: Bundle, repo: str, token: str | None = None, endpoint: str | None = None) -> dict[str, Any]:
-    """Open a pull request with the bundle, or return the one already open for this run."""
+    """Open a pull request with the bundle, or return the one already open for this run.
+
+    Network and Hub errors become a :class:`SubmitError` that names the repository; the token
+    is never part of a message.
+    """
+    import os
+
+    try:
+        return _submit(bundle, repo, token, endpoint or os.environ.get("HF_ENDPOINT"))
+    except SubmitError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - requests, httpx and Hub errors have no common base
+        raise SubmitError(f"submission to {repo} failed: {type(exc).__name__}: {exc}") from None
+
+
+def _submit(bundle: Bundle, repo: str, token: str | None, endpoint: str | None) -> dict[str, Any]:
     from huggingface_hub import CommitOperationAdd, HfApi, get_token
 
     token = token or get_token()

@@ -4,9 +4,14 @@ A task set folder ``<name>-v<N>/`` holds ``dev.jsonl``, ``test.jsonl``, ``lite.j
 ``generator.json`` (the settings that regenerate it), ``README.md`` (dataset card whose
 ``configs:`` let ``datasets`` and the Hub load the splits) and ``MANIFEST.json`` (sha256 of
 every other file). The task set hash is the sha256 of the manifest's file table.
+
+A task set is named by a released name (shipped inside the package, ``arena_bench/task_sets/``),
+a folder path, or a Hub dataset ``hf:ORG/NAME[@REVISION]``; each is checked against its manifest.
 """
 
 from __future__ import annotations
+
+from .errors import TaskSetError
 
 import difflib
 import hashlib
@@ -23,11 +28,9 @@ from .core.scenario import Scenario, ScenarioError, scenario_from_dict, scenario
 from .generator import GeneratorConfig, generate_split, lite_subset
 
 SPLITS = ("dev", "test", "lite")
-REPO_TASKS = Path(__file__).resolve().parent.parent / "tasks"
+HUB_PREFIX = "hf:"
 
 
-class TaskSetError(ValueError):
-    """A task set is missing, altered or malformed; the message names the file and line."""
 
 
 @dataclass(frozen=True)
@@ -42,12 +45,28 @@ class TaskSet:
     def full_name(self) -> str:
         return f"{self.name}-v{self.version}"
 
+    @property
+    def splits(self) -> list[str]:
+        return list(self.manifest["splits"])
+
     def load(self, split: str) -> list[Scenario]:
         if split not in self.manifest["splits"]:
             raise TaskSetError(
                 f"{self.full_name} has no split {split!r}; splits: {', '.join(self.manifest['splits'])}"
             )
         return [s for s, _ in read_jsonl(self.path / f"{split}.jsonl")]
+
+    def find(self, scenario_id: str, split: str | None = None) -> Scenario:
+        """One scenario by id, in ``split`` or in any split ("did you mean" otherwise)."""
+        ids: list[str] = []
+        for sp in [split] if split else self.splits:
+            for scenario in self.load(sp):
+                if scenario.id == scenario_id:
+                    return scenario
+                ids.append(scenario.id)
+        hint = difflib.get_close_matches(scenario_id, ids, n=1)
+        raise TaskSetError(f"no scenario {scenario_id!r} in {self.full_name}" + (f" split {split}" if split else "")
+                           + (f"; did you mean {hint[0]!r}?" if hint else ""))
 
     def load_with_analysis(self, split: str) -> list[tuple[Scenario, dict[str, Any]]]:
         return read_jsonl(self.path / f"{split}.jsonl")
@@ -181,21 +200,56 @@ def write_atomic_dir(files: dict[str, bytes], out: Path, overwrite: bool = False
         raise
 
 
+def packaged_task_sets() -> Path:
+    """The released task sets shipped as package data (the same folder in a checkout and a wheel)."""
+    from importlib import resources
+
+    return Path(str(resources.files("arena_bench").joinpath("task_sets")))
+
+
+def released_names() -> list[str]:
+    root = packaged_task_sets()
+    return sorted(d.name for d in root.iterdir() if (d / "MANIFEST.json").is_file()) if root.is_dir() else []
+
+
 def resolve(name_or_path: str | os.PathLike[str]) -> Path:
-    """A task set folder from a path or a name like ``negotiation-v1``."""
+    """A task set folder from a path, a released name like ``negotiation-v1``, or ``hf:ORG/NAME[@REV]``."""
+    text = str(name_or_path)
+    if text.startswith(HUB_PREFIX):
+        return download_from_hub(text[len(HUB_PREFIX):])
     p = Path(name_or_path)
     if p.is_dir():
         return p
-    candidate = REPO_TASKS / str(name_or_path)
-    if candidate.is_dir():
+    candidate = packaged_task_sets() / text
+    if "/" not in text and candidate.is_dir():
         return candidate
-    known = sorted(d.name for d in REPO_TASKS.iterdir() if d.is_dir()) if REPO_TASKS.is_dir() else []
-    hint = difflib.get_close_matches(str(name_or_path), known, n=1)
-    msg = f"no task set {str(name_or_path)!r}"
+    known = released_names()
+    hint = difflib.get_close_matches(text, known, n=1)
+    msg = f"no task set {text!r}"
     if hint:
         msg += f"; did you mean {hint[0]!r}?"
-    msg += f" Known task sets: {', '.join(known) or 'none'} (in {REPO_TASKS}); or pass a folder path."
+    msg += (f" Released task sets: {', '.join(known) or 'none'}; or pass a folder path, or hf:ORG/NAME[@REVISION] "
+            "for a Hub dataset.")
     raise TaskSetError(msg)
+
+
+def download_from_hub(ref: str) -> Path:
+    """``ORG/NAME[@REVISION]`` from the Hub (``HF_ENDPOINT`` is honoured) into the local cache."""
+    repo, _, revision = ref.partition("@")
+    if repo.count("/") != 1 or not all(repo.split("/")):
+        raise TaskSetError(f"hf:{ref}: write hf:ORG/NAME or hf:ORG/NAME@REVISION")
+    try:
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise TaskSetError(f"hf:{ref} needs huggingface_hub ({exc})") from None
+    try:
+        return Path(snapshot_download(repo, repo_type="dataset", revision=revision or None))
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        raise TaskSetError(f"hf:{ref}: no such dataset or revision on the Hub ({type(exc).__name__})") from None
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise TaskSetError(f"hf:{ref}: download failed ({type(exc).__name__}: {exc}); check the name, your "
+                           "network and HF_TOKEN") from None
 
 
 def open_task_set(name_or_path: str | os.PathLike[str], verify: bool = True) -> TaskSet:
@@ -289,3 +343,86 @@ def load_config(path: Path) -> GeneratorConfig:
 
 def write_scenarios_jsonl(scenarios: Iterable[Scenario]) -> bytes:
     return "".join(scenario_line(s) + "\n" for s in scenarios).encode()
+
+
+def manifest_bytes(name: str, version: int, files: dict[str, bytes], splits: dict[str, int]) -> bytes:
+    table = {n: hashlib.sha256(data).hexdigest() for n, data in sorted(files.items()) if n != "MANIFEST.json"}
+    manifest = {"name": name, "version": version, "splits": splits, "files": table, "hash": task_set_hash(table)}
+    return (json.dumps(manifest, indent=2) + "\n").encode()
+
+
+def imported_card(name: str, version: int, splits: dict[str, int]) -> str:
+    data_files = "\n".join(f"  - split: {s}\n    path: {s}.jsonl" for s in splits)
+    return f"""---
+pretty_name: arena-bench {name}-v{version}
+tags:
+- negotiation
+configs:
+- config_name: default
+  data_files:
+{data_files}
+---
+
+# arena-bench task set `{name}-v{version}`
+
+Scenarios imported with `arena-bench tasks import-genius`; each line stores its exact analysis.
+Splits: {", ".join(f"{s} ({n})" for s, n in splits.items())}. Run it with `arena-bench run --tasks PATH --split SPLIT`.
+"""
+
+
+def add_scenario(scenario: Scenario, folder: Path, split: str = "test") -> dict[str, Any]:
+    """Add one scenario to the task set folder ``folder`` (made if missing), manifest included.
+
+    The folder's name gives the task set's name and version (``mine-v1``; ``-v1`` if none).
+    A changed folder is refused (its manifest must match), a repeated id too; the folder is
+    rewritten atomically, so it is never half-written.
+    """
+    import re
+
+    folder = Path(folder)
+    if (folder / "MANIFEST.json").is_file():
+        ts = open_task_set(folder)
+        name, version = ts.name, ts.version
+        files = {n: (folder / n).read_bytes() for n in ts.manifest["files"]}
+        for sp in ts.splits:
+            if any(s.id == scenario.id for s in ts.load(sp)):
+                raise TaskSetError(f"{folder / (sp + '.jsonl')}: already has a scenario {scenario.id!r}; "
+                                   "give another --id")
+    elif folder.exists() and any(folder.iterdir()):
+        raise TaskSetError(f"{folder} exists and is not a task set (no MANIFEST.json); choose an empty or new folder")
+    else:
+        m = re.fullmatch(r"(.+)-v(\d+)", folder.name)
+        name, version = (m.group(1), int(m.group(2))) if m else (folder.name, 1)
+        files = {}
+    if not re.fullmatch(r"[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*", name):
+        raise TaskSetError(f"{folder}: a task set name uses letters, digits, '_', '.' and '-' only")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", split):
+        raise TaskSetError(f"--split {split!r}: use letters, digits, '_', '.' and '-' only")
+    key = f"{split}.jsonl"
+    files[key] = files.get(key, b"") + (scenario_line(scenario) + "\n").encode()
+    splits = {n[:-6]: sum(1 for line in d.splitlines() if line.strip()) for n, d in files.items() if n.endswith(".jsonl")}
+    files["README.md"] = imported_card(name, version, splits).encode()
+    files["MANIFEST.json"] = manifest_bytes(name, version, files, splits)
+    write_atomic_dir(files, folder, overwrite=True)
+    return json.loads(files["MANIFEST.json"])
+
+
+def import_genius_files(domain: Path, utility_a: Path, utility_b: Path, scenario_id: str | None = None,
+                        roles: str | None = None) -> Scenario:
+    """A scenario from GENIUS/ANAC files (``roles``: ``"buyer,seller"``; default from the file names)."""
+    from .genius import import_genius, role_names
+
+    if roles:
+        names = tuple(r.strip() for r in roles.split(","))
+        if len(names) != 2 or not all(names):
+            raise TaskSetError(f"--roles {roles!r}: give two names separated by a comma, e.g. --roles buyer,seller")
+    else:
+        names = role_names((Path(utility_a).stem, Path(utility_b).stem), Path(domain).stem)
+    texts = []
+    for f in (domain, utility_a, utility_b):
+        try:
+            texts.append(Path(f).read_text(encoding="utf-8", errors="replace"))
+        except OSError as exc:
+            raise TaskSetError(f"{f}: cannot be read ({exc.strerror})") from None
+    return import_genius(*texts, scenario_id=scenario_id or Path(domain).stem, role_names=names,  # type: ignore[arg-type]
+                         labels=(str(domain), str(utility_a), str(utility_b)))

@@ -12,69 +12,50 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from .core.analysis import analyse
 from .core.metrics import game_metrics
 from .core.protocol import PROTOCOL_VERSION, Action, IllegalAction, Kind, Turn, forfeit, initial_state, step
+from .core.records import GameRecord
+from .errors import ArenaBenchError
 from .players import PANEL_VERSION
+from .results import Run, load_run, open_games_text, read_results, results_path, schema_problems
+from .versions import DEFAULT_TASK_SET
 
 TOL = 1e-6
-
-
-def load_schema(name: str) -> dict[str, Any]:
-    return json.loads(resources.files("arena_bench").joinpath(f"schemas/{name}.schema.json").read_text())
-
-
-def _validator(name: str):
-    import jsonschema
-
-    return jsonschema.Draft202012Validator(load_schema(name))
-
-
-def _where(error) -> str:
-    return "/".join(str(p) for p in error.absolute_path) or "(top level)"
-
-
-def run_files(path: Path) -> tuple[Path, Path]:
-    path = Path(path)
-    results = path / "results.json" if path.is_dir() else path
-    if not results.is_file():
-        raise FileNotFoundError(f"{results}: no results file (pass a run folder or its results.json)")
-    data = json.loads(results.read_text())
-    return results, results.parent / str(data.get("games_file", "games.jsonl"))
 
 
 def validate_run(path: Path, max_problems: int = 200) -> list[str]:
     """Schema problems, each naming the file, line and field."""
     try:
-        results_path, games_path = run_files(path)
-    except FileNotFoundError as exc:
+        rpath = results_path(path)
+        data = json.loads(rpath.read_text(encoding="utf-8"))
+    except ArenaBenchError as exc:
         return [str(exc)]
     except json.JSONDecodeError as exc:
         return [f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})"]
-    problems = [f"{results_path}: {_where(e)}: {e.message}"
-                for e in _validator("results").iter_errors(json.loads(results_path.read_text()))]
+    problems = [f"{rpath}: {p}" for p in schema_problems(data)]
+    games_path = rpath.parent / str(data.get("games_file", "games.jsonl"))
     if not games_path.is_file():
         return problems + [f"{games_path}: missing (the per-game records)"]
-    games = _validator("game")
-    from .runner import open_games_text
-
-    with open_games_text(games_path) as f:
-        for lineno, line in enumerate(f, 1):
-            if len(problems) >= max_problems:
-                problems.append(f"{games_path}: stopped after {max_problems} problems")
-                break
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{games_path}:{lineno}: not valid JSON ({exc.msg})")
-                continue
-            problems += [f"{games_path}:{lineno}: {_where(e)}: {e.message}" for e in games.iter_errors(record)]
+    try:
+        with open_games_text(games_path) as f:
+            for lineno, line in enumerate(f, 1):
+                if len(problems) >= max_problems:
+                    problems.append(f"{games_path}: stopped after {max_problems} problems")
+                    break
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    problems.append(f"{games_path}:{lineno}: not valid JSON ({exc.msg})")
+                    continue
+                problems += [f"{games_path}:{lineno}: {p}" for p in schema_problems(record, "game")]
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        problems.append(f"{games_path}: cannot be read ({type(exc).__name__}: {exc})")
     return problems
 
 
@@ -88,96 +69,95 @@ class Expected:
     split: str = "test"
 
 
-def check_game(record: dict[str, Any], scenario, analysis) -> list[str]:
+def check_game(record: GameRecord, scenario, analysis) -> list[str]:
     """Replay one game's actions through the protocol; recompute outcome and metrics."""
-    gid = record["game_id"]
+    gid = record.game_id
     problems = []
-    state = initial_state(scenario.shape, record["first_mover"], record["max_turns"])
+    state = initial_state(scenario.shape, record.first_mover, record.max_turns)
     invalid = [0, 0]
     repairs = [0, 0]
-    for t in record["turns"]:
+    for t in record.turns:
         if state.over:
-            problems.append(f"game {gid}: turn {t['turn']} comes after the game ended")
+            problems.append(f"game {gid}: turn {t.turn} comes after the game ended")
             return problems
-        if t["role"] != state.to_move:
-            problems.append(f"game {gid}: turn {t['turn']} is by role {t['role']}, but role {state.to_move} was to move")
+        if t.role != state.to_move:
+            problems.append(f"game {gid}: turn {t.turn} is by role {t.role}, but role {state.to_move} was to move")
             return problems
-        errors = sum(1 for a in t["attempts"] if a.get("error"))
-        if errors or t["forfeited"]:
-            invalid[t["role"]] += 1
-        repairs[t["role"]] += min(len(t["attempts"]) - 1, record["max_repairs"])
-        if len(t["attempts"]) > record["max_repairs"] + 1:
-            problems.append(f"game {gid}: turn {t['turn']} has {len(t['attempts'])} attempts; "
-                            f"at most {record['max_repairs'] + 1} are allowed")
+        if t.errors or t.forfeited:
+            invalid[t.role] += 1
+        repairs[t.role] += min(len(t.attempts) - 1, record.max_repairs)
+        if len(t.attempts) > record.max_repairs + 1:
+            problems.append(f"game {gid}: turn {t.turn} has {len(t.attempts)} attempts; "
+                            f"at most {record.max_repairs + 1} are allowed")
         try:
-            if t["action"] is None:
-                if not t["forfeited"]:
-                    problems.append(f"game {gid}: turn {t['turn']} has no action but is not marked forfeited")
+            if t.action is None:
+                if not t.forfeited:
+                    problems.append(f"game {gid}: turn {t.turn} has no action but is not marked forfeited")
                 state = forfeit(state)
             else:
-                kind = Kind(t["action"]["kind"])
-                action = Action.propose(t["action"]["offer"]) if kind is Kind.PROPOSE else Action(kind)
-                state = step(state, Turn(t["message"], action))
+                kind = Kind(t.action.kind)
+                action = Action.propose(t.action.offer) if kind is Kind.PROPOSE else Action(kind)
+                state = step(state, Turn(t.message, action))
         except (IllegalAction, ValueError, KeyError, TypeError) as exc:
-            problems.append(f"game {gid}: turn {t['turn']} breaks the protocol ({exc})")
+            problems.append(f"game {gid}: turn {t.turn} breaks the protocol ({exc})")
             return problems
     if not state.over:
         problems.append(f"game {gid}: the recorded turns end before the game does")
         return problems
-    out = record["outcome"]
-    agreement = list(state.agreement) if state.agreement is not None else None
-    if out["agreement"] != agreement or out["end"] != state.end.value or out["deal"] != (agreement is not None):
-        problems.append(f"game {gid}: recorded outcome {out['end']} {out['agreement']} does not match the replay "
+    out = record.outcome
+    agreement = tuple(state.agreement) if state.agreement is not None else None
+    if out.agreement != agreement or out.end != state.end.value or out.deal != (agreement is not None):
+        problems.append(f"game {gid}: recorded outcome {out.end} {out.agreement} does not match the replay "
                         f"({state.end.value} {agreement})")
         return problems
     m = game_metrics(scenario, analysis, state, tuple(invalid), tuple(repairs))
-    if abs(m.welfare - out["welfare"]) > TOL:
-        problems.append(f"game {gid}: recorded welfare {out['welfare']} != recomputed {m.welfare:.6f}")
-    for i, (side, fresh) in enumerate(zip(record["sides"], m.sides)):
+    if abs(m.welfare - out.welfare) > TOL:
+        problems.append(f"game {gid}: recorded welfare {out.welfare} != recomputed {m.welfare:.6f}")
+    for i, (side, fresh) in enumerate(zip(record.sides, m.sides)):
         for key in ("u", "value", "arena_score"):
-            if abs(float(side[key]) - getattr(fresh, key)) > TOL:
-                problems.append(f"game {gid}: side {i} recorded {key} {side[key]} != recomputed {getattr(fresh, key):.6f} "
-                                "(utilities do not match the scenario)")
+            if abs(float(getattr(side, key)) - getattr(fresh, key)) > TOL:
+                problems.append(f"game {gid}: side {i} recorded {key} {getattr(side, key)} != recomputed "
+                                f"{getattr(fresh, key):.6f} (utilities do not match the scenario)")
         for key in ("invalid_turns", "forfeited_turns"):
-            if int(side[key]) != getattr(fresh, key):
-                problems.append(f"game {gid}: side {i} recorded {key} {side[key]} != {getattr(fresh, key)} in its turns")
-        if side.get("player") != record["players"][i]:
-            problems.append(f"game {gid}: side {i} player {side.get('player')!r} != players[{i}]")
+            if getattr(side, key) != getattr(fresh, key):
+                problems.append(f"game {gid}: side {i} recorded {key} {getattr(side, key)} != {getattr(fresh, key)} "
+                                "in its turns")
+        if side.player != record.players[i]:
+            problems.append(f"game {gid}: side {i} player {side.player!r} != players[{i}]")
     return problems
 
 
-def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple[list[str], dict[str, Any], list[dict]]:
-    """(refusal reasons, results, records). No reasons: the leaderboard accepts the run."""
-    from .evaluation import RunConfig, plan
-    from .runner import game_id, read_games
+def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple[list[str], Run | None]:
+    """(refusal reasons, the run). No reasons: the leaderboard accepts the run.
 
-    results_path, games_path = run_files(path)
-    results = json.loads(results_path.read_text())
+    The run is None when its results file was refused before its games were read.
+    """
+    from .evaluation import plan
+    from .runner import game_id
+
+    results = read_results(path)
     reasons: list[str] = []
-    if results["task_set"]["hash"] != expected.task_hash:
-        reasons.append(f"task set hash {results['task_set']['hash'][:12]} differs from the leaderboard's "
+    if results.task_set.hash != expected.task_hash:
+        reasons.append(f"task set hash {results.task_set.hash[:12]} differs from the leaderboard's "
                        f"{expected.task_hash[:12]}")
-    if results["panel_version"] != expected.panel_version:
-        reasons.append(f"panel {results['panel_version']!r} differs from the leaderboard's {expected.panel_version!r}")
-    if results["protocol_version"] != expected.protocol_version:
-        reasons.append(f"protocol {results['protocol_version']!r} differs from {expected.protocol_version!r}")
-    if results["task_set"]["split"] != expected.split:
-        reasons.append(f"split {results['task_set']['split']!r}; the leaderboard ranks {expected.split!r}")
-    cfg = dict(results["config"])
-    if results.get("partial") or cfg.get("limit") is not None or cfg.get("opponents"):
+    if results.panel_version != expected.panel_version:
+        reasons.append(f"panel {results.panel_version!r} differs from the leaderboard's {expected.panel_version!r}")
+    if results.protocol_version != expected.protocol_version:
+        reasons.append(f"protocol {results.protocol_version!r} differs from {expected.protocol_version!r}")
+    if results.task_set.split != expected.split:
+        reasons.append(f"split {results.task_set.split!r}; the leaderboard ranks {expected.split!r}")
+    config = results.config
+    if results.partial or config.partial:
         reasons.append("ran on a partial split (--limit or --opponents): only full-split runs are ranked")
     if reasons:
-        return reasons, results, []
-    records = read_games(games_path)
-    config = RunConfig(kind=cfg["kind"], agents=tuple(cfg["agents"]), tasks=cfg["tasks"], split=cfg["split"],
-                       panel=cfg["panel"], reps=cfg["reps"], limit=None, salt=cfg["salt"], max_turns=cfg["max_turns"],
-                       max_repairs=cfg["max_repairs"], self_play=cfg["self_play"])
+        return reasons, None
+    run = load_run(path)
     ts, scenarios, cells, _ = plan(config)
     by_id = {s.id: s for s in scenarios}
     wanted = {game_id(ts.full_name, c, config.salt) for c in cells}
     seen: dict[str, int] = {}
-    for r in records:
-        seen[r["game_id"]] = seen.get(r["game_id"], 0) + 1
+    for r in run.games:
+        seen[r.game_id] = seen.get(r.game_id, 0) + 1
     missing = wanted - set(seen)
     extra = set(seen) - wanted
     dup = [g for g, n in seen.items() if n > 1]
@@ -188,23 +168,36 @@ def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple
     if extra:
         reasons.append(f"{len(extra)} games are not cells of this run's plan (e.g. {sorted(extra)[0]})")
     analyses: dict[str, Any] = {}
-    for r in records:
+    for r in run.games:
         if len(reasons) >= max_problems:
             break
-        if r.get("task_hash") != expected.task_hash:
-            reasons.append(f"game {r['game_id']}: task hash differs from the results file's")
+        if r.task_hash != expected.task_hash:
+            reasons.append(f"game {r.game_id}: task hash differs from the results file's")
             continue
-        scenario = by_id.get(r["scenario_id"])
+        scenario = by_id.get(r.scenario_id)
         if scenario is None:
-            reasons.append(f"game {r['game_id']}: unknown scenario {r['scenario_id']!r}")
+            reasons.append(f"game {r.game_id}: unknown scenario {r.scenario_id!r}")
             continue
         if scenario.id not in analyses:
             analyses[scenario.id] = analyse(scenario)
         reasons += check_game(r, scenario, analyses[scenario.id])
-    return reasons, results, records
+    return reasons, run
 
 
-def expected_for(task_set: str = "negotiation-v1", split: str = "test") -> Expected:
+def expected_for(task_set: str = DEFAULT_TASK_SET, split: str = "test") -> Expected:
     from .tasks import open_task_set
 
     return Expected(task_hash=open_task_set(task_set).hash, split=split)
+
+
+def validate_and_verify(path: Path, split: str | None = None, recompute: bool = True) -> list[str]:
+    """What ``validate-results`` reports: schema problems, then (if none) the leaderboard's checks."""
+    from .tasks import open_task_set
+
+    problems = validate_run(path)
+    if problems or not recompute:
+        return problems
+    results = read_results(path)
+    expected = Expected(task_hash=open_task_set(results.config.tasks).hash, split=split or results.task_set.split)
+    reasons, _ = verify_run(path, expected)
+    return reasons

@@ -12,12 +12,12 @@ from arena_bench.runner import Cell, game_id
 
 def evaluation_run(out: Path, model: str = "scripted/logroller", **kw) -> Path:
     config = RunConfig(kind="evaluation", agents=(model,), split="lite", bootstrap_replicates=200, **kw)
-    return run(config, out, progress=False)
+    return run(config, out, progress=False).path
 
 
 def tournament_run(out: Path, agents: tuple[str, ...]) -> Path:
     config = RunConfig(kind="tournament", agents=agents, split="lite", bootstrap_replicates=200)
-    return run(config, out, progress=False)
+    return run(config, out, progress=False).path
 
 
 def rename_model(run_dir: Path, old: str, new_name: str, out: Path) -> Path:

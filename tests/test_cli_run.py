@@ -67,13 +67,13 @@ def test_report_scores_each_entry_on_its_own_games(tmp_path):
                       bootstrap_replicates=100), tmp_path, progress=False)
     e = run(RunConfig(kind="evaluation", agents=("scripted/linear",), limit=4, bootstrap_replicates=100), tmp_path,
             progress=False)
-    alone = build([t], b=100)["statistics"]["agents"]
-    both = build([e, t], b=100)["statistics"]["agents"]
+    alone = build([t], b=100).statistics.agents
+    both = build([e, t], b=100).statistics.agents
     # the evaluation's games give boulware no extra rows: its score is the tournament's
-    assert both["scripted/boulware"]["games"] == alone["scripted/boulware"]["games"]
-    assert both["scripted/boulware"]["arena_score"]["mean"] == alone["scripted/boulware"]["arena_score"]["mean"]
+    assert both["scripted/boulware"].games == alone["scripted/boulware"].games
+    assert both["scripted/boulware"]["arena_score"].mean == alone["scripted/boulware"]["arena_score"].mean
     # 4 scenarios x 2 move orders x (8 panel-v2 opponents x 2 roles + both sides of its self-play game)
-    assert both["scripted/linear"]["games"] == 4 * 2 * (8 * 2 + 2)
+    assert both["scripted/linear"].games == 4 * 2 * (8 * 2 + 2)
 
 
 def test_single_scenario_run_still_writes_its_report(tmp_path):

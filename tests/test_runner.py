@@ -17,6 +17,7 @@ from arena_bench.conformance import check_agent
 from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import Action
 from arena_bench.game import play_game
+from arena_bench.core.records import GameRecord
 from arena_bench.runner import Cell, GameStore, cell_seed, game_id, plan_cells
 from arena_bench.tasks import open_task_set
 
@@ -69,14 +70,53 @@ def test_plan_covers_roles_and_move_orders_once():
     assert len(set(cells)) == len(cells)
 
 
-def test_store_cuts_a_torn_last_line(tmp_path):
+def _real_lines(tmp_path, n: int) -> list[str]:
+    from arena_bench.evaluation import RunConfig, run
+
+    played = run(RunConfig(kind="tournament", agents=("scripted/boulware", "scripted/linear"), limit=2,
+                           bootstrap_replicates=50), tmp_path / "src", progress=False)
+    return (played.path / "games.jsonl").read_text().splitlines(keepends=True)[:n]
+
+
+def test_store_moves_a_torn_last_line_out_and_keeps_the_rest(tmp_path):
+    a, b, c = _real_lines(tmp_path, 3)
     p = tmp_path / "games.jsonl"
-    p.write_text(json.dumps({"game_id": "a"}) + "\n" + '{"game_id": "b", "tru')
+    p.write_text(a + b[: len(b) // 2])
     store = GameStore(p)
-    assert store.done == {"a"} and store.torn_bytes > 0
-    store.append({"game_id": "c"})
+    assert store.done == {json.loads(a)["game_id"]} and len(store.rejected) == 1 and "torn" in store.rejected[0]
+    store.append(GameRecord.from_dict(json.loads(c)))
     store.close()
-    assert [json.loads(x)["game_id"] for x in p.read_text().splitlines()] == ["a", "c"]
+    assert p.read_text() == a + c
+    (moved,) = [json.loads(x) for x in (tmp_path / "games.rejected.jsonl").read_text().splitlines()]
+    assert moved["line"] == 2 and moved["text"] == b[: len(b) // 2]
+
+
+def test_store_moves_a_corrupt_middle_line_and_a_duplicate_out_keeping_every_other_game(tmp_path):
+    lines = _real_lines(tmp_path, 6)
+    p = tmp_path / "games.jsonl"
+    p.write_text(lines[0] + lines[1] + "{not json\n" + "".join(lines[2:]) + lines[3])
+    store = GameStore(p)
+    store.close()
+    assert store.done == {json.loads(x)["game_id"] for x in lines}  # only the broken cell is missing: none here
+    assert p.read_text() == "".join(lines)
+    reasons = [json.loads(x)["reason"] for x in (tmp_path / "games.rejected.jsonl").read_text().splitlines()]
+    assert len(reasons) == 2 and "not valid JSON" in reasons[0] and "already stored" in reasons[1]
+
+
+def test_a_second_process_on_the_same_run_folder_is_refused_naming_the_holder(tmp_path):
+    from arena_bench.errors import RunError
+
+    store = GameStore(tmp_path / "games.jsonl")
+    try:
+        code = ("import sys; from arena_bench.runner import GameStore\n"
+                f"GameStore({str(tmp_path / 'games.jsonl')!r})")
+        other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert other.returncode != 0 and f"pid {os.getpid()}" in other.stderr and "RunError" in other.stderr
+        with pytest.raises(RunError, match="in use by another arena-bench process"):
+            GameStore(tmp_path / "games.jsonl")
+    finally:
+        store.close()
+    GameStore(tmp_path / "games.jsonl").close()  # released with the first store
 
 
 def _strip_timing(record):

@@ -129,8 +129,8 @@ def test_evaluate_pairs_match_direct_computation():
               "anchor_value", "distance_to_frontier", "turns"):
         df[m] = 0.0
     res = evaluate(df, ["x", "z"], b=500, seed=1)
-    (pair,) = res["pairs"]
+    (pair,) = res.pairs
     wide = df.pivot_table(index=["scenario_id", "opponent", "role"], columns="agent", values="arena_score")
-    assert pair["diff"] == pytest.approx((wide["x"] - wide["z"]).mean(), abs=1e-6)
-    assert pair["lo"] > 0 and pair["p"] < 0.01 and pair["cells"] == 120
-    assert res["agents"]["x"]["rank_interval"] == [1, 1]
+    assert pair.diff == pytest.approx((wide["x"] - wide["z"]).mean(), abs=1e-6)
+    assert pair.lo > 0 and pair.p < 0.01 and pair.cells == 120
+    assert res.agents["x"].rank_interval == (1, 1)

@@ -81,11 +81,12 @@ def test_batched_env_features_equal_what_the_exported_policy_sees_in_arena_bench
 
 
 def test_a_policy_file_of_another_features_version_is_refused_with_the_reason(tmp_path):
-    from arena_bench.players import UnknownPlayer, make_player
+    from arena_bench.errors import PolicyError
+    from arena_bench.players import make_player
 
     path = tmp_path / "old.npz"
     np.savez(path, __meta__=np.array(json.dumps({"features_version": 1})), **{"tok1.w": np.zeros((62, 8))})
-    with pytest.raises(UnknownPlayer, match="features version 1"):
+    with pytest.raises(PolicyError, match="features version 1"):
         make_player(f"policy/{path}")
 
 

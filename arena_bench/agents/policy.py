@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..core.protocol import Action, Kind
+from ..errors import PolicyError
 from .base import Observation, Reply
 
 MAX_ISSUES, MAX_OPTIONS = 8, 12
@@ -177,6 +178,7 @@ class PolicyFile:
     name: str
     params: dict[str, np.ndarray]
     meta: dict[str, Any]
+    sha256: str = ""  # of the file: a published policy is pinned by it
 
 
 def load_policy(ref: str) -> PolicyFile:
@@ -187,21 +189,24 @@ def load_policy(ref: str) -> PolicyFile:
         if not shipped.is_file():
             known = sorted(p.name[:-4] for p in resources.files("arena_bench").joinpath("policies").iterdir()
                            if p.name.endswith(".npz")) if resources.files("arena_bench").joinpath("policies").is_dir() else []
-            raise FileNotFoundError(f"no shipped policy {ref!r}; shipped: {', '.join(known) or 'none'}; "
+            raise PolicyError(f"no shipped policy {ref!r}; shipped: {', '.join(known) or 'none'}; "
                                     "or give a path to an exported .npz")
         path = Path(str(shipped))
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such policy file")
+        raise PolicyError(f"{path}: no such policy file")
+    import hashlib
+
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
     with np.load(path, allow_pickle=False) as z:
         params = {k: z[k] for k in z.files if k != "__meta__"}
         meta = json.loads(str(z["__meta__"])) if "__meta__" in z.files else {}
     version = meta.get("features_version", 1)
     shape = params.get("tok1.w", np.zeros((0, 0))).shape
     if version != FEATURES_VERSION or shape[0] != TOKEN_DIM or params.get("ctx.w", np.zeros((0, 0))).shape[0] != shape[1] + GLOBAL_DIM:
-        raise ValueError(f"{path}: a policy for features version {version} (token size {shape[0] if shape else '?'}); "
+        raise PolicyError(f"{path}: a policy for features version {version} (token size {shape[0] if shape else '?'}); "
                          f"this arena_bench reads version {FEATURES_VERSION} (token size {TOKEN_DIM}): "
                          "re-export it with a matching reference_trainer")
-    return PolicyFile(ref, params, meta)
+    return PolicyFile(ref, params, meta, digest)
 
 
 class PolicyAgent:
@@ -249,4 +254,8 @@ class PolicyPlayer:
         return PolicyAgent(self.file, role_index, seed, greedy=self.greedy)
 
     def describe(self) -> dict[str, Any]:
-        return {"spec": self.spec, "kind": "policy", "meta": self.file.meta}
+        return {"spec": self.spec, "kind": "policy", "sha256": self.file.sha256, "meta": self.file.meta}
+
+
+def make_player(provider: str, name: str, options: dict[str, Any]) -> PolicyPlayer:
+    return PolicyPlayer(name)

@@ -13,6 +13,7 @@ import numpy as np
 from ..core.analysis import DECIMALS
 from ..core.protocol import Action, Kind
 from ..core.scenario import Outcome, Role, additive_grid
+from ..errors import UnknownPlayer
 from .base import Observation, Reply
 
 
@@ -196,10 +197,9 @@ class TitForTat(ScriptedAgent):
     facing each other wait forever for the other to move first.
     """
 
-    min_step_share = 1.0 / 40
-
-    def __init__(self, role_index: int, seed: int):
+    def __init__(self, role_index: int, seed: int, min_step_share: float = 1.0 / 40):
         super().__init__(role_index, seed)
+        self.min_step_share = min_step_share
         self.level: float | None = None
 
     def decide(self, obs: Observation) -> Reply:
@@ -268,15 +268,27 @@ class Logroller(ScriptedAgent):
         return self.propose(offer, f"Let's trade: {describe_offer(obs, offer)} gives us both what we value.")
 
 
+# Published parameters of each strategy (pinned by tests/test_registries.py: a change is a new name)
+PARAMETERS: dict[str, dict[str, float]] = {
+    "boulware": {"e": 0.2},
+    "linear": {"e": 1.0},
+    "conceder": {"e": 2.0},
+    "hardliner": {},
+    "pushover": {},
+    "tit-for-tat": {"min_step_share": 1.0 / 40},
+    "random-rational": {},
+    "logroller": {"e": 0.5},
+}
+
 STRATEGIES: dict[str, Callable[[int, int], ScriptedAgent]] = {
-    "boulware": lambda r, s: TimeBased(r, s, e=0.2),
-    "linear": lambda r, s: TimeBased(r, s, e=1.0),
-    "conceder": lambda r, s: TimeBased(r, s, e=2.0),
+    "boulware": lambda r, s: TimeBased(r, s, **PARAMETERS["boulware"]),
+    "linear": lambda r, s: TimeBased(r, s, **PARAMETERS["linear"]),
+    "conceder": lambda r, s: TimeBased(r, s, **PARAMETERS["conceder"]),
     "hardliner": Hardliner,
     "pushover": Pushover,
-    "tit-for-tat": TitForTat,
+    "tit-for-tat": lambda r, s: TitForTat(r, s, **PARAMETERS["tit-for-tat"]),
     "random-rational": RandomRational,
-    "logroller": Logroller,
+    "logroller": lambda r, s: Logroller(r, s, **PARAMETERS["logroller"]),
 }
 
 DESCRIPTIONS = {
@@ -294,7 +306,12 @@ DESCRIPTIONS = {
 class ScriptedPlayer:
     def __init__(self, name: str):
         if name not in STRATEGIES:
-            raise KeyError(name)
+            import difflib
+
+            hint = difflib.get_close_matches(name, list(STRATEGIES), n=1)
+            raise UnknownPlayer(f"unknown scripted strategy {name!r}"
+                                + (f"; did you mean 'scripted/{hint[0]}'?" if hint else "")
+                                + f" Known: {', '.join('scripted/' + n for n in STRATEGIES)}")
         self.name = name
         self.spec = f"scripted/{name}"
 
@@ -302,4 +319,9 @@ class ScriptedPlayer:
         return STRATEGIES[self.name](role_index, seed)
 
     def describe(self) -> dict[str, Any]:
-        return {"spec": self.spec, "kind": "scripted", "description": DESCRIPTIONS[self.name]}
+        return {"spec": self.spec, "kind": "scripted", "description": DESCRIPTIONS[self.name],
+                "parameters": PARAMETERS[self.name]}
+
+
+def make_player(provider: str, name: str, options: dict[str, Any]) -> ScriptedPlayer:
+    return ScriptedPlayer(name)

@@ -5,12 +5,14 @@ Payoffs come from the agreed outcome only, never from the conversation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .analysis import DECIMALS, Analysis
 from .protocol import GameState, offers_by
+from .records import GameRecord
 from .scenario import Outcome, Scenario
 
 METRICS_VERSION = "metrics-v1"
@@ -137,3 +139,83 @@ def game_metrics(
         sides=(sides[0], sides[1]),
     )
 
+
+
+# --- the registry: every aggregated metric, once ------------------------------------------------
+#
+# The aggregate, the scorecard, the report, the leaderboard's columns, the results schema and the
+# README's metric table are all driven by METRICS. Adding a metric is one entry here plus its
+# pure function of a stored game record (and one side of it).
+
+
+def _rate(count: int, record: GameRecord, role: int) -> float:
+    own = record.own_turns(role)
+    return count / own if own else 0.0
+
+
+def _float_or_none(x: float | bool | None) -> float | None:
+    return None if x is None else float(x)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    short: str  # column heading in narrow tables
+    higher_is_better: bool | None  # None: neither direction is better (e.g. game length)
+    definition: str  # one line, for the docs and the report
+    per: str  # "side" (each side has its own value) or "game" (both sides share it)
+    of: Callable[[GameRecord, int], float | None]  # None: not defined for this game (left out of the mean)
+    group: str = "headline"  # headline: first table and leaderboard columns; detail: second table
+    digits: int = 3
+
+    def format(self, x: float | None) -> str:
+        return "-" if x is None else f"{x:.{self.digits}f}"
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("arena_score", "Arena Score", "Score", True, "(Value + Welfare) / 2 per game and side", "side",
+           lambda r, i: r.sides[i].arena_score),
+    Metric("value", "Value", "Value", True,
+           "(u_i - b_i) / (U_i* - b_i): share of the possible gain over the BATNA captured; 0 for no deal, "
+           "clipped at -1", "side", lambda r, i: r.sides[i].value),
+    Metric("welfare", "Welfare", "Welfare", True,
+           "Nash product of both gains over its maximum (ZOPA scenarios); 1 for no deal without a ZOPA", "game",
+           lambda r, i: r.outcome.welfare),
+    Metric("deal", "Deal rate", "Deal", None, "share of games that end in an agreement", "game",
+           lambda r, i: float(r.outcome.deal)),
+    Metric("pareto_optimal", "Pareto-optimal (of deals)", "Pareto", True,
+           "share of deals that no other outcome dominates", "game",
+           lambda r, i: _float_or_none(r.outcome.pareto_optimal)),
+    Metric("rational", "Individually rational", "Rational", True,
+           "share of games where the side ends at or above its BATNA", "side",
+           lambda r, i: float(r.sides[i].rational), group="detail"),
+    Metric("invalid_rate", "Invalid-turn rate", "Invalid", False,
+           "share of own turns with at least one reply that failed to parse or broke the protocol", "side",
+           lambda r, i: _rate(r.sides[i].invalid_turns, r, i)),
+    Metric("forfeit_rate", "Forfeited-turn rate", "Forfeit", False,
+           "share of own turns lost because no valid reply came within the repairs", "side",
+           lambda r, i: _rate(r.sides[i].forfeited_turns, r, i), group="detail"),
+    Metric("anchor_value", "Anchor value", "Anchor", None, "Value to the side of its own first offer", "side",
+           lambda r, i: r.sides[i].anchor_value, group="detail"),
+    Metric("distance_to_frontier", "Distance to frontier (deals)", "Dist.frontier", False,
+           "Euclidean distance in (u_A, u_B) from the deal to the nearest Pareto outcome that dominates it",
+           "game", lambda r, i: r.outcome.distance_to_frontier, group="detail"),
+    Metric("turns", "Turns", "Turns", None, "turns played, the last included", "game",
+           lambda r, i: float(r.outcome.turns), group="detail", digits=1),
+    Metric("turns_to_agreement", "Turns to agreement (deals)", "To deal", None,
+           "turns played until the accepting turn, over games that end in a deal", "game",
+           lambda r, i: _float_or_none(r.outcome.turns_to_agreement), group="detail", digits=1),
+)
+METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
+HEADLINE: tuple[str, ...] = tuple(m.key for m in METRICS if m.group == "headline")
+DETAIL: tuple[str, ...] = tuple(m.key for m in METRICS if m.group == "detail")
+
+
+def metrics_markdown() -> str:
+    """The metric table of the README (a test keeps the two equal)."""
+    direction = {True: "higher", False: "lower", None: "-"}
+    lines = ["| metric | key | better | per | definition |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {m.label} | `{m.key}` | {direction[m.higher_is_better]} | {m.per} | {m.definition} |"
+              for m in METRICS]
+    return "\n".join(lines)

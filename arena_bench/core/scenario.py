@@ -6,6 +6,8 @@ Pure: no files, clocks or network. Task files are parsed by
 
 from __future__ import annotations
 
+from ..errors import ScenarioError
+
 import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
@@ -20,8 +22,6 @@ WEIGHT_SUM_TOLERANCE = 1e-6
 Outcome = tuple[int, ...]  # one option index per issue
 
 
-class ScenarioError(ValueError):
-    """A scenario breaks the rules of SPEC section 1; the message names the scenario and field."""
 
 
 @dataclass(frozen=True)

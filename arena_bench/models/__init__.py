@@ -1,20 +1,13 @@
-"""Model-backed players. Importing this module registers the providers in
-:data:`arena_bench.players.PROVIDERS`; each backend imports its heavy packages only when used."""
+"""Model-backed players: factories named in :data:`arena_bench.players.PROVIDERS`. Each
+backend imports its heavy packages only when used."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..players import PROVIDERS
+from ..errors import ConfigError
 from .base import GenerationSettings, LLMPlayer, MissingExtra, ResponseCache
 
-# Providers routed through litellm (its own names); others litellm knows work via --model-args
-# provider names or by adding them here.
-LITELLM_PROVIDERS = (
-    "openai", "anthropic", "hosted_vllm", "ollama", "ollama_chat", "gemini", "vertex_ai", "mistral", "groq",
-    "together_ai", "openrouter", "azure", "bedrock", "deepseek", "fireworks_ai", "cohere", "xai", "perplexity",
-    "huggingface", "text-completion-openai", "lm_studio", "llamafile", "vllm_server",
-)
 GENERATION_KEYS = ("temperature", "max_tokens", "seed", "structured", "timeout_s")
 BACKEND_KEYS = ("api_base", "max_connections", "max_retries", "retry_base_s", "device", "threads", "max_batch",
                 "dtype", "use_cache")
@@ -41,7 +34,7 @@ def split_options(options: dict[str, Any]) -> tuple[GenerationSettings, dict[str
         extra=extra,
     )
     if settings.structured not in ("auto", "on", "off"):
-        raise ValueError(f"structured={settings.structured!r}: use auto, on or off")
+        raise ConfigError(f"structured={settings.structured!r}: use auto, on or off")
     return settings, backend
 
 
@@ -50,21 +43,18 @@ def _cache(backend: dict[str, Any]) -> ResponseCache | None:
     return ResponseCache(folder) if folder else None
 
 
-def _litellm_factory(provider: str):
-    def make(name: str, options: dict[str, Any]) -> LLMPlayer:
-        from .litellm_backend import LiteLLMBackend
+def litellm_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlayer:
+    from .litellm_backend import LiteLLMBackend
 
-        settings, backend = split_options(options)
-        b = LiteLLMBackend(f"{provider}/{name}", settings, api_base=backend.get("api_base"),
-                           max_connections=int(backend.get("max_connections", 16)),
-                           max_retries=int(backend.get("max_retries", 6)),
-                           retry_base_s=float(backend.get("retry_base_s", 1.0)))
-        return LLMPlayer(f"{provider}/{name}", b, settings, _cache(backend))
-
-    return make
+    settings, backend = split_options(options)
+    b = LiteLLMBackend(f"{provider}/{name}", settings, api_base=backend.get("api_base"),
+                       max_connections=int(backend.get("max_connections", 16)),
+                       max_retries=int(backend.get("max_retries", 6)),
+                       retry_base_s=float(backend.get("retry_base_s", 1.0)))
+    return LLMPlayer(f"{provider}/{name}", b, settings, _cache(backend))
 
 
-def _hf_factory(name: str, options: dict[str, Any]) -> LLMPlayer:
+def hf_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlayer:
     from .hf_backend import HFBackend
 
     settings, backend = split_options(options)
@@ -74,7 +64,7 @@ def _hf_factory(name: str, options: dict[str, Any]) -> LLMPlayer:
     return LLMPlayer(f"hf/{name}", b, settings, _cache(backend))
 
 
-def _vllm_factory(name: str, options: dict[str, Any]) -> LLMPlayer:
+def vllm_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlayer:
     from .vllm_backend import VLLMBackend
 
     settings, backend = split_options(options)
@@ -84,10 +74,5 @@ def _vllm_factory(name: str, options: dict[str, Any]) -> LLMPlayer:
     b = VLLMBackend(name, settings, max_batch=int(backend.get("max_batch", 64)), extra_engine_args=engine_args)
     return LLMPlayer(f"vllm/{name}", b, settings, _cache(backend))
 
-
-for _p in LITELLM_PROVIDERS:
-    PROVIDERS[_p] = _litellm_factory(_p)
-PROVIDERS["hf"] = _hf_factory
-PROVIDERS["vllm"] = _vllm_factory
 
 __all__ = ["GenerationSettings", "LLMPlayer", "MissingExtra", "ResponseCache"]

@@ -3,6 +3,8 @@ an opt-in response cache, and a batching queue that backends use to serve concur
 
 from __future__ import annotations
 
+from ..errors import MissingExtra
+
 import asyncio
 import hashlib
 import json
@@ -17,8 +19,6 @@ from ..prompts import PROMPT_VERSION, repair_prompt, reply_schema, system_prompt
 from ..storage import write_atomic
 
 
-class MissingExtra(ImportError):
-    """An optional backend's packages are not installed; the message says what to install."""
 
 
 def require(module: str, extra: str, what: str):

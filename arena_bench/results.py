@@ -1,0 +1,468 @@
+"""The results spine: a run's settings, its typed results file and its game records.
+
+Everything that reads runs (the scorecard, reports, the leaderboard, verification, submission,
+power, ``show-game``, the trainer) goes through :func:`load_run` and reads these types. A run
+folder holds ``config.json`` (the identity), ``games.jsonl`` (one :class:`GameRecord` a line,
+appended durably by the runner) and ``results.json`` (:class:`RunResults`, written atomically
+after checking it against the shipped schema).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .core.metrics import METRICS
+from .core.protocol import MAX_REPAIRS, MAX_TURNS
+from .core.records import GameRecord
+from .core.stats import DEFAULT_B, DEFAULT_SEED
+from .errors import ResultsError
+from .storage import write_atomic
+from .versions import DEFAULT_TASK_SET, PANEL_VERSION
+
+RESULTS_SCHEMA_VERSION = "arena-bench-results/1"
+
+
+# --- settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every setting of a run; hashed into the run id, recorded in the results."""
+
+    kind: str  # "evaluation" (a model against the panel and itself) or "tournament"
+    agents: tuple[str, ...]  # evaluated agents
+    tasks: str = DEFAULT_TASK_SET
+    split: str = "lite"
+    panel: str = PANEL_VERSION
+    reps: int = 1
+    limit: int | None = None  # first N scenarios only: the results are marked partial
+    salt: int = 0  # mixed into every cell seed; 0 for official runs
+    max_turns: int = MAX_TURNS
+    max_repairs: int = MAX_REPAIRS
+    self_play: bool = True
+    max_concurrency: int = 32
+    bootstrap_replicates: int = DEFAULT_B
+    bootstrap_seed: int = DEFAULT_SEED
+    opponents: tuple[str, ...] | None = None  # a subset of the panel: the results are marked partial
+    player_options: dict[str, Any] = field(default_factory=dict)  # per spec: generation settings, api_base
+    runtime_options: dict[str, Any] = field(default_factory=dict)  # per spec: connections, cache (not identity)
+
+    @property
+    def partial(self) -> bool:
+        return self.limit is not None or self.opponents is not None
+
+    def identity(self) -> dict[str, Any]:
+        """The settings that decide which games are played and how (not how fast)."""
+        d = asdict(self)
+        for speed_only in ("runtime_options", "max_concurrency", "bootstrap_replicates", "bootstrap_seed"):
+            d.pop(speed_only)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "config") -> RunConfig:
+        """From a recorded identity (``results.json``'s ``config`` or ``config.json``)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ResultsError(f"{where}: unknown setting(s) {unknown}")
+        for key in ("kind", "agents"):
+            if key not in d:
+                raise ResultsError(f"{where}: field {key!r} is missing")
+        values = dict(d)
+        values["agents"] = tuple(values["agents"])
+        if values.get("opponents") is not None:
+            values["opponents"] = tuple(values["opponents"])
+        return cls(**values)
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def _clean(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and x != x) else round(float(x), 6)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A mean with its 95% interval (None when it cannot be computed), over ``n`` games."""
+
+    mean: float | None
+    lo: float | None
+    hi: float | None
+    se: float | None
+    n: int
+    scenarios: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean": self.mean, "lo": self.lo, "hi": self.hi, "se": self.se, "n": self.n,
+                "scenarios": self.scenarios}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Estimate:
+        return cls(d.get("mean"), d.get("lo"), d.get("hi"), d.get("se"), int(d.get("n", 0)),
+                   int(d.get("scenarios", 0)))
+
+    @classmethod
+    def of(cls, e: Any) -> Estimate:
+        """From ``core.stats.Estimate`` (NaN becomes None, six decimals)."""
+        return cls(_clean(e.mean), _clean(e.lo), _clean(e.hi), _clean(e.se), int(e.n), int(e.clusters))
+
+
+@dataclass(frozen=True)
+class AgentStats:
+    metrics: dict[str, Estimate]
+    games: int
+    rank: int
+    rank_interval: tuple[int, int]
+
+    def __getitem__(self, key: str) -> Estimate:
+        return self.metrics[key]
+
+    def get(self, key: str) -> Estimate | None:
+        return self.metrics.get(key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**{k: e.to_dict() for k, e in self.metrics.items()}, "games": self.games, "rank": self.rank,
+                "rank_interval": list(self.rank_interval)}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AgentStats:
+        metrics = {k: Estimate.from_dict(v) for k, v in d.items() if isinstance(v, dict)}
+        lo, hi = d["rank_interval"]
+        return cls(metrics, int(d["games"]), int(d["rank"]), (int(lo), int(hi)))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A paired comparison A - B on the cells both played, with Holm-adjusted p."""
+
+    a: str
+    b: str
+    metric: str
+    diff: float | None
+    lo: float | None
+    hi: float | None
+    se: float | None
+    cells: int
+    scenarios: int
+    p: float
+    p_holm: float
+
+    def oriented(self, first: str) -> tuple[float | None, float | None, float | None]:
+        """(difference, lo, hi) as ``first`` minus the other."""
+        if first == self.a:
+            return self.diff, self.lo, self.hi
+        neg = lambda x: None if x is None else -x  # noqa: E731
+        return neg(self.diff), neg(self.hi), neg(self.lo)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Pair:
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class PowerSummary:
+    basis: str
+    scenarios: int
+    se: float
+    design_effect: float
+    mde: float
+    alpha: float
+    power: float
+
+    def scenarios_needed(self, effect: float) -> int:
+        import math
+
+        return int(math.ceil(self.scenarios * (self.mde / effect) ** 2))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PowerSummary:
+        return cls(**{f.name: d.get(f.name) for f in fields(cls)})
+
+
+Breakdown = dict[str, dict[str, Estimate]]
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Every statistic of SPEC section 6 for a set of agents (``aggregate.evaluate``)."""
+
+    settings: dict[str, Any]
+    scenarios: int
+    agents: dict[str, AgentStats]
+    pairs: list[Pair]
+    crossplay: Breakdown
+    by_stratum: Breakdown
+    by_family: Breakdown
+    power: PowerSummary
+
+    def ranked(self) -> list[str]:
+        return sorted(self.agents, key=lambda a: (self.agents[a].rank, a))
+
+    def pair(self, a: str, b: str) -> Pair | None:
+        return next((p for p in self.pairs if {p.a, p.b} == {a, b}), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        def table(b: Breakdown) -> dict[str, Any]:
+            return {k: {o: e.to_dict() for o, e in v.items()} for k, v in b.items()}
+
+        return {"settings": self.settings, "scenarios": self.scenarios,
+                "agents": {a: s.to_dict() for a, s in self.agents.items()}, "pairs": [p.to_dict() for p in self.pairs],
+                "crossplay": table(self.crossplay), "by_stratum": table(self.by_stratum),
+                "by_family": table(self.by_family), "power": self.power.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Statistics:
+        def table(b: dict[str, Any]) -> Breakdown:
+            return {k: {o: Estimate.from_dict(e) for o, e in v.items()} for k, v in b.items()}
+
+        return cls(d["settings"], int(d["scenarios"]), {a: AgentStats.from_dict(s) for a, s in d["agents"].items()},
+                   [Pair.from_dict(p) for p in d["pairs"]], table(d["crossplay"]), table(d["by_stratum"]),
+                   table(d["by_family"]), PowerSummary.from_dict(d["power"]))
+
+
+# --- the results file ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskSetRef:
+    name: str
+    hash: str
+    split: str
+    scenarios_in_split: int
+
+
+@dataclass
+class Counts:
+    planned: int
+    completed: int
+    failed: int = 0
+    failures: list[dict[str, str]] = field(default_factory=list)
+    played_this_session: int = 0
+    resumed_from_store: int = 0
+    seconds_this_session: float = 0.0
+
+
+@dataclass
+class RunResults:
+    created_at: str
+    arena_bench_version: str
+    git_hash: str | None
+    protocol_version: str
+    metrics_version: str
+    task_set: TaskSetRef
+    panel_version: str
+    partial: bool
+    config: RunConfig
+    players: dict[str, Any]
+    seeds: dict[str, Any]
+    counts: Counts
+    environment: dict[str, Any]
+    games_file: str = "games.jsonl"
+    statistics: Statistics | None = None
+    statistics_opponents: Statistics | None = None  # the panel's side of an evaluation's games
+    schema_version: str = RESULTS_SCHEMA_VERSION
+
+    @property
+    def model(self) -> str:
+        """The evaluated model, or ``tournament``."""
+        return self.config.agents[0] if self.config.kind == "evaluation" else "tournament"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "schema_version": self.schema_version, "created_at": self.created_at,
+            "arena_bench_version": self.arena_bench_version, "git_hash": self.git_hash,
+            "protocol_version": self.protocol_version, "metrics_version": self.metrics_version,
+            "task_set": asdict(self.task_set), "panel_version": self.panel_version, "partial": self.partial,
+            "config": self.config.identity(), "players": self.players, "seeds": self.seeds,
+            "counts": asdict(self.counts), "games_file": self.games_file, "environment": self.environment,
+        }
+        if self.statistics is not None:
+            out["statistics"] = self.statistics.to_dict()
+        if self.statistics_opponents is not None:
+            out["statistics_opponents"] = self.statistics_opponents.to_dict()
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=str) + "\n"
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "results.json") -> RunResults:
+        problems = schema_problems(d)
+        if problems:
+            raise ResultsError(f"{where}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+                               + "; check it with `arena-bench validate-results`")
+        st, opp = d.get("statistics"), d.get("statistics_opponents")
+        try:
+            return cls(
+                created_at=d.get("created_at", ""), arena_bench_version=d["arena_bench_version"],
+                git_hash=d.get("git_hash"), protocol_version=d["protocol_version"],
+                metrics_version=d["metrics_version"], task_set=TaskSetRef(**d["task_set"]),
+                panel_version=d["panel_version"], partial=bool(d["partial"]),
+                config=RunConfig.from_dict(d["config"], f"{where}: config"), players=d["players"], seeds=d["seeds"],
+                counts=Counts(**d["counts"]), environment=d["environment"], games_file=d["games_file"],
+                statistics=Statistics.from_dict(st) if st else None,
+                statistics_opponents=Statistics.from_dict(opp) if opp else None,
+                schema_version=d["schema_version"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ResultsError):
+                raise
+            raise ResultsError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None
+
+    def save(self, run_dir: Path) -> Path:
+        text = self.to_json()
+        problems = schema_problems(json.loads(text))  # the file as written: tuples are arrays there
+        if problems:  # a bug, not bad input: refuse to write a file the leaderboard would refuse
+            raise ResultsError(f"refusing to write results that break the schema: {problems[0]}")
+        path = Path(run_dir) / "results.json"
+        write_atomic(path, text)
+        return path
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """A shipped JSON Schema; the results schema's statistics part is generated from ``METRICS``."""
+    from importlib import resources
+
+    schema = json.loads(resources.files("arena_bench").joinpath(f"schemas/{name}.schema.json").read_text())
+    if name == "results":
+        schema["properties"]["statistics"] = statistics_schema()
+        schema["properties"]["statistics_opponents"] = statistics_schema()
+    return schema
+
+
+def statistics_schema() -> dict[str, Any]:
+    number = {"type": ["number", "null"]}
+    estimate = {"type": "object", "required": ["mean", "lo", "hi", "n"],
+                "properties": {"mean": number, "lo": number, "hi": number, "se": number,
+                               "n": {"type": "integer", "minimum": 0}, "scenarios": {"type": "integer", "minimum": 0}}}
+    agent = {"type": "object", "required": ["games", "rank", "rank_interval", "arena_score"],
+             "properties": {**{m.key: {**estimate, "description": m.definition} for m in METRICS},
+                            "games": {"type": "integer", "minimum": 0}, "rank": {"type": "integer", "minimum": 1},
+                            "rank_interval": {"type": "array", "items": {"type": "integer"}, "minItems": 2,
+                                              "maxItems": 2}}}
+    return {"type": "object", "required": ["settings", "scenarios", "agents", "pairs", "power"],
+            "properties": {"agents": {"type": "object", "additionalProperties": agent}}}
+
+
+_VALIDATORS: dict[str, Any] = {}
+
+
+def validator(name: str):
+    if name not in _VALIDATORS:
+        import jsonschema
+
+        _VALIDATORS[name] = jsonschema.Draft202012Validator(load_schema(name))
+    return _VALIDATORS[name]
+
+
+def _where(error) -> str:
+    return "/".join(str(p) for p in error.absolute_path) or "(top level)"
+
+
+def schema_problems(data: Any, name: str = "results") -> list[str]:
+    return [f"{_where(e)}: {e.message}" for e in validator(name).iter_errors(data)]
+
+
+# --- reading runs ------------------------------------------------------------------------------
+
+
+def open_games_text(path: Path):
+    """Game records are JSONL, optionally gzipped (``games.jsonl.gz``, as the baselines ship)."""
+    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+
+
+def read_games(path: Path) -> list[GameRecord]:
+    out = []
+    try:
+        with open_games_text(path) as f:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    data = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ResultsError(f"{path}:{lineno}: not valid JSON ({exc.msg}); was the run interrupted? "
+                                       "resume it with --resume to repair the file") from None
+                out.append(GameRecord.from_dict(data, f"{path}:{lineno}"))
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read the game records ({type(exc).__name__}: {exc})") from None
+    return out
+
+
+@dataclass(repr=False)
+class Run:
+    """A run as stored: where, its results and its games."""
+
+    path: Path
+    results: RunResults
+    games: list[GameRecord]
+
+    def __repr__(self) -> str:
+        return f"Run({str(self.path)!r}, {len(self.games)} games)"
+
+    @property
+    def config(self) -> RunConfig:
+        return self.results.config
+
+    def find_game(self, prefix: str) -> GameRecord:
+        """The one game whose id starts with ``prefix`` ("did you mean" otherwise)."""
+        matches = [g for g in self.games if g.game_id.startswith(prefix)]
+        if len(matches) == 1:
+            return matches[0]
+        import difflib
+
+        hint = difflib.get_close_matches(prefix, [g.game_id for g in self.games], n=1)
+        raise ResultsError(f"{len(matches)} games of {self.path} match {prefix!r}"
+                           + (f"; did you mean {hint[0]!r}?" if hint else "") + " (game ids are in games.jsonl)")
+
+    def evaluated_agents(self) -> list[str]:
+        """An evaluation's model; every player of a tournament."""
+        if self.config.kind == "evaluation":
+            return list(self.config.agents)
+        return sorted({p for g in self.games for p in g.players})
+
+
+def results_path(path: Path) -> Path:
+    path = Path(path)
+    results = path / "results.json" if path.is_dir() else path
+    if not results.is_file():
+        raise ResultsError(f"{results}: no results file here; pass a run folder or its results.json")
+    return results
+
+
+def read_results(path: Path) -> RunResults:
+    path = results_path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ResultsError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsError(f"{path}: cannot read ({exc})") from None
+    return RunResults.from_dict(data, str(path))
+
+
+def games_path(path: Path, results: RunResults) -> Path:
+    return results_path(path).parent / results.games_file
+
+
+def load_run(path: Path) -> Run:
+    """A results file (or the run folder holding one) and its game records, read once."""
+    results = read_results(path)
+    games = games_path(path, results)
+    if not games.is_file():
+        raise ResultsError(f"{games}: the per-game records of {results_path(path)} are missing")
+    return Run(results_path(path).parent, results, read_games(games))
