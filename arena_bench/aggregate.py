@@ -9,7 +9,8 @@ No I/O: takes records, returns plain dicts.
 from __future__ import annotations
 
 import itertools
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,9 +34,16 @@ def rows_from_records(records: Iterable[GameRecord]) -> pd.DataFrame:
     for r in records:
         for i, side in enumerate(r.sides):
             row: dict[str, Any] = {
-                "game_id": r.game_id, "scenario_id": r.scenario_id, "stratum": r.stratum, "family": r.family,
-                "agent": r.players[i], "opponent": r.players[1 - i], "opponent_key": r.opponent_key(i),
-                "role": i, "first_mover": r.first_mover, "rep": r.rep,
+                "game_id": r.game_id,
+                "scenario_id": r.scenario_id,
+                "stratum": r.stratum,
+                "family": r.family,
+                "agent": r.players[i],
+                "opponent": r.players[1 - i],
+                "opponent_key": r.opponent_key(i),
+                "role": i,
+                "first_mover": r.first_mover,
+                "rep": r.rep,
             }
             for m in METRICS:
                 x = m.of(r, i)
@@ -65,13 +73,16 @@ def entry_rows(runs: Iterable[Run]) -> tuple[pd.DataFrame, list[str]]:
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), agents
 
 
-def _grouped(df: pd.DataFrame, group: str | list[str], columns: list[str], n_clusters: int,
-             groups: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+def _grouped(
+    df: pd.DataFrame, group: str | list[str], columns: list[str], n_clusters: int, groups: list[Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """(S, G*K) per-scenario sums and counts for each group and metric column."""
     keys = [group] if isinstance(group, str) else group
     present = df[columns].notna()
     filled = df[columns].fillna(0.0)
-    frame = pd.concat([df[["cluster"] + keys], filled.add_suffix("__s"), present.astype(float).add_suffix("__n")], axis=1)
+    frame = pd.concat(
+        [df[["cluster"] + keys], filled.add_suffix("__s"), present.astype(float).add_suffix("__n")], axis=1
+    )
     agg = frame.groupby(["cluster"] + keys, sort=False).sum()
     sums = np.zeros((n_clusters, len(groups), len(columns)))
     counts = np.zeros_like(sums)
@@ -115,19 +126,30 @@ def evaluate(
     boot = stats.replicate_means(weights, sums, counts)
     est = stats.summarise(sums, counts, boot, level)
     k = len(metrics)
-    per_agent = {agent: {m: Estimate.of(est[a * k + j]) for j, m in enumerate(metrics)}
-                 for a, agent in enumerate(agents)}
+    per_agent = {
+        agent: {m: Estimate.of(est[a * k + j]) for j, m in enumerate(metrics)}
+        for a, agent in enumerate(agents)
+    }
     score_col = metrics.index("arena_score")
     score_boot = boot[:, [a * k + score_col for a in range(len(agents))]]
     lo, hi = stats.rank_intervals(score_boot, level)
     point = np.array([per_agent[a]["arena_score"].mean or -np.inf for a in agents])
     order = (-point).argsort().argsort() + 1
-    table = {agent: AgentStats(per_agent[agent], int((df["agent"] == agent).sum()), int(order[a]),
-                               (int(lo[a]), int(hi[a])))
-             for a, agent in enumerate(agents)}
+    table = {
+        agent: AgentStats(
+            per_agent[agent], int((df["agent"] == agent).sum()), int(order[a]), (int(lo[a]), int(hi[a]))
+        )
+        for a, agent in enumerate(agents)
+    }
     return Statistics(
-        settings={"bootstrap_replicates": len(weights), "bootstrap_seed": seed, "level": level,
-                  "cluster": "scenario", "interval": "percentile", "pair_metric": pair_metric},
+        settings={
+            "bootstrap_replicates": len(weights),
+            "bootstrap_seed": seed,
+            "level": level,
+            "cluster": "scenario",
+            "interval": "percentile",
+            "pair_metric": pair_metric,
+        },
         scenarios=n,
         agents=table,
         pairs=paired_comparisons(df, agents, weights, n, pair_metric, level),
@@ -142,14 +164,21 @@ def _pivot(df: pd.DataFrame, agents: list[str], metric: str) -> pd.DataFrame:
     return df.pivot_table(index=KEY, columns="agent", values=metric, aggfunc="mean").reindex(columns=agents)
 
 
-def paired_comparisons(df: pd.DataFrame, agents: list[str], weights: np.ndarray, n_clusters: int,
-                       metric: str = "arena_score", level: float = stats.LEVEL) -> list[Pair]:
+def paired_comparisons(
+    df: pd.DataFrame,
+    agents: list[str],
+    weights: np.ndarray,
+    n_clusters: int,
+    metric: str = "arena_score",
+    level: float = stats.LEVEL,
+) -> list[Pair]:
     """Every pair on the cells both played: mean difference, CI, bootstrap p, Holm-adjusted p."""
     if len(agents) < 2:
         return []
     wide = _pivot(df, agents, metric)
-    cluster = pd.Categorical(wide.index.get_level_values("scenario_id"),
-                             categories=sorted(df["scenario_id"].unique())).codes
+    cluster = pd.Categorical(
+        wide.index.get_level_values("scenario_id"), categories=sorted(df["scenario_id"].unique())
+    ).codes
     matrix = wide.to_numpy()
     pairs = list(itertools.combinations(range(len(agents)), 2))
     diffs = np.stack([matrix[:, i] - matrix[:, j] for i, j in pairs], axis=1)
@@ -166,13 +195,27 @@ def paired_comparisons(df: pd.DataFrame, agents: list[str], weights: np.ndarray,
         if not valid[k]:
             continue
         d = Estimate.of(est[k])
-        out.append(Pair(agents[i], agents[j], metric, d.mean, d.lo, d.hi, d.se, d.n, d.scenarios,
-                        round(float(p[k]), 6), round(float(adjusted[k]), 6)))
+        out.append(
+            Pair(
+                agents[i],
+                agents[j],
+                metric,
+                d.mean,
+                d.lo,
+                d.hi,
+                d.se,
+                d.n,
+                d.scenarios,
+                round(float(p[k]), 6),
+                round(float(adjusted[k]), 6),
+            )
+        )
     return out
 
 
-def _breakdown(df: pd.DataFrame, keys: list[str], agents: list[str], weights: np.ndarray, n: int,
-               level: float) -> dict[str, dict[str, Estimate]]:
+def _breakdown(
+    df: pd.DataFrame, keys: list[str], agents: list[str], weights: np.ndarray, n: int, level: float
+) -> dict[str, dict[str, Estimate]]:
     """Arena Score with CI for each (agent, second key) combination present."""
     combos = sorted({tuple(x) for x in df[keys].drop_duplicates().itertuples(index=False)})
     sums, counts = _grouped(df, keys, ["arena_score"], n, combos)
@@ -201,12 +244,26 @@ def power_summary(df: pd.DataFrame, agents: list[str], metric: str = "arena_scor
                 powers.append(stats.power_from_differences(d, scen))
         if powers:
             mid = sorted(powers, key=lambda p: p.mde)[len(powers) // 2]
-            return PowerSummary("paired differences (median pair)", mid.n_clusters, mid.se, mid.design_effect,
-                                mid.mde, mid.alpha, mid.power)
+            return PowerSummary(
+                "paired differences (median pair)",
+                mid.n_clusters,
+                mid.se,
+                mid.design_effect,
+                mid.mde,
+                mid.alpha,
+                mid.power,
+            )
     sub = df[df["agent"] == agents[0]]
     pw = stats.power_from_differences(sub[metric].to_numpy(), sub["scenario_id"].to_numpy())
-    return PowerSummary("one agent; assumes an independent second agent (sqrt 2 x SE)", pw.n_clusters,
-                        float(pw.se * np.sqrt(2)), pw.design_effect, float(pw.mde * np.sqrt(2)), pw.alpha, pw.power)
+    return PowerSummary(
+        "one agent; assumes an independent second agent (sqrt 2 x SE)",
+        pw.n_clusters,
+        float(pw.se * np.sqrt(2)),
+        pw.design_effect,
+        float(pw.mde * np.sqrt(2)),
+        pw.alpha,
+        pw.power,
+    )
 
 
 def power_for_run(run: Run) -> PowerSummary:

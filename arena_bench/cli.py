@@ -44,7 +44,9 @@ def tasks() -> None:
 
 
 @tasks.command("list")
-@click.option("--tasks", "task_set", default=DEFAULT_TASK_SET, show_default=True, help="Task set name or folder.")
+@click.option(
+    "--tasks", "task_set", default=DEFAULT_TASK_SET, show_default=True, help="Task set name or folder."
+)
 @click.option("--split", default=None, help="Only this split.")
 def tasks_list(task_set: str, split: str | None) -> None:
     """List the scenarios of a task set."""
@@ -56,8 +58,10 @@ def tasks_list(task_set: str, split: str | None) -> None:
         scenarios = ts.load(sp)
         click.echo(f"\n{sp}: {len(scenarios)} scenarios")
         for s in scenarios:
-            click.echo(f"  {s.id:<10} {s.family:<17} {s.stratum:<17} {len(s.issues)} issues "
-                       f"{s.n_outcomes:>7} outcomes  {s.title}")
+            click.echo(
+                f"  {s.id:<10} {s.family:<17} {s.stratum:<17} {len(s.issues)} issues "
+                f"{s.n_outcomes:>7} outcomes  {s.title}"
+            )
 
 
 @tasks.command("show")
@@ -86,14 +90,31 @@ def tasks_validate(path: Path) -> None:
         click.echo(f"{len(problems)} problem(s) in {path}", err=True)
         sys.exit(1)
     manifest = json.loads((path / "MANIFEST.json").read_text())
-    click.echo(f"ok: {path} ({', '.join(f'{k} {v}' for k, v in manifest['splits'].items())}); hash {manifest['hash']}")
+    click.echo(
+        f"ok: {path} ({', '.join(f'{k} {v}' for k, v in manifest['splits'].items())}); hash {manifest['hash']}"
+    )
 
 
 @tasks.command("generate")
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Generator settings (JSON), e.g. tasks/negotiation-v1/generator.json. Default: v1 settings.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Folder to write (must not exist unless --overwrite).")
-@click.option("--seed", type=int, default=None, help="Override the seed (e.g. a secret seed for a private held-out set).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Generator settings (JSON), e.g. tasks/negotiation-v1/generator.json. Default: v1 settings.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder to write (must not exist unless --overwrite).",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Override the seed (e.g. a secret seed for a private held-out set).",
+)
 @click.option("--overwrite", is_flag=True)
 def tasks_generate(config_path: Path | None, out: Path, seed: int | None, overwrite: bool) -> None:
     """Generate a task set; with a recorded config it reproduces the files byte for byte."""
@@ -115,12 +136,23 @@ def tasks_generate(config_path: Path | None, out: Path, seed: int | None, overwr
 @click.argument("utility_b", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--id", "scenario_id", default=None, help="Scenario id (default: the domain file's stem).")
 @click.option("--roles", default=None, help="Role names 'A,B' (default: from the utility file names).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
-              help="A task set folder to add the scenario to (made if missing, manifest included: runnable with "
-                   "run --tasks DIR), or a .jsonl file to append its line to. Default: print the line.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="A task set folder to add the scenario to (made if missing, manifest included: runnable with "
+    "run --tasks DIR), or a .jsonl file to append its line to. Default: print the line.",
+)
 @click.option("--split", default="test", show_default=True, help="The split of --out DIR that receives it.")
-def tasks_import_genius(domain: Path, utility_a: Path, utility_b: Path, scenario_id: str | None,
-                        roles: str | None, out: Path | None, split: str) -> None:
+def tasks_import_genius(
+    domain: Path,
+    utility_a: Path,
+    utility_b: Path,
+    scenario_id: str | None,
+    roles: str | None,
+    out: Path | None,
+    split: str,
+) -> None:
     """Import a GENIUS/ANAC scenario (domain XML + two utility-space XML files)."""
     from .core.analysis import analyse
     from .display import scenario_report
@@ -136,8 +168,11 @@ def tasks_import_genius(domain: Path, utility_a: Path, utility_b: Path, scenario
         click.echo(f"appended {scenario.id} to {out}", err=True)
     else:
         manifest = add_scenario(scenario, out, split)
-        click.echo(f"added {scenario.id} to {out} (split {split}); splits {manifest['splits']}, hash "
-                   f"{manifest['hash'][:16]}; run it with: arena-bench run --tasks {out} --split {split}", err=True)
+        click.echo(
+            f"added {scenario.id} to {out} (split {split}); splits {manifest['splits']}, hash "
+            f"{manifest['hash'][:16]}; run it with: arena-bench run --tasks {out} --split {split}",
+            err=True,
+        )
     click.echo(scenario_report(scenario, analyse(scenario)), err=True)
 
 
@@ -146,21 +181,57 @@ def tasks_import_genius(domain: Path, utility_a: Path, utility_b: Path, scenario
 
 def _common_run_options(f):
     options = [
-        click.option("--tasks", "task_set", default=DEFAULT_TASK_SET, show_default=True,
-                     help="Task set: a released name, a folder, or hf:ORG/NAME[@REVISION]."),
-        click.option("--split", default="lite", show_default=True, help="A split of the task set (dev, test, lite)."),
-        click.option("--output-path", type=click.Path(path_type=Path), default=Path("results"), show_default=True),
-        click.option("--reps", type=click.IntRange(min=1), default=1, show_default=True,
-                     help="Repetitions of every cell."),
-        click.option("--limit", type=click.IntRange(min=1), default=None,
-                     help="Only the first N scenarios (results marked partial)."),
-        click.option("--panel", "panel_version", default=PANEL_VERSION, show_default=True,
-                     help="Reference panel version (panel-v1: the scripted agents only)."),
-        click.option("--max-concurrency", type=click.IntRange(min=1), default=32, show_default=True,
-                     help="Games in flight at once."),
+        click.option(
+            "--tasks",
+            "task_set",
+            default=DEFAULT_TASK_SET,
+            show_default=True,
+            help="Task set: a released name, a folder, or hf:ORG/NAME[@REVISION].",
+        ),
+        click.option(
+            "--split", default="lite", show_default=True, help="A split of the task set (dev, test, lite)."
+        ),
+        click.option(
+            "--output-path", type=click.Path(path_type=Path), default=Path("results"), show_default=True
+        ),
+        click.option(
+            "--reps",
+            type=click.IntRange(min=1),
+            default=1,
+            show_default=True,
+            help="Repetitions of every cell.",
+        ),
+        click.option(
+            "--limit",
+            type=click.IntRange(min=1),
+            default=None,
+            help="Only the first N scenarios (results marked partial).",
+        ),
+        click.option(
+            "--panel",
+            "panel_version",
+            default=PANEL_VERSION,
+            show_default=True,
+            help="Reference panel version (panel-v1: the scripted agents only).",
+        ),
+        click.option(
+            "--max-concurrency",
+            type=click.IntRange(min=1),
+            default=32,
+            show_default=True,
+            help="Games in flight at once.",
+        ),
         click.option("--resume", is_flag=True, help="Continue an interrupted run with the same settings."),
-        click.option("--salt", type=int, default=0, show_default=True, help="Mixed into cell seeds (0 for official runs)."),
-        click.option("--bootstrap", "bootstrap_replicates", type=click.IntRange(min=1), default=2000, show_default=True),
+        click.option(
+            "--salt",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Mixed into cell seeds (0 for official runs).",
+        ),
+        click.option(
+            "--bootstrap", "bootstrap_replicates", type=click.IntRange(min=1), default=2000, show_default=True
+        ),
         click.option("--no-progress", is_flag=True),
     ]
     for option in reversed(options):
@@ -175,43 +246,83 @@ def _execute(config, output_path: Path, resume: bool, no_progress: bool) -> None
     played, report_note = run_with_report(config, output_path, resume=resume, progress=not no_progress)
     results = played.results
     click.echo(scorecard(results))
-    click.echo(f"\nresults: {played.path / 'results.json'}\ngames:   {played.path / 'games.jsonl'}"
-               + (f"\n{report_note}" if report_note else ""))
+    click.echo(
+        f"\nresults: {played.path / 'results.json'}\ngames:   {played.path / 'games.jsonl'}"
+        + (f"\n{report_note}" if report_note else "")
+    )
     if results.counts.failed:
         first = results.counts.failures[0]["error"]
-        click.echo(f"warning: {results.counts.failed} games failed (first: {first}); "
-                   "rerun with --resume to retry them", err=True)
+        click.echo(
+            f"warning: {results.counts.failed} games failed (first: {first}); "
+            "rerun with --resume to retry them",
+            err=True,
+        )
         sys.exit(1)
 
 
 def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
     """The run options every command shares: (RunConfig fields, output path, resume, no progress)."""
-    output_path, resume, no_progress = kwargs.pop("output_path"), kwargs.pop("resume"), kwargs.pop("no_progress")
+    output_path, resume, no_progress = (
+        kwargs.pop("output_path"),
+        kwargs.pop("resume"),
+        kwargs.pop("no_progress"),
+    )
     kwargs["tasks"] = kwargs.pop("task_set")
     kwargs["panel"] = kwargs.pop("panel_version")
     return kwargs, output_path, resume, no_progress
 
 
 @main.command("run")
-@click.option("--model", required=True,
-              help="Player spec: scripted/boulware, hf/smollm2-135m, openai/gpt-4o-mini, hosted_vllm/NAME, vllm/PATH, "
-                   "py:FILE.py:CLASS, or a plugin's PROVIDER/NAME.")
+@click.option(
+    "--model",
+    required=True,
+    help="Player spec: scripted/boulware, hf/smollm2-135m, openai/gpt-4o-mini, hosted_vllm/NAME, vllm/PATH, "
+    "py:FILE.py:CLASS, or a plugin's PROVIDER/NAME.",
+)
 @_common_run_options
 @click.option("--no-self-play", is_flag=True, help="Do not play the model against itself.")
-@click.option("--opponents", default=None, help="Only these panel members, comma-separated (results marked partial).")
-@click.option("--api-base", default=None, help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1.")
-@click.option("--max-connections", type=click.IntRange(min=1), default=16, show_default=True,
-              help="Concurrent API requests.")
+@click.option(
+    "--opponents", default=None, help="Only these panel members, comma-separated (results marked partial)."
+)
+@click.option(
+    "--api-base", default=None, help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=16,
+    show_default=True,
+    help="Concurrent API requests.",
+)
 @click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
 @click.option("--max-tokens", type=click.IntRange(min=1), default=300, show_default=True)
-@click.option("--seed", "gen_seed", type=int, default=0, show_default=True, help="Mixed into every generation seed.")
-@click.option("--structured", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
-              help="Constrained decoding / JSON-schema response_format.")
-@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="Seconds per API request.")
-@click.option("--model-args", default=None, help="Backend options k=v,... (e.g. threads=2,max_batch=16,device=cuda).")
-@click.option("--use-cache", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Replay and store model replies in this folder.")
+@click.option(
+    "--seed", "gen_seed", type=int, default=0, show_default=True, help="Mixed into every generation seed."
+)
+@click.option(
+    "--structured",
+    type=click.Choice(["auto", "on", "off"]),
+    default="auto",
+    show_default=True,
+    help="Constrained decoding / JSON-schema response_format.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=click.FloatRange(min=0, min_open=True),
+    default=60.0,
+    show_default=True,
+    help="Seconds per API request.",
+)
+@click.option(
+    "--model-args", default=None, help="Backend options k=v,... (e.g. threads=2,max_batch=16,device=cuda)."
+)
+@click.option(
+    "--use-cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Replay and store model replies in this folder.",
+)
 def run_command(**kwargs) -> None:
     """Play MODEL against the reference panel and itself, in both roles and move orders, on every scenario."""
     from .evaluation import evaluation_config
@@ -221,7 +332,9 @@ def run_command(**kwargs) -> None:
 
 
 @main.command("tournament")
-@click.option("--agents", required=True, help="Comma-separated player specs; 'panel-v1' expands to the panel.")
+@click.option(
+    "--agents", required=True, help="Comma-separated player specs; 'panel-v1' expands to the panel."
+)
 @_common_run_options
 @click.option("--no-self-play", is_flag=True)
 def tournament_command(**kwargs) -> None:
@@ -246,16 +359,23 @@ def show_game(results_path: Path, game_id: str) -> None:
     record = played.find_game(game_id)
     ts = open_task_set(played.config.tasks)
     if ts.hash != played.results.task_set.hash:
-        fail(f"task set {played.config.tasks} has hash {ts.hash[:12]}, but {results_path} was played on "
-             f"{played.results.task_set.hash[:12]}; pass the run's own task set folder")
+        fail(
+            f"task set {played.config.tasks} has hash {ts.hash[:12]}, but {results_path} was played on "
+            f"{played.results.task_set.hash[:12]}; pass the run's own task set folder"
+        )
     scenario = ts.find(record.scenario_id, record.split)
     click.echo(transcript(record, scenario, analyse(scenario)))
 
 
 @main.command("power")
 @click.argument("results_path", type=click.Path(exists=True, path_type=Path))
-@click.option("--effect", type=click.FloatRange(min=0, min_open=True), default=0.03, show_default=True,
-              help="Arena Score difference to detect.")
+@click.option(
+    "--effect",
+    type=click.FloatRange(min=0, min_open=True),
+    default=0.03,
+    show_default=True,
+    help="Arena Score difference to detect.",
+)
 def power_command(results_path: Path, effect: float) -> None:
     """Minimum detectable difference now, and scenarios needed to detect EFFECT (alpha 0.05, power 0.8)."""
     from .aggregate import power_for_run
@@ -265,22 +385,35 @@ def power_command(results_path: Path, effect: float) -> None:
     click.echo(f"basis: {pw.basis}")
     if pw.mde != pw.mde:  # NaN
         fail("power needs games on at least two scenarios")
-    click.echo(f"scenarios: {pw.scenarios}; SE of a paired difference: {pw.se:.4f}; "
-               f"design effect of clustering by scenario: {pw.design_effect:.2f}")
+    click.echo(
+        f"scenarios: {pw.scenarios}; SE of a paired difference: {pw.se:.4f}; "
+        f"design effect of clustering by scenario: {pw.design_effect:.2f}"
+    )
     click.echo(f"minimum detectable difference (alpha {pw.alpha}, power {pw.power}): {pw.mde:.4f}")
     click.echo(f"scenarios needed to detect {effect}: {pw.scenarios_needed(effect)}")
 
 
 @main.command("report")
 @click.argument("results_paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "json"]), default="text", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Folder for the report and its PNG/SVG plots (default: print text only).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "html", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the report and its PNG/SVG plots (default: print text only).",
+)
 @click.option("--bootstrap", "b", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--recompute", is_flag=True, help="Bootstrap again even where a run's stored statistics fit.")
 @click.option("--no-plots", is_flag=True)
-def report_command(results_paths: tuple[Path, ...], fmt: str, out: Path | None, b: int, recompute: bool,
-                   no_plots: bool) -> None:
+def report_command(
+    results_paths: tuple[Path, ...], fmt: str, out: Path | None, b: int, recompute: bool, no_plots: bool
+) -> None:
     """Tables with intervals, rank intervals, paired comparisons, cross-play, breakdowns and plots
     for one or more runs on the same task set (a single run's stored statistics are reused)."""
     from .report import build, to_text, write_report
@@ -290,26 +423,39 @@ def report_command(results_paths: tuple[Path, ...], fmt: str, out: Path | None, 
             fail("--format markdown/html/json writes files: give --out DIR")
         click.echo(to_text(build(list(results_paths), b=b, recompute=recompute)))
         return
-    click.echo(f"wrote {write_report(list(results_paths), out, fmt=fmt, plots=not no_plots, b=b, recompute=recompute)}")
+    click.echo(
+        f"wrote {write_report(list(results_paths), out, fmt=fmt, plots=not no_plots, b=b, recompute=recompute)}"
+    )
 
 
 # --- training -----------------------------------------------------------------------------------
 
 
 @main.command("train", context_settings={"ignore_unknown_options": True})
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="JSON file of reference_trainer.TrainConfig settings (e.g. reference_trainer/configs/default.json).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON file of reference_trainer.TrainConfig settings (e.g. reference_trainer/configs/default.json).",
+)
 @click.option("--device", default=None, help="cpu or cuda.")
 @click.option("--out", default=None, help="Output folder (checkpoints, learning curve, exported policy).")
-@click.option("--set", "overrides", multiple=True, help="Override a setting: --set iterations=50 (JSON values).")
-def train_command(config_path: Path | None, device: str | None, out: str | None, overrides: tuple[str, ...]) -> None:
+@click.option(
+    "--set", "overrides", multiple=True, help="Override a setting: --set iterations=50 (JSON values)."
+)
+def train_command(
+    config_path: Path | None, device: str | None, out: str | None, overrides: tuple[str, ...]
+) -> None:
     """Train a negotiation policy with the bundled reference trainer (needs torch: pip install -e '.[train]')."""
     # The one place arena_bench reaches for the trainer, and only when this command runs: the
     # library itself never imports it.
     try:
         from reference_trainer.__main__ import main as trainer_main
     except ImportError as exc:
-        fail(f"the trainer needs torch ({exc}); install it with: pip install torch==2.13.0 && pip install -e '.[train]'")
+        fail(
+            f"the trainer needs torch ({exc}); install it with: pip install torch==2.13.0 && pip install -e '.[train]'"
+        )
     argv: list[str] = []
     if config_path:
         argv += ["--config", str(config_path)]
@@ -327,8 +473,12 @@ def train_command(config_path: Path | None, device: str | None, out: str | None,
 
 @main.command("validate-results")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--recompute/--schema-only", default=True, show_default=True,
-              help="Also replay every game and recompute its outcome and metrics, as the leaderboard does.")
+@click.option(
+    "--recompute/--schema-only",
+    default=True,
+    show_default=True,
+    help="Also replay every game and recompute its outcome and metrics, as the leaderboard does.",
+)
 @click.option("--split", default=None, help="The split the leaderboard ranks (default: the run's own).")
 def validate_results(path: Path, recompute: bool, split: str | None) -> None:
     """Check a run against the results schemas (and the leaderboard's recomputation); list each problem."""
@@ -345,9 +495,16 @@ def validate_results(path: Path, recompute: bool, split: str | None) -> None:
 
 @main.command("submit")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--repo", default="arena-bench/results", show_default=True, help="Hub dataset repository ORG/NAME.")
-@click.option("--dry-run", "dry_run", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write the exact bundle to this folder instead of opening a pull request.")
+@click.option(
+    "--repo", default="arena-bench/results", show_default=True, help="Hub dataset repository ORG/NAME."
+)
+@click.option(
+    "--dry-run",
+    "dry_run",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the exact bundle to this folder instead of opening a pull request.",
+)
 def submit_command(path: Path, repo: str, dry_run: Path | None) -> None:
     """Open a pull request with a run on the leaderboard's Hub dataset (token: HF_TOKEN or your login)."""
     from .submit import make_bundle, submit, write_bundle
@@ -357,7 +514,9 @@ def submit_command(path: Path, repo: str, dry_run: Path | None) -> None:
     if problems:
         for p in problems[:20]:
             click.echo(p, err=True)
-        fail(f"{len(problems)} schema problem(s): fix them before submitting (arena-bench validate-results {path})")
+        fail(
+            f"{len(problems)} schema problem(s): fix them before submitting (arena-bench validate-results {path})"
+        )
     bundle = make_bundle(path)
     if dry_run:
         for f in write_bundle(bundle, dry_run):
@@ -374,8 +533,13 @@ def leaderboard() -> None:
 
 
 @leaderboard.command("build")
-@click.option("--results", "results_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder laid out like the results dataset (submissions/<model>/<run>/results.json ...).")
+@click.option(
+    "--results",
+    "results_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder laid out like the results dataset (submissions/<model>/<run>/results.json ...).",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tasks", "task_set", default=DEFAULT_TASK_SET, show_default=True)
 @click.option("--split", default="test", show_default=True)
@@ -391,9 +555,14 @@ def leaderboard_build(results_dir: Path, out: Path, task_set: str, split: str, b
 
     for e in summary["entries"]:
         score = format_estimate(Estimate.from_dict(e["metrics"]["arena_score"]), "full")
-        click.echo(f"{e['rank']:>3}. {e['model']:<32} {score:<24} rank {e['rank_interval'][0]}-{e['rank_interval'][1]}")
+        click.echo(
+            f"{e['rank']:>3}. {e['model']:<32} {score:<24} rank {e['rank_interval'][0]}-{e['rank_interval'][1]}"
+        )
     for r in summary["refused"]:
-        click.echo(f"refused {r['run']}: {r['reasons'][0]}" + (f" (+{len(r['reasons']) - 1} more)" if len(r["reasons"]) > 1 else ""))
+        click.echo(
+            f"refused {r['run']}: {r['reasons'][0]}"
+            + (f" (+{len(r['reasons']) - 1} more)" if len(r["reasons"]) > 1 else "")
+        )
     click.echo(f"site: {out / 'index.html'}")
 
 

@@ -10,7 +10,7 @@ run them over every scenario of a task set, or over a new agent.
 from __future__ import annotations
 
 import asyncio
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -42,8 +42,11 @@ class RandomAgent:
 
 
 def _signature(logs, state) -> tuple:
-    return (tuple((t.role, None if t.action is None else (t.action.kind, t.action.offer)) for t in state.history),
-            state.end, state.agreement)
+    return (
+        tuple((t.role, None if t.action is None else (t.action.kind, t.action.offer)) for t in state.history),
+        state.end,
+        state.agreement,
+    )
 
 
 def check_scenario(scenario: Scenario, seeds: Iterable[int] = (0, 1, 2), max_turns: int = 20) -> list[str]:
@@ -88,5 +91,7 @@ def check_agent(make_agent, scenarios: Iterable[Scenario], opponent_seed: int = 
                     continue
                 for att in log.attempts:
                     if att["error"] and att["raw"] is None:
-                        problems.append(f"{scenario.id} role {role} turn {log.turn}: illegal action ({att['error']})")
+                        problems.append(
+                            f"{scenario.id} role {role} turn {log.turn}: illegal action ({att['error']})"
+                        )
     return problems

@@ -18,7 +18,9 @@ def points_table(scenario: Scenario) -> str:
     width = min(max(width, 12), 48)
     lines = [f"{'option':<{width + 2}}  {a.name:>10}  {b.name:>10}"]
     for i, issue in enumerate(scenario.issues):
-        lines.append(f"{issue.name}  (weight {a.name} {100 * a.weights[i]:.0f}, {b.name} {100 * b.weights[i]:.0f})")
+        lines.append(
+            f"{issue.name}  (weight {a.name} {100 * a.weights[i]:.0f}, {b.name} {100 * b.weights[i]:.0f})"
+        )
         for j, option in enumerate(issue.options):
             lines.append(f"  {option[:width]:<{width}}  {pa[i][j]:>10.1f}  {pb[i][j]:>10.1f}")
     lines.append(f"{'no deal (BATNA)':<{width + 2}}  {100 * a.batna:>10.1f}  {100 * b.batna:>10.1f}")
@@ -36,7 +38,8 @@ def scenario_report(scenario: Scenario, analysis: Analysis) -> str:
     a, b = scenario.roles
     out = [
         f"{scenario.id}  {scenario.title}",
-        f"family {scenario.family}  stratum {scenario.stratum}  issues {len(scenario.issues)}  outcomes {analysis.n_outcomes}",
+        f"family {scenario.family}  stratum {scenario.stratum}  issues {len(scenario.issues)}  "
+        f"outcomes {analysis.n_outcomes}",
         "",
         "Public context:",
         "  " + scenario.context,
@@ -92,12 +95,15 @@ def agents_table(stats: Statistics, metrics: tuple[str, ...] = HEADLINE) -> str:
     agents = stats.ranked()
     name_w = max(12, *(len(a) for a in agents))
     head = f"{'#':>3} {'rank CI':>8}  {'agent':<{name_w}} {'games':>6} " + " ".join(
-        f"{METRIC_BY_KEY[m].short:>18}" for m in metrics)
+        f"{METRIC_BY_KEY[m].short:>18}" for m in metrics
+    )
     lines = [head, "-" * len(head)]
     for a in agents:
         row = stats.agents[a]
         lo, hi = row.rank_interval
-        cells = " ".join(format_estimate(row.get(m), digits=METRIC_BY_KEY[m].digits).rjust(18) for m in metrics)
+        cells = " ".join(
+            format_estimate(row.get(m), digits=METRIC_BY_KEY[m].digits).rjust(18) for m in metrics
+        )
         lines.append(f"{row.rank:>3} {f'{lo}-{hi}':>8}  {a:<{name_w}} {row.games:>6} " + cells)
     return "\n".join(lines)
 
@@ -123,8 +129,10 @@ def power_line(st: Statistics) -> str:
     pw = st.power
     if pw.mde != pw.mde:  # NaN: too few scenarios
         return "Minimum detectable difference: needs at least two scenarios"
-    return (f"Minimum detectable Arena Score difference (alpha {pw.alpha}, power {pw.power}): {pw.mde:.3f} "
-            f"with {pw.scenarios} scenarios [{pw.basis}]")
+    return (
+        f"Minimum detectable Arena Score difference (alpha {pw.alpha}, power {pw.power}): {pw.mde:.3f} "
+        f"with {pw.scenarios} scenarios [{pw.basis}]"
+    )
 
 
 def scorecard(results: RunResults) -> str:
@@ -141,8 +149,10 @@ def scorecard(results: RunResults) -> str:
     if not st:
         out.append("no completed games")
         return "\n".join(out)
-    out.append(f"95% percentile cluster-bootstrap intervals over {st.scenarios} scenarios "
-               f"(B={st.settings['bootstrap_replicates']}, seed {st.settings['bootstrap_seed']})")
+    out.append(
+        f"95% percentile cluster-bootstrap intervals over {st.scenarios} scenarios "
+        f"(B={st.settings['bootstrap_replicates']}, seed {st.settings['bootstrap_seed']})"
+    )
     out += ["", agents_table(st), "", agents_table(st, DETAIL)]
     if results.config.kind == "evaluation":
         model = results.config.agents[0]
@@ -150,11 +160,17 @@ def scorecard(results: RunResults) -> str:
         out += ["", breakdown_table(st.by_stratum.get(model, {}), f"{model}: Arena Score by stratum")]
         opp = results.statistics_opponents
         if opp:
-            out += ["", "The panel's side of the same games:", agents_table(opp, ("arena_score", "value", "deal"))]
+            out += [
+                "",
+                "The panel's side of the same games:",
+                agents_table(opp, ("arena_score", "value", "deal")),
+            ]
     else:
         out += ["", "Paired comparisons (Arena Score; Holm-adjusted):", pairs_table(st)]
-    inv = [f"{a}: {r['invalid_rate'].mean:.3f} invalid, {r['forfeit_rate'].mean:.3f} forfeited"
-           for a, r in st.agents.items()]
+    inv = [
+        f"{a}: {r['invalid_rate'].mean:.3f} invalid, {r['forfeit_rate'].mean:.3f} forfeited"
+        for a, r in st.agents.items()
+    ]
     out += ["", "Turn validity (share of own turns): " + "; ".join(inv), power_line(st)]
     return "\n".join(out)
 
@@ -183,17 +199,22 @@ def transcript_lines(record: GameRecord, scenario: Scenario) -> list[TranscriptL
             act = f"propose [{text}]  u=({ua:.3f}, {ub:.3f})"
         else:
             act = a.kind.upper()
-        lines.append(TranscriptLine(t.turn, t.role, f"{names[t.role]} ({record.players[t.role]})", act, t.message,
-                                    tuple(t.errors)))
+        lines.append(
+            TranscriptLine(
+                t.turn, t.role, f"{names[t.role]} ({record.players[t.role]})", act, t.message, tuple(t.errors)
+            )
+        )
     return lines
 
 
 def result_line(record: GameRecord) -> str:
     o = record.outcome
     if o.deal:
-        return (f"DEAL after {o.turns} turns at u=({record.sides[0].u:.3f}, {record.sides[1].u:.3f}); "
-                f"Pareto-optimal: {o.pareto_optimal}; distance to frontier {o.distance_to_frontier:.3f}; "
-                f"Welfare={o.welfare:.3f}")
+        return (
+            f"DEAL after {o.turns} turns at u=({record.sides[0].u:.3f}, {record.sides[1].u:.3f}); "
+            f"Pareto-optimal: {o.pareto_optimal}; distance to frontier {o.distance_to_frontier:.3f}; "
+            f"Welfare={o.welfare:.3f}"
+        )
     return f"NO DEAL ({o.end}) after {o.turns} turns: each side gets its BATNA; Welfare={o.welfare:.3f}"
 
 
@@ -212,14 +233,18 @@ def transcript(record: GameRecord, scenario: Scenario, analysis: Analysis) -> st
             out.append(f"  [turn {line.turn:>2} {names[line.role]}: reply {k + 1} rejected: {error}]")
         out.append(f"{line.turn:>3} {names[line.role]:>10}: {line.act}")
         if line.message:
-            out.append(f"{'':>15}\"{line.message}\"")
+            out.append(f'{"":>15}"{line.message}"')
     out += ["", result_line(record)]
     if analysis.nash:
-        out.append(f"Nash point u=({analysis.nash.u[0]:.3f}, {analysis.nash.u[1]:.3f}); ZOPA "
-                   f"{'yes' if analysis.zopa else 'no'}; frontier {len(analysis.frontier)} outcomes")
+        out.append(
+            f"Nash point u=({analysis.nash.u[0]:.3f}, {analysis.nash.u[1]:.3f}); ZOPA "
+            f"{'yes' if analysis.zopa else 'no'}; frontier {len(analysis.frontier)} outcomes"
+        )
     else:
         out.append("No outcome is individually rational for both: the right result is no deal")
     for i, s in enumerate(record.sides):
-        out.append(f"{names[i]:>10} ({s.player}): u={s.u:.3f} Value={s.value:.3f} "
-                   f"Arena Score={s.arena_score:.3f} invalid turns={s.invalid_turns} forfeited={s.forfeited_turns}")
+        out.append(
+            f"{names[i]:>10} ({s.player}): u={s.u:.3f} Value={s.value:.3f} "
+            f"Arena Score={s.arena_score:.3f} invalid turns={s.invalid_turns} forfeited={s.forfeited_turns}"
+        )
     return "\n".join(out)

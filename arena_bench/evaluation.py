@@ -43,11 +43,18 @@ def git_hash() -> str | None:
         root = Path(__file__).resolve().parent.parent
         if not (root / ".git").exists():  # an installed wheel: no repository to ask
             return None
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
         if out.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
         return out.stdout.strip() + ("-dirty" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -61,15 +68,23 @@ def environment() -> dict[str, Any]:
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "machine": platform.machine(),
-        "packages": {"arena-bench": __version__, "numpy": np.__version__, "scipy": scipy.__version__,
-                     "pandas": pandas.__version__},
+        "packages": {
+            "arena-bench": __version__,
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "pandas": pandas.__version__,
+        },
     }
 
 
 def check_config(config: RunConfig) -> None:
     """Refuse settings that could not play a game, naming the option, before anything runs."""
-    positive = {"--reps": config.reps, "--max-turns": config.max_turns, "--max-concurrency": config.max_concurrency,
-                "--bootstrap": config.bootstrap_replicates}
+    positive = {
+        "--reps": config.reps,
+        "--max-turns": config.max_turns,
+        "--max-concurrency": config.max_concurrency,
+        "--bootstrap": config.bootstrap_replicates,
+    }
     for option, value in positive.items():
         if value < 1:
             raise ConfigError(f"{option} must be at least 1, got {value}")
@@ -99,7 +114,7 @@ def plan(config: RunConfig):
         pairs = [(model, y) for y in opponents]
     else:
         agents = list(config.agents)
-        pairs = [(x, y) for i, x in enumerate(agents) for y in agents[i + 1:]]
+        pairs = [(x, y) for i, x in enumerate(agents) for y in agents[i + 1 :]]
         if config.self_play:
             pairs += [(x, x) for x in agents]
     cells = plan_cells(scenarios, pairs, config.reps)
@@ -110,7 +125,9 @@ def plan(config: RunConfig):
 
 
 def run_dir_for(config: RunConfig, output_path: Path, task_hash: str) -> Path:
-    digest = hashlib.sha256(json.dumps([config.identity(), task_hash], sort_keys=True, default=str).encode()).hexdigest()
+    digest = hashlib.sha256(
+        json.dumps([config.identity(), task_hash], sort_keys=True, default=str).encode()
+    ).hexdigest()
     name = config.agents[0] if config.kind == "evaluation" else "tournament"
     return Path(output_path) / slug(name) / f"{config.split}-{digest[:12]}"
 
@@ -122,23 +139,39 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
     run_dir = run_dir_for(config, output_path, ts.hash)
     games_path = run_dir / "games.jsonl"
     if games_path.exists() and not resume:
-        raise RunError(f"{run_dir} already holds a run with these settings; pass --resume to continue it "
-                       "(finished games are kept) or delete the folder to start over")
+        raise RunError(
+            f"{run_dir} already holds a run with these settings; pass --resume to continue it "
+            "(finished games are kept) or delete the folder to start over"
+        )
     # made before anything is written, so a bad name or a missing package leaves no trace
-    players = {s: make_player(s, {**config.player_options.get(s, {}), **config.runtime_options.get(s, {})})
-               for s in specs}
+    players = {
+        s: make_player(s, {**config.player_options.get(s, {}), **config.runtime_options.get(s, {})})
+        for s in specs
+    }
     run_dir.mkdir(parents=True, exist_ok=True)
     store = GameStore(games_path)
     try:
         write_atomic(run_dir / "config.json", json.dumps(config.identity(), indent=2, default=str) + "\n")
         for reason in store.rejected:
-            print(f"note: {reason}; moved to games.rejected.jsonl, that game is played again", file=sys.stderr)
-        stats = asyncio.run(run_cells(
-            cells, {s.id: s for s in scenarios}, players, store,
-            task_set=ts.full_name, task_hash=ts.hash, split=config.split, salt=config.salt,
-            max_turns=config.max_turns, max_repairs=config.max_repairs,
-            max_concurrency=config.max_concurrency, progress=progress,
-        ))
+            print(
+                f"note: {reason}; moved to games.rejected.jsonl, that game is played again", file=sys.stderr
+            )
+        stats = asyncio.run(
+            run_cells(
+                cells,
+                {s.id: s for s in scenarios},
+                players,
+                store,
+                task_set=ts.full_name,
+                task_hash=ts.hash,
+                split=config.split,
+                salt=config.salt,
+                max_turns=config.max_turns,
+                max_repairs=config.max_repairs,
+                max_concurrency=config.max_concurrency,
+                progress=progress,
+            )
+        )
     finally:
         store.close()
         for p in players.values():
@@ -162,31 +195,52 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
         partial=config.partial,
         config=config,
         players={spec: p.describe() for spec, p in players.items()},
-        seeds={"cell_seed": "sha256(task_set, scenario, first_mover, rep, salt)", "salt": config.salt,
-               "bootstrap_seed": config.bootstrap_seed},
-        counts=Counts(planned=stats.planned, completed=len(records), failed=stats.failed,
-                      failures=stats.failures[:50], played_this_session=stats.completed,
-                      resumed_from_store=stats.skipped_done, seconds_this_session=round(stats.seconds, 3)),
+        seeds={
+            "cell_seed": "sha256(task_set, scenario, first_mover, rep, salt)",
+            "salt": config.salt,
+            "bootstrap_seed": config.bootstrap_seed,
+        },
+        counts=Counts(
+            planned=stats.planned,
+            completed=len(records),
+            failed=stats.failed,
+            failures=stats.failures[:50],
+            played_this_session=stats.completed,
+            resumed_from_store=stats.skipped_done,
+            seconds_this_session=round(stats.seconds, 3),
+        ),
         environment=environment(),
     )
     if records:
         rows = rows_from_records(records)
         agents = list(config.agents) if config.kind == "evaluation" else sorted(rows["agent"].unique())
         # one bootstrap draw over the scenarios, shared by the model's table and the panel's side
-        weights = bootstrap_counts(rows["scenario_id"].nunique(), config.bootstrap_replicates,
-                                   np.random.default_rng(config.bootstrap_seed))
+        weights = bootstrap_counts(
+            rows["scenario_id"].nunique(),
+            config.bootstrap_replicates,
+            np.random.default_rng(config.bootstrap_seed),
+        )
         results.statistics = evaluate(rows, agents, seed=config.bootstrap_seed, weights=weights)
         if config.kind == "evaluation":
             # the opponents' side of the same games, so a scorecard can show how the panel fared
-            results.statistics_opponents = evaluate(rows[rows["agent"] != config.agents[0]], None,
-                                                    seed=config.bootstrap_seed, weights=weights)
+            results.statistics_opponents = evaluate(
+                rows[rows["agent"] != config.agents[0]], None, seed=config.bootstrap_seed, weights=weights
+            )
     return results
 
 
 # --- settings from the command line -----------------------------------------------------------
 
 # Backend-only options change speed, not games: they stay out of a run's identity.
-RUNTIME_KEYS = ("threads", "max_batch", "device", "max_retries", "retry_base_s", "max_connections", "use_cache")
+RUNTIME_KEYS = (
+    "threads",
+    "max_batch",
+    "device",
+    "max_retries",
+    "retry_base_s",
+    "max_connections",
+    "use_cache",
+)
 
 
 def parse_model_args(text: str | None) -> dict[str, str]:
@@ -200,11 +254,22 @@ def parse_model_args(text: str | None) -> dict[str, str]:
     return out
 
 
-def evaluation_config(model: str, *, model_args: str | None = None, api_base: str | None = None,
-                      max_connections: int = 16, temperature: float = 0.0, max_tokens: int = 300,
-                      gen_seed: int = 0, structured: str = "auto", timeout_s: float = 60.0,
-                      use_cache: Path | None = None, no_self_play: bool = False, opponents: str | None = None,
-                      **common: Any) -> RunConfig:
+def evaluation_config(
+    model: str,
+    *,
+    model_args: str | None = None,
+    api_base: str | None = None,
+    max_connections: int = 16,
+    temperature: float = 0.0,
+    max_tokens: int = 300,
+    gen_seed: int = 0,
+    structured: str = "auto",
+    timeout_s: float = 60.0,
+    use_cache: Path | None = None,
+    no_self_play: bool = False,
+    opponents: str | None = None,
+    **common: Any,
+) -> RunConfig:
     """The config of ``arena-bench run``: MODEL against the panel (and itself)."""
     for option, value in (("--max-connections", max_connections), ("--max-tokens", max_tokens)):
         if value < 1:
@@ -214,8 +279,14 @@ def evaluation_config(model: str, *, model_args: str | None = None, api_base: st
             raise ConfigError(f"{option} must be 0 or more, got {value}")
     options: dict[str, Any] = {}
     if not model.startswith("scripted/"):
-        options = {"temperature": temperature, "max_tokens": max_tokens, "seed": gen_seed, "structured": structured,
-                   "timeout_s": timeout_s, **parse_model_args(model_args)}
+        options = {
+            "temperature": temperature,
+            "max_tokens": max_tokens,
+            "seed": gen_seed,
+            "structured": structured,
+            "timeout_s": timeout_s,
+            **parse_model_args(model_args),
+        }
         if api_base:
             options["api_base"] = api_base
     runtime: dict[str, Any] = {"max_connections": max_connections}
@@ -225,9 +296,15 @@ def evaluation_config(model: str, *, model_args: str | None = None, api_base: st
         if key in options:
             runtime[key] = options.pop(key)
     chosen = tuple(o.strip() for o in opponents.split(",") if o.strip()) if opponents else None
-    return RunConfig(kind="evaluation", agents=(model,), self_play=not no_self_play, opponents=chosen,
-                     player_options={model: options} if options else {}, runtime_options={model: runtime},
-                     **common)
+    return RunConfig(
+        kind="evaluation",
+        agents=(model,),
+        self_play=not no_self_play,
+        opponents=chosen,
+        player_options={model: options} if options else {},
+        runtime_options={model: runtime},
+        **common,
+    )
 
 
 def tournament_config(agents: str, *, no_self_play: bool = False, **common: Any) -> RunConfig:
@@ -243,8 +320,9 @@ def tournament_config(agents: str, *, no_self_play: bool = False, **common: Any)
     return RunConfig(kind="tournament", agents=tuple(specs), self_play=not no_self_play, **common)
 
 
-def run_with_report(config: RunConfig, output_path: Path, resume: bool = False,
-                    progress: bool = True) -> tuple[Run, str]:
+def run_with_report(
+    config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True
+) -> tuple[Run, str]:
     """Run, then write the markdown report from the run in memory (its statistics reused).
 
     Returns the run and a line about the report: a failed plot must not hide the results.

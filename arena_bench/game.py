@@ -9,7 +9,17 @@ from typing import Any
 from .agents.base import Agent, Observation, PublicScenario, Reply
 from .core.analysis import Analysis
 from .core.metrics import GameMetrics, game_metrics
-from .core.protocol import MAX_REPAIRS, MAX_TURNS, GameState, Kind, Turn, forfeit, illegality, initial_state, step
+from .core.protocol import (
+    MAX_REPAIRS,
+    MAX_TURNS,
+    GameState,
+    Kind,
+    Turn,
+    forfeit,
+    illegality,
+    initial_state,
+    step,
+)
 from .core.scenario import Scenario
 
 
@@ -63,7 +73,9 @@ async def play_game(
             if reply.action is not None and error is None:
                 error = illegality(state, reply.action)
             attempt_log: dict[str, Any] = {"raw": reply.raw, "error": error, "usage": dict(reply.usage)}
-            if error is not None:  # a rejected reply keeps what it said and tried; an accepted one is the turn
+            if (
+                error is not None
+            ):  # a rejected reply keeps what it said and tried; an accepted one is the turn
                 attempt_log["message"] = reply.message
                 attempt_log["action"] = _action_json(reply)
             log.attempts.append(attempt_log)

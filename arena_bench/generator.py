@@ -49,7 +49,7 @@ class GeneratorConfig:
     max_issues: int = 6
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "GeneratorConfig":
+    def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
         known = {f for f in cls.__dataclass_fields__}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -93,9 +93,13 @@ def cells(config: GeneratorConfig, rep: int = 0) -> list[tuple[str, str]]:
     return out
 
 
-def draw_params(family: str, stratum: str, rng: np.random.Generator, config: GeneratorConfig) -> ScenarioParams:
+def draw_params(
+    family: str, stratum: str, rng: np.random.Generator, config: GeneratorConfig
+) -> ScenarioParams:
     fam = FAMILIES[family]
-    n_issues = int(rng.integers(max(config.min_issues, 3 if stratum == "compatible" else 2), config.max_issues + 1))
+    n_issues = int(
+        rng.integers(max(config.min_issues, 3 if stratum == "compatible" else 2), config.max_issues + 1)
+    )
     n_issues = min(n_issues, len(fam.issues))
     max_options = int(rng.integers(3, 8))
     n_compatible = 0
@@ -166,8 +170,16 @@ def _describe_priorities(issues: list[Issue], points: np.ndarray) -> str:
     return text
 
 
-def _narrative(fam: Family, role_idx: int, role_name: str, other: str, issues: list[Issue],
-               values: list[np.ndarray], points: np.ndarray, batna_points: int) -> str:
+def _narrative(
+    fam: Family,
+    role_idx: int,
+    role_name: str,
+    other: str,
+    issues: list[Issue],
+    values: list[np.ndarray],
+    points: np.ndarray,
+    batna_points: int,
+) -> str:
     lines = [f"You are the {role_name} negotiating with the {other}.", _describe_priorities(issues, points)]
     prefs = []
     for issue, v in zip(issues, values):
@@ -180,7 +192,9 @@ def _narrative(fam: Family, role_idx: int, role_name: str, other: str, issues: l
     return " ".join(lines)
 
 
-def _set_batnas(ua: np.ndarray, ub: np.ndarray, params: ScenarioParams, rng: np.random.Generator) -> tuple[float, float]:
+def _set_batnas(
+    ua: np.ndarray, ub: np.ndarray, params: ScenarioParams, rng: np.random.Generator
+) -> tuple[float, float]:
     """BATNAs in whole points (multiples of 0.01)."""
     if params.zopa:
         # Share of the egalitarian outcome (max of the smaller utility); strictly below it, so
@@ -215,13 +229,20 @@ def generate_scenario(scenario_id: str, params: ScenarioParams, rng: np.random.G
             count = int(rng.integers(1, min(params.max_options, 5)))
             t = item_issue(t.name, count, fam.roles)
         else:
-            k = int(rng.integers(min(2 if params.max_options < 4 else 3, len(t.options)), min(params.max_options, len(t.options)) + 1))
+            k = int(
+                rng.integers(
+                    min(2 if params.max_options < 4 else 3, len(t.options)),
+                    min(params.max_options, len(t.options)) + 1,
+                )
+            )
             t = IssueTemplate(t.name, t.description, _subset(t.options, k), t.a_up)
         templates.append(t)
     issues = [Issue(t.name, t.description or f"How the {t.name} are divided.", t.options) for t in templates]
 
     n = len(issues)
-    compatible = set(rng.choice(n, size=params.n_compatible, replace=False).tolist()) if params.n_compatible else set()
+    compatible = (
+        set(rng.choice(n, size=params.n_compatible, replace=False).tolist()) if params.n_compatible else set()
+    )
 
     cov = np.array([[1.0, params.rho], [params.rho, 1.0]])
     z = rng.multivariate_normal(np.zeros(2), cov, size=n, method="cholesky") * 0.9
@@ -250,13 +271,15 @@ def generate_scenario(scenario_id: str, params: ScenarioParams, rng: np.random.G
     for r in range(2):
         pts = [np.round(w * v).astype(int) for w, v in zip(weights_pts[r], values[r])]
         point_tables.append(pts)
-        roles.append(Role(
-            name=fam.roles[r],
-            weights=tuple(float(w) / 100 for w in weights_pts[r]),
-            values=tuple(tuple(float(p) / float(w) for p in row) for row, w in zip(pts, weights_pts[r])),
-            batna=0.0,
-            narrative="",
-        ))
+        roles.append(
+            Role(
+                name=fam.roles[r],
+                weights=tuple(float(w) / 100 for w in weights_pts[r]),
+                values=tuple(tuple(float(p) / float(w) for p in row) for row, w in zip(pts, weights_pts[r])),
+                batna=0.0,
+                narrative="",
+            )
+        )
 
     draft = Scenario(scenario_id, "", "", tuple(issues), (roles[0], roles[1]))
     ua, ub = grids(draft)
@@ -264,11 +287,27 @@ def generate_scenario(scenario_id: str, params: ScenarioParams, rng: np.random.G
 
     final_roles = []
     for r in range(2):
-        narrative = _narrative(fam, r, fam.roles[r], fam.roles[1 - r], issues, point_tables[r],
-                               weights_pts[r], int(round(100 * batnas[r])))
-        final_roles.append(Role(roles[r].name, roles[r].weights, roles[r].values, round(batnas[r], 2), narrative))
+        narrative = _narrative(
+            fam,
+            r,
+            fam.roles[r],
+            fam.roles[1 - r],
+            issues,
+            point_tables[r],
+            weights_pts[r],
+            int(round(100 * batnas[r])),
+        )
+        final_roles.append(
+            Role(roles[r].name, roles[r].weights, roles[r].values, round(batnas[r], 2), narrative)
+        )
 
-    fmt = {"subject": subject, "a": a_name, "b": b_name, "a_cap": a_name.capitalize(), "b_cap": b_name.capitalize()}
+    fmt = {
+        "subject": subject,
+        "a": a_name,
+        "b": b_name,
+        "a_cap": a_name.capitalize(),
+        "b_cap": b_name.capitalize(),
+    }
     issue_lines = " ".join(f"{x.name.replace('_', ' ').capitalize()}: {x.description}" for x in issues)
     scenario = Scenario(
         id=scenario_id,
@@ -278,7 +317,11 @@ def generate_scenario(scenario_id: str, params: ScenarioParams, rng: np.random.G
         roles=(final_roles[0], final_roles[1]),
         family=params.family,
         stratum=params.stratum,
-        generator={**asdict(params), "batna_factors": list(params.batna_factors), "compatible_issues": sorted(issues[i].name for i in compatible)},
+        generator={
+            **asdict(params),
+            "batna_factors": list(params.batna_factors),
+            "compatible_issues": sorted(issues[i].name for i in compatible),
+        },
     )
     validate(scenario)
     if analyse(scenario).zopa != params.zopa:  # pragma: no cover - guarded by construction

@@ -10,16 +10,13 @@ arena-bench has no discounting). Parsing takes XML text, so this module does no 
 
 from __future__ import annotations
 
-from .errors import GeniusError
-
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from .core.scenario import Issue, Role, Scenario, ScenarioError, validate
+from .errors import GeniusError
 
 WEIGHT_SUM_SLACK = 0.01  # weights further than this from 1 are an error, not a rounding quirk
-
-
 
 
 def _parse(text: str, label: str) -> ET.Element:
@@ -61,7 +58,9 @@ def parse_domain(text: str, label: str = "domain") -> list[Issue]:
     return out
 
 
-def parse_utility(text: str, issues: list[Issue], label: str) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...], float, float | None]:
+def parse_utility(
+    text: str, issues: list[Issue], label: str
+) -> tuple[tuple[float, ...], tuple[tuple[float, ...], ...], float, float | None]:
     """(weights, values, reservation, discount_factor) for the domain's issues, normalised."""
     root = _parse(text, label)
     by_name = {(i.get("name") or "").strip(): i for i in _issues(root, label)}
@@ -77,7 +76,9 @@ def parse_utility(text: str, issues: list[Issue], label: str) -> tuple[tuple[flo
         try:
             weights.append(float(raw_weight))
         except ValueError:
-            raise GeniusError(f"{label}: weight of issue {issue.name!r} is {raw_weight!r}, not a number") from None
+            raise GeniusError(
+                f"{label}: weight of issue {issue.name!r} is {raw_weight!r}, not a number"
+            ) from None
         evaluations = {}
         for item in _items(elem):
             value = (item.get("value") or "").strip()
@@ -85,7 +86,8 @@ def parse_utility(text: str, issues: list[Issue], label: str) -> tuple[tuple[flo
                 evaluations[value] = float(item.get("evaluation", ""))
             except ValueError:
                 raise GeniusError(
-                    f"{label}: issue {issue.name!r}, item {value!r}: evaluation {item.get('evaluation')!r} is not a number"
+                    f"{label}: issue {issue.name!r}, item {value!r}: "
+                    f"evaluation {item.get('evaluation')!r} is not a number"
                 ) from None
         missing = [o for o in issue.options if o not in evaluations]
         if missing:
@@ -102,7 +104,11 @@ def parse_utility(text: str, issues: list[Issue], label: str) -> tuple[tuple[flo
     reservation_elem = root.find(".//reservation")
     reservation = float(reservation_elem.get("value", "0")) if reservation_elem is not None else 0.0
     discount_elem = root.find(".//discount_factor")
-    discount = float(discount_elem.get("value")) if discount_elem is not None and discount_elem.get("value") else None
+    discount = (
+        float(discount_elem.get("value"))
+        if discount_elem is not None and discount_elem.get("value")
+        else None
+    )
     return tuple(weights), tuple(values), reservation, discount
 
 
@@ -122,7 +128,10 @@ def import_genius(
     for name, text, label in zip(role_names, (utility_a_xml, utility_b_xml), labels[1:]):
         weights, values, reservation, discount = parse_utility(text, issues, label)
         meta["discount_factor"].append(discount)
-        narrative = f"You are {name}. Your points for each option are in your table; walking away is worth {100 * reservation:g} points."
+        narrative = (
+            f"You are {name}. Your points for each option are in your table; "
+            f"walking away is worth {100 * reservation:g} points."
+        )
         roles.append(Role(name=name, weights=weights, values=values, batna=reservation, narrative=narrative))
     context = "Issues: " + "; ".join(f"{i.name} ({', '.join(i.options)})" for i in issues)
     scenario = Scenario(

@@ -26,6 +26,7 @@ from .results import Run
 from .storage import write_atomic
 from .verify import Expected, verify_run
 from .versions import DEFAULT_TASK_SET
+
 SPACE_README = """---
 title: arena-bench leaderboard
 emoji: 🤝
@@ -81,13 +82,21 @@ def _transcript(record: GameRecord, scenario) -> dict[str, Any]:
         lines.append({"text": f"{line.turn + 1}. {line.who} {line.act}{suffix}", "message": line.message})
     from .display import result_line
 
-    return {"title": f"{scenario.id}: {scenario.title} — game {record.game_id}", "lines": lines,
-            "result": result_line(record)}
+    return {
+        "title": f"{scenario.id}: {scenario.title} — game {record.game_id}",
+        "lines": lines,
+        "result": result_line(record),
+    }
 
 
 def _page(title: str, body: str, data: dict[str, Any], depth: int = 0) -> str:
     prefix = "../" * depth
-    payload = json.dumps(data, ensure_ascii=True).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    payload = (
+        json.dumps(data, ensure_ascii=True)
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(title)}</title><link rel="stylesheet" href="{prefix}style.css"></head>
@@ -97,8 +106,14 @@ def _page(title: str, body: str, data: dict[str, Any], depth: int = 0) -> str:
 """
 
 
-def build(results_folder: Path, out: Path, expected: Expected, b: int = 2000, task_set: str = DEFAULT_TASK_SET,
-          samples: int = 3) -> dict[str, Any]:
+def build(
+    results_folder: Path,
+    out: Path,
+    expected: Expected,
+    b: int = 2000,
+    task_set: str = DEFAULT_TASK_SET,
+    samples: int = 3,
+) -> dict[str, Any]:
     from .report import pick_showcase_game, plot_offer_trace
     from .tasks import open_task_set
 
@@ -120,17 +135,32 @@ def build(results_folder: Path, out: Path, expected: Expected, b: int = 2000, ta
     if stats:
         for agent in stats.ranked():
             row = stats_dict["agents"][agent]
-            entries.append({"model": agent, "page": f"{slug(agent)}.html", "rank": row["rank"],
-                            "rank_interval": row["rank_interval"], "games": row["games"],
-                            "metrics": {c: row[c] for c in HEADLINE}})
+            entries.append(
+                {
+                    "model": agent,
+                    "page": f"{slug(agent)}.html",
+                    "rank": row["rank"],
+                    "rank_interval": row["rank_interval"],
+                    "games": row["games"],
+                    "metrics": {c: row[c] for c in HEADLINE},
+                }
+            )
     opponents = sorted({o for a in agents for o in (stats.crossplay.get(a, {}) if stats else {})})
     strata = sorted({s for a in agents for s in (stats.by_stratum.get(a, {}) if stats else {})})
-    data = {"columns": [{"key": c, "label": METRIC_BY_KEY[c].label, "definition": METRIC_BY_KEY[c].definition}
-                        for c in HEADLINE],
-            "entries": entries, "opponents": opponents, "crossplay": stats_dict.get("crossplay", {}),
-            "strata": strata, "by_stratum": stats_dict.get("by_stratum", {})}
+    data = {
+        "columns": [
+            {"key": c, "label": METRIC_BY_KEY[c].label, "definition": METRIC_BY_KEY[c].definition}
+            for c in HEADLINE
+        ],
+        "entries": entries,
+        "opponents": opponents,
+        "crossplay": stats_dict.get("crossplay", {}),
+        "strata": strata,
+        "by_stratum": stats_dict.get("by_stratum", {}),
+    }
     refused_html = "".join(
-        f"<li>{html.escape(r['run'])}: {html.escape('; '.join(r['reasons']))}</li>" for r in refused)
+        f"<li>{html.escape(r['run'])}: {html.escape('; '.join(r['reasons']))}</li>" for r in refused
+    )
     body = f"""<header><h1>arena-bench leaderboard</h1>
 <p>Task set {html.escape(ts.full_name)} ({html.escape(ts.hash[:12])}), split {html.escape(expected.split)}, panel
 {html.escape(expected.panel_version)}, protocol {html.escape(expected.protocol_version)}.</p></header>
@@ -157,23 +187,38 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
         if game and game.scenario_id in scenarios:
             pngs = plot_offer_trace(game, scenarios[game.scenario_id], tmp / "models" / slug(agent))
             rel = pngs[0].relative_to(tmp / "models")
-            plot_html = f'<h2>Offers of one game in the utility plane</h2><img src="{html.escape(str(rel))}" alt="offer trace" width="480">'
+            plot_html = (
+                "<h2>Offers of one game in the utility plane</h2>"
+                f'<img src="{html.escape(str(rel))}" alt="offer trace" width="480">'
+            )
         row = stats.agents[agent]
         metric_rows = "".join(
             f"<tr><td class='name' title=\"{html.escape(m.definition)}\">{html.escape(m.label)}</td>"
-            f"<td>{_fmt(row.get(m.key), m.digits)}</td></tr>" for m in METRICS if row.get(m.key) is not None)
-        opp_rows = "".join(f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
-                           for o, e in sorted(stats.crossplay.get(agent, {}).items()))
-        page_body = f"""<header><h1>{html.escape(agent)}</h1><p><a href="../index.html" style="color:white">&larr; leaderboard</a>
- &middot; rank {entry['rank']} (95% interval {entry['rank_interval'][0]}-{entry['rank_interval'][1]})</p></header>
+            f"<td>{_fmt(row.get(m.key), m.digits)}</td></tr>"
+            for m in METRICS
+            if row.get(m.key) is not None
+        )
+        opp_rows = "".join(
+            f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
+            for o, e in sorted(stats.crossplay.get(agent, {}).items())
+        )
+        page_body = f"""<header><h1>{html.escape(agent)}</h1>
+<p><a href="../index.html" style="color:white">&larr; leaderboard</a>
+ &middot; rank {entry["rank"]} (95% interval {entry["rank_interval"][0]}-{entry["rank_interval"][1]})</p></header>
 <main><h2>Metrics</h2><table id="metrics">{metric_rows}</table>
-<h2>Against each opponent</h2><table id="opponents"><tr><th class="name">opponent</th><th>Arena Score</th><th>games</th></tr>{opp_rows}</table>
+<h2>Against each opponent</h2><table id="opponents">
+<tr><th class="name">opponent</th><th>Arena Score</th><th>games</th></tr>{opp_rows}</table>
 {plot_html}
 <h2>Sample transcripts</h2><div id="transcripts-slot"></div></main>"""
         (tmp / "models" / entry["page"]).write_text(
-            _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1))
-    write_atomic(tmp / "leaderboard.json", json.dumps({"entries": entries, "refused": refused,
-                                                       "statistics": stats_dict or None}, indent=1, default=str))
+            _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1)
+        )
+    write_atomic(
+        tmp / "leaderboard.json",
+        json.dumps(
+            {"entries": entries, "refused": refused, "statistics": stats_dict or None}, indent=1, default=str
+        ),
+    )
     if out.exists():
         shutil.rmtree(out)
     tmp.rename(out)

@@ -8,8 +8,9 @@ or guessed. A failure returns the precise error, which the game loop sends back 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from .core.protocol import Action, Kind
 from .core.scenario import Issue

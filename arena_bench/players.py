@@ -23,20 +23,53 @@ __all__ = ["PANELS", "PANEL_VERSION", "PROVIDERS", "UnknownPlayer", "known_specs
 # (tests/test_registries.py pins each definition, policy file hashes included).
 PANELS: dict[str, tuple[str, ...]] = {
     "panel-v1": (
-        "scripted/boulware", "scripted/linear", "scripted/conceder", "scripted/hardliner", "scripted/pushover",
-        "scripted/tit-for-tat", "scripted/random-rational", "scripted/logroller",
+        "scripted/boulware",
+        "scripted/linear",
+        "scripted/conceder",
+        "scripted/hardliner",
+        "scripted/pushover",
+        "scripted/tit-for-tat",
+        "scripted/random-rational",
+        "scripted/logroller",
     ),
     "panel-v2": (
-        "scripted/boulware", "scripted/linear", "scripted/conceder", "scripted/hardliner", "scripted/pushover",
-        "scripted/tit-for-tat", "scripted/random-rational", "scripted/logroller", "policy/ppo-nash-v1",
+        "scripted/boulware",
+        "scripted/linear",
+        "scripted/conceder",
+        "scripted/hardliner",
+        "scripted/pushover",
+        "scripted/tit-for-tat",
+        "scripted/random-rational",
+        "scripted/logroller",
+        "policy/ppo-nash-v1",
     ),
 }
 
 # Providers served through litellm, under litellm's own names.
 LITELLM_PROVIDERS = (
-    "openai", "anthropic", "hosted_vllm", "ollama", "ollama_chat", "gemini", "vertex_ai", "mistral", "groq",
-    "together_ai", "openrouter", "azure", "bedrock", "deepseek", "fireworks_ai", "cohere", "xai", "perplexity",
-    "huggingface", "text-completion-openai", "lm_studio", "llamafile", "vllm_server",
+    "openai",
+    "anthropic",
+    "hosted_vllm",
+    "ollama",
+    "ollama_chat",
+    "gemini",
+    "vertex_ai",
+    "mistral",
+    "groq",
+    "together_ai",
+    "openrouter",
+    "azure",
+    "bedrock",
+    "deepseek",
+    "fireworks_ai",
+    "cohere",
+    "xai",
+    "perplexity",
+    "huggingface",
+    "text-completion-openai",
+    "lm_studio",
+    "llamafile",
+    "vllm_server",
 )
 
 # provider -> "module:function"; the function takes (provider, name, options) and returns a Player.
@@ -90,9 +123,15 @@ def factory(provider: str) -> Factory | None:
 def known_specs() -> list[str]:
     from .agents.scripted import STRATEGIES
 
-    return ([f"scripted/{n}" for n in STRATEGIES] + ["policy/<name-or-file>", "py:<file.py>:<Class>"]
-            + [f"{p}/<model>" for p in sorted(set(PROVIDERS) | set(plugin_providers())) if p not in
-               ("scripted", "policy", "py")])
+    return (
+        [f"scripted/{n}" for n in STRATEGIES]
+        + ["policy/<name-or-file>", "py:<file.py>:<Class>"]
+        + [
+            f"{p}/<model>"
+            for p in sorted(set(PROVIDERS) | set(plugin_providers()))
+            if p not in ("scripted", "policy", "py")
+        ]
+    )
 
 
 def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
@@ -111,6 +150,9 @@ def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
 def panel(version: str = PANEL_VERSION) -> tuple[str, ...]:
     if version not in PANELS:
         hint = difflib.get_close_matches(version, list(PANELS), n=1)
-        raise UnknownPlayer(f"unknown panel {version!r}" + (f"; did you mean {hint[0]!r}?" if hint else "")
-                            + f" Published panels: {', '.join(PANELS)}")
+        raise UnknownPlayer(
+            f"unknown panel {version!r}"
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
+            + f" Published panels: {', '.join(PANELS)}"
+        )
     return PANELS[version]

@@ -38,8 +38,12 @@ def load_class(ref: str) -> tuple[type, Path]:
         raise UnknownPlayer(f"py:{ref}: importing {path} failed: {type(exc).__name__}: {exc}") from exc
     cls = getattr(module, class_name, None)
     if not isinstance(cls, type):
-        names = sorted(n for n, v in vars(module).items() if isinstance(v, type) and v.__module__ == module_name)
-        raise UnknownPlayer(f"py:{ref}: {path} defines no class {class_name!r}; classes there: {', '.join(names) or 'none'}")
+        names = sorted(
+            n for n, v in vars(module).items() if isinstance(v, type) and v.__module__ == module_name
+        )
+        raise UnknownPlayer(
+            f"py:{ref}: {path} defines no class {class_name!r}; classes there: {', '.join(names) or 'none'}"
+        )
     return cls, path
 
 
@@ -68,12 +72,16 @@ class PythonFilePlayer:
             self._agent_cls = None
         else:
             if not hasattr(cls, "act"):
-                raise UnknownPlayer(f"{self.spec}: class {cls.__name__} has neither act(observation) nor new_agent()")
+                raise UnknownPlayer(
+                    f"{self.spec}: class {cls.__name__} has neither act(observation) nor new_agent()"
+                )
             self._player = None
             self._agent_cls = cls
 
     def new_agent(self, role_index: int, seed: int):
-        agent = self._player.new_agent(role_index, seed) if self._player else self._agent_cls(role_index, seed)
+        agent = (
+            self._player.new_agent(role_index, seed) if self._player else self._agent_cls(role_index, seed)
+        )
         return _AsyncAgent(agent)
 
     def describe(self) -> dict[str, Any]:

@@ -43,10 +43,14 @@ def combine(runs: list[Run]) -> list[Run]:
     for run in runs[1:]:
         first = runs[0].results.task_set
         if run.results.task_set.hash != first.hash:
-            raise ResultsError(f"{run.path}: task set hash {run.results.task_set.hash[:12]} differs from "
-                               f"{first.hash[:12]}; reports combine runs of one task set")
+            raise ResultsError(
+                f"{run.path}: task set hash {run.results.task_set.hash[:12]} differs from "
+                f"{first.hash[:12]}; reports combine runs of one task set"
+            )
         if run.results.task_set.split != first.split:
-            raise ResultsError(f"{run.path}: split {run.results.task_set.split!r} differs from {first.split!r}")
+            raise ResultsError(
+                f"{run.path}: split {run.results.task_set.split!r} differs from {first.split!r}"
+            )
     return runs
 
 
@@ -58,11 +62,22 @@ def build(runs: list[Run | Path], b: int = 2000, seed: int | None = None, recomp
     seed = DEFAULT_SEED if seed is None else seed
     rows, agents = entry_rows(runs)
     stored = runs[0].results.statistics if len(runs) == 1 else None
-    reuse = (stored is not None and not recompute and stored.settings.get("bootstrap_replicates") == b
-             and stored.settings.get("bootstrap_seed") == seed and list(stored.agents) == agents)
+    reuse = (
+        stored is not None
+        and not recompute
+        and stored.settings.get("bootstrap_replicates") == b
+        and stored.settings.get("bootstrap_seed") == seed
+        and list(stored.agents) == agents
+    )
     stats = stored if reuse else evaluate(rows, agents, b=b, seed=seed)
-    return Report(runs, runs[0].results.task_set, any(r.results.partial for r in runs), stats, agents,
-                  recomputed=not reuse)
+    return Report(
+        runs,
+        runs[0].results.task_set,
+        any(r.results.partial for r in runs),
+        stats,
+        agents,
+        recomputed=not reuse,
+    )
 
 
 # --- text formats ---------------------------------------------------------------------------
@@ -70,9 +85,15 @@ def build(runs: list[Run | Path], b: int = 2000, seed: int | None = None, recomp
 
 def to_text(rep: Report) -> str:
     st = rep.statistics
-    out = [f"arena-bench report: {rep.task_set.name} split {rep.task_set.split}, {st.scenarios} scenarios"
-           + (" (PARTIAL)" if rep.partial else ""), "", agents_table(st), "",
-           "Paired comparisons (Arena Score, Holm-adjusted):", pairs_table(st)]
+    out = [
+        f"arena-bench report: {rep.task_set.name} split {rep.task_set.split}, {st.scenarios} scenarios"
+        + (" (PARTIAL)" if rep.partial else ""),
+        "",
+        agents_table(st),
+        "",
+        "Paired comparisons (Arena Score, Holm-adjusted):",
+        pairs_table(st),
+    ]
     for agent in rep.agents:
         out += ["", breakdown_table(st.by_stratum.get(agent, {}), f"{agent}: by stratum")]
     out += ["", power_line(st)]
@@ -86,32 +107,56 @@ def _est(e, key: str | None = None) -> str:
 def to_markdown(rep: Report, images: dict[str, str] | None = None) -> str:
     st = rep.statistics
     agents = st.ranked()
-    lines = [f"# arena-bench report: {rep.task_set.name} / {rep.task_set.split}", "",
-             f"{st.scenarios} scenarios; 95% percentile cluster-bootstrap intervals (B = "
-             f"{st.settings['bootstrap_replicates']}, seed {st.settings['bootstrap_seed']})"
-             + ("; **partial split**" if rep.partial else "") + ".", ""]
+    lines = [
+        f"# arena-bench report: {rep.task_set.name} / {rep.task_set.split}",
+        "",
+        f"{st.scenarios} scenarios; 95% percentile cluster-bootstrap intervals (B = "
+        f"{st.settings['bootstrap_replicates']}, seed {st.settings['bootstrap_seed']})"
+        + ("; **partial split**" if rep.partial else "")
+        + ".",
+        "",
+    ]
     head = ["rank", "rank 95% CI", "agent", "games"] + [m.label for m in METRICS]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in agents:
         r = st.agents[a]
         lo, hi = r.rank_interval
-        lines.append("| " + " | ".join([str(r.rank), f"{lo}-{hi}", f"`{a}`", str(r.games)]
-                                        + [_est(r.get(m.key), m.key) for m in METRICS]) + " |")
+        lines.append(
+            "| "
+            + " | ".join(
+                [str(r.rank), f"{lo}-{hi}", f"`{a}`", str(r.games)]
+                + [_est(r.get(m.key), m.key) for m in METRICS]
+            )
+            + " |"
+        )
     if st.pairs:
-        lines += ["", "## Paired comparisons (Arena Score)", "",
-                  "| A | B | A - B [95% CI] | p | p (Holm) | cells |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Paired comparisons (Arena Score)",
+            "",
+            "| A | B | A - B [95% CI] | p | p (Holm) | cells |",
+            "|---|---|---|---|---|---|",
+        ]
         for p in sorted(st.pairs, key=lambda p: p.p_holm):
             lines.append(f"| `{p.a}` | `{p.b}` | {format_diff(p)} | {p.p:.4f} | {p.p_holm:.4f} | {p.cells} |")
     lines += ["", "## Cross-play (Arena Score of row agent against column opponent)", ""]
     opponents = sorted({o for a in agents for o in st.crossplay.get(a, {})})
-    lines += ["| agent | " + " | ".join(f"`{o}`" for o in opponents) + " |", "|---|" + "---|" * len(opponents)]
+    lines += [
+        "| agent | " + " | ".join(f"`{o}`" for o in opponents) + " |",
+        "|---|" + "---|" * len(opponents),
+    ]
     for a in agents:
         cells = [_est(st.crossplay[a].get(o)) if o in st.crossplay.get(a, {}) else "" for o in opponents]
         lines.append(f"| `{a}` | " + " | ".join(cells) + " |")
     for title, table in (("stratum", st.by_stratum), ("family", st.by_family)):
         groups = sorted({g for a in agents for g in table.get(a, {})})
-        lines += ["", f"## Arena Score by {title}", "", "| agent | " + " | ".join(groups) + " |",
-                  "|---|" + "---|" * len(groups)]
+        lines += [
+            "",
+            f"## Arena Score by {title}",
+            "",
+            "| agent | " + " | ".join(groups) + " |",
+            "|---|" + "---|" * len(groups),
+        ]
         for a in agents:
             lines.append(f"| `{a}` | " + " | ".join(_est(table[a].get(g)) for g in groups) + " |")
     lines += ["", "## Metrics", ""] + [f"- **{m.label}** (`{m.key}`): {m.definition}." for m in METRICS]
@@ -131,21 +176,25 @@ def to_html(rep: Report, images: dict[str, str] | None = None) -> str:
         lo, hi = r.rank_interval
         cells = "".join(f"<td>{e(_est(r.get(m.key), m.key))}</td>" for m in METRICS)
         rows.append(f"<tr><td>{r.rank}</td><td>{lo}-{hi}</td><td>{e(a)}</td><td>{r.games}</td>{cells}</tr>")
-    head = "".join(f"<th title=\"{e(m.definition)}\">{e(m.label)}</th>" for m in METRICS)
+    head = "".join(f'<th title="{e(m.definition)}">{e(m.label)}</th>' for m in METRICS)
     pairs = "".join(
         f"<tr><td>{e(p.a)}</td><td>{e(p.b)}</td><td>{e(format_diff(p))}</td>"
-        f"<td>{p.p:.4f}</td><td>{p.p_holm:.4f}</td></tr>" for p in sorted(st.pairs, key=lambda p: p.p_holm))
-    imgs = "".join(f'<figure><img src="{e(path)}" alt="{e(name)}"><figcaption>{e(name)}</figcaption></figure>'
-                   for name, path in (images or {}).items())
+        f"<td>{p.p:.4f}</td><td>{p.p_holm:.4f}</td></tr>"
+        for p in sorted(st.pairs, key=lambda p: p.p_holm)
+    )
+    imgs = "".join(
+        f'<figure><img src="{e(path)}" alt="{e(name)}"><figcaption>{e(name)}</figcaption></figure>'
+        for name, path in (images or {}).items()
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>arena-bench report</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}img{{max-width:100%}}</style></head><body>
 <h1>arena-bench report: {e(rep.task_set.name)} / {e(rep.task_set.split)}</h1>
-<p>{st.scenarios} scenarios; 95% percentile cluster-bootstrap intervals (B = {st.settings['bootstrap_replicates']}).
-{'<strong>Partial split.</strong>' if rep.partial else ''}</p>
+<p>{st.scenarios} scenarios; 95% percentile cluster-bootstrap intervals (B = {st.settings["bootstrap_replicates"]}).
+{"<strong>Partial split.</strong>" if rep.partial else ""}</p>
 <table><thead><tr><th>rank</th><th>rank CI</th><th>agent</th><th>games</th>{head}</tr></thead>
-<tbody>{''.join(rows)}</tbody></table>
+<tbody>{"".join(rows)}</tbody></table>
 <h2>Paired comparisons (Arena Score)</h2>
 <table><thead><tr><th>A</th><th>B</th><th>A - B [95% CI]</th><th>p</th><th>p (Holm)</th></tr></thead>
 <tbody>{pairs}</tbody></table>
@@ -201,8 +250,15 @@ def plot_crossplay(st: Statistics, out: Path) -> list[Path]:
     for i in range(len(agents)):
         for j in range(len(opponents)):
             if not np.isnan(m[i, j]):
-                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=8,
-                        color="white" if m[i, j] < 0.5 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{m[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if m[i, j] < 0.5 else "black",
+                )
     fig.colorbar(im, ax=ax, label="Arena Score (row vs column)")
     ax.set_title("Cross-play")
     fig.tight_layout()
@@ -214,8 +270,14 @@ def plot_value_welfare(st: Statistics, out: Path) -> list[Path]:
     fig, ax = plt.subplots(figsize=(6.5, 5))
     for a, r in st.agents.items():
         v, w = r["value"], r["welfare"]
-        ax.errorbar(v.mean, w.mean, xerr=[[v.mean - _or(v.lo, v.mean)], [_or(v.hi, v.mean) - v.mean]],
-                    yerr=[[w.mean - _or(w.lo, w.mean)], [_or(w.hi, w.mean) - w.mean]], fmt="o", capsize=2)
+        ax.errorbar(
+            v.mean,
+            w.mean,
+            xerr=[[v.mean - _or(v.lo, v.mean)], [_or(v.hi, v.mean) - v.mean]],
+            yerr=[[w.mean - _or(w.lo, w.mean)], [_or(w.hi, w.mean) - w.mean]],
+            fmt="o",
+            capsize=2,
+        )
         ax.annotate(a.split("/")[-1], (v.mean, w.mean), textcoords="offset points", xytext=(4, 4), fontsize=8)
     ax.set_xlabel("Value (own share of possible gain)")
     ax.set_ylabel("Welfare (Nash product / max)")
@@ -241,12 +303,23 @@ def plot_offer_trace(record: GameRecord, scenario: Scenario, out: Path) -> list[
     ax.axhline(scenario.roles[1].batna, color="#999999", ls=":", lw=1)
     colors = ("#1f77b4", "#d62728")
     for role in (0, 1):
-        pts = [scenario.utilities(t.action.offer) for t in record.turns
-               if t.role == role and t.action is not None and t.action.kind == "propose"]
+        pts = [
+            scenario.utilities(t.action.offer)
+            for t in record.turns
+            if t.role == role and t.action is not None and t.action.kind == "propose"
+        ]
         if pts:
             p = np.array(pts)
-            ax.plot(p[:, 0], p[:, 1], "o-", color=colors[role], ms=4, lw=1, alpha=0.8,
-                    label=f"{scenario.roles[role].name} offers ({record.players[role]})")
+            ax.plot(
+                p[:, 0],
+                p[:, 1],
+                "o-",
+                color=colors[role],
+                ms=4,
+                lw=1,
+                alpha=0.8,
+                label=f"{scenario.roles[role].name} offers ({record.players[role]})",
+            )
     if a.nash:
         ax.plot(*a.nash.u, "*", color="gold", ms=16, mec="black", label="Nash point")
     if record.outcome.deal:
@@ -283,8 +356,14 @@ def pick_showcase_game(records: list[GameRecord], agent: str) -> GameRecord | No
     return mine[0] if mine else None
 
 
-def write_report(runs: list[Run | Path], out: Path, fmt: str = "markdown", plots: bool = True, b: int = 2000,
-                 recompute: bool = False) -> Path:
+def write_report(
+    runs: list[Run | Path],
+    out: Path,
+    fmt: str = "markdown",
+    plots: bool = True,
+    b: int = 2000,
+    recompute: bool = False,
+) -> Path:
     from .tasks import TaskSetError, open_task_set
 
     rep = build(runs, b=b, recompute=recompute)
@@ -292,8 +371,11 @@ def write_report(runs: list[Run | Path], out: Path, fmt: str = "markdown", plots
     images: dict[str, str] = {}
     if plots:
         st = rep.statistics
-        for name, fn in (("Arena Score with intervals", plot_scores), ("Cross-play", plot_crossplay),
-                         ("Value against Welfare", plot_value_welfare)):
+        for name, fn in (
+            ("Arena Score with intervals", plot_scores),
+            ("Cross-play", plot_crossplay),
+            ("Value against Welfare", plot_value_welfare),
+        ):
             images[name] = fn(st, out)[0].name
         game = pick_showcase_game(rep.records, rep.agents[0])
         if game:
@@ -304,8 +386,13 @@ def write_report(runs: list[Run | Path], out: Path, fmt: str = "markdown", plots
                 images[f"(offer trace unavailable: {exc})"] = ""
     if fmt == "json":
         path = out / "report.json"
-        data = {"runs": [str(r.path) for r in rep.runs], "task_set": rep.task_set.__dict__, "partial": rep.partial,
-                "agents": rep.agents, "statistics": rep.statistics.to_dict()}
+        data = {
+            "runs": [str(r.path) for r in rep.runs],
+            "task_set": rep.task_set.__dict__,
+            "partial": rep.partial,
+            "agents": rep.agents,
+            "statistics": rep.statistics.to_dict(),
+        }
         write_atomic(path, json.dumps(data, indent=2, default=str))
     elif fmt == "html":
         path = out / "report.html"

@@ -49,7 +49,9 @@ class RunConfig:
     bootstrap_seed: int = DEFAULT_SEED
     opponents: tuple[str, ...] | None = None  # a subset of the panel: the results are marked partial
     player_options: dict[str, Any] = field(default_factory=dict)  # per spec: generation settings, api_base
-    runtime_options: dict[str, Any] = field(default_factory=dict)  # per spec: connections, cache (not identity)
+    runtime_options: dict[str, Any] = field(
+        default_factory=dict
+    )  # per spec: connections, cache (not identity)
 
     @property
     def partial(self) -> bool:
@@ -98,13 +100,25 @@ class Estimate:
     scenarios: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mean": self.mean, "lo": self.lo, "hi": self.hi, "se": self.se, "n": self.n,
-                "scenarios": self.scenarios}
+        return {
+            "mean": self.mean,
+            "lo": self.lo,
+            "hi": self.hi,
+            "se": self.se,
+            "n": self.n,
+            "scenarios": self.scenarios,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Estimate:
-        return cls(d.get("mean"), d.get("lo"), d.get("hi"), d.get("se"), int(d.get("n", 0)),
-                   int(d.get("scenarios", 0)))
+        return cls(
+            d.get("mean"),
+            d.get("lo"),
+            d.get("hi"),
+            d.get("se"),
+            int(d.get("n", 0)),
+            int(d.get("scenarios", 0)),
+        )
 
     @classmethod
     def of(cls, e: Any) -> Estimate:
@@ -126,8 +140,12 @@ class AgentStats:
         return self.metrics.get(key)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**{k: e.to_dict() for k, e in self.metrics.items()}, "games": self.games, "rank": self.rank,
-                "rank_interval": list(self.rank_interval)}
+        return {
+            **{k: e.to_dict() for k, e in self.metrics.items()},
+            "games": self.games,
+            "rank": self.rank,
+            "rank_interval": list(self.rank_interval),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> AgentStats:
@@ -216,19 +234,32 @@ class Statistics:
         def table(b: Breakdown) -> dict[str, Any]:
             return {k: {o: e.to_dict() for o, e in v.items()} for k, v in b.items()}
 
-        return {"settings": self.settings, "scenarios": self.scenarios,
-                "agents": {a: s.to_dict() for a, s in self.agents.items()}, "pairs": [p.to_dict() for p in self.pairs],
-                "crossplay": table(self.crossplay), "by_stratum": table(self.by_stratum),
-                "by_family": table(self.by_family), "power": self.power.to_dict()}
+        return {
+            "settings": self.settings,
+            "scenarios": self.scenarios,
+            "agents": {a: s.to_dict() for a, s in self.agents.items()},
+            "pairs": [p.to_dict() for p in self.pairs],
+            "crossplay": table(self.crossplay),
+            "by_stratum": table(self.by_stratum),
+            "by_family": table(self.by_family),
+            "power": self.power.to_dict(),
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Statistics:
         def table(b: dict[str, Any]) -> Breakdown:
             return {k: {o: Estimate.from_dict(e) for o, e in v.items()} for k, v in b.items()}
 
-        return cls(d["settings"], int(d["scenarios"]), {a: AgentStats.from_dict(s) for a, s in d["agents"].items()},
-                   [Pair.from_dict(p) for p in d["pairs"]], table(d["crossplay"]), table(d["by_stratum"]),
-                   table(d["by_family"]), PowerSummary.from_dict(d["power"]))
+        return cls(
+            d["settings"],
+            int(d["scenarios"]),
+            {a: AgentStats.from_dict(s) for a, s in d["agents"].items()},
+            [Pair.from_dict(p) for p in d["pairs"]],
+            table(d["crossplay"]),
+            table(d["by_stratum"]),
+            table(d["by_family"]),
+            PowerSummary.from_dict(d["power"]),
+        )
 
 
 # --- the results file ------------------------------------------------------------------------
@@ -280,12 +311,21 @@ class RunResults:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "schema_version": self.schema_version, "created_at": self.created_at,
-            "arena_bench_version": self.arena_bench_version, "git_hash": self.git_hash,
-            "protocol_version": self.protocol_version, "metrics_version": self.metrics_version,
-            "task_set": asdict(self.task_set), "panel_version": self.panel_version, "partial": self.partial,
-            "config": self.config.identity(), "players": self.players, "seeds": self.seeds,
-            "counts": asdict(self.counts), "games_file": self.games_file, "environment": self.environment,
+            "schema_version": self.schema_version,
+            "created_at": self.created_at,
+            "arena_bench_version": self.arena_bench_version,
+            "git_hash": self.git_hash,
+            "protocol_version": self.protocol_version,
+            "metrics_version": self.metrics_version,
+            "task_set": asdict(self.task_set),
+            "panel_version": self.panel_version,
+            "partial": self.partial,
+            "config": self.config.identity(),
+            "players": self.players,
+            "seeds": self.seeds,
+            "counts": asdict(self.counts),
+            "games_file": self.games_file,
+            "environment": self.environment,
         }
         if self.statistics is not None:
             out["statistics"] = self.statistics.to_dict()
@@ -300,17 +340,28 @@ class RunResults:
     def from_dict(cls, d: dict[str, Any], where: str = "results.json") -> RunResults:
         problems = schema_problems(d)
         if problems:
-            raise ResultsError(f"{where}: {problems[0]}" + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
-                               + "; check it with `arena-bench validate-results`")
+            raise ResultsError(
+                f"{where}: {problems[0]}"
+                + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
+                + "; check it with `arena-bench validate-results`"
+            )
         st, opp = d.get("statistics"), d.get("statistics_opponents")
         try:
             return cls(
-                created_at=d.get("created_at", ""), arena_bench_version=d["arena_bench_version"],
-                git_hash=d.get("git_hash"), protocol_version=d["protocol_version"],
-                metrics_version=d["metrics_version"], task_set=TaskSetRef(**d["task_set"]),
-                panel_version=d["panel_version"], partial=bool(d["partial"]),
-                config=RunConfig.from_dict(d["config"], f"{where}: config"), players=d["players"], seeds=d["seeds"],
-                counts=Counts(**d["counts"]), environment=d["environment"], games_file=d["games_file"],
+                created_at=d.get("created_at", ""),
+                arena_bench_version=d["arena_bench_version"],
+                git_hash=d.get("git_hash"),
+                protocol_version=d["protocol_version"],
+                metrics_version=d["metrics_version"],
+                task_set=TaskSetRef(**d["task_set"]),
+                panel_version=d["panel_version"],
+                partial=bool(d["partial"]),
+                config=RunConfig.from_dict(d["config"], f"{where}: config"),
+                players=d["players"],
+                seeds=d["seeds"],
+                counts=Counts(**d["counts"]),
+                environment=d["environment"],
+                games_file=d["games_file"],
                 statistics=Statistics.from_dict(st) if st else None,
                 statistics_opponents=Statistics.from_dict(opp) if opp else None,
                 schema_version=d["schema_version"],
@@ -346,16 +397,33 @@ def load_schema(name: str) -> dict[str, Any]:
 
 def statistics_schema() -> dict[str, Any]:
     number = {"type": ["number", "null"]}
-    estimate = {"type": "object", "required": ["mean", "lo", "hi", "n"],
-                "properties": {"mean": number, "lo": number, "hi": number, "se": number,
-                               "n": {"type": "integer", "minimum": 0}, "scenarios": {"type": "integer", "minimum": 0}}}
-    agent = {"type": "object", "required": ["games", "rank", "rank_interval", "arena_score"],
-             "properties": {**{m.key: {**estimate, "description": m.definition} for m in METRICS},
-                            "games": {"type": "integer", "minimum": 0}, "rank": {"type": "integer", "minimum": 1},
-                            "rank_interval": {"type": "array", "items": {"type": "integer"}, "minItems": 2,
-                                              "maxItems": 2}}}
-    return {"type": "object", "required": ["settings", "scenarios", "agents", "pairs", "power"],
-            "properties": {"agents": {"type": "object", "additionalProperties": agent}}}
+    estimate = {
+        "type": "object",
+        "required": ["mean", "lo", "hi", "n"],
+        "properties": {
+            "mean": number,
+            "lo": number,
+            "hi": number,
+            "se": number,
+            "n": {"type": "integer", "minimum": 0},
+            "scenarios": {"type": "integer", "minimum": 0},
+        },
+    }
+    agent = {
+        "type": "object",
+        "required": ["games", "rank", "rank_interval", "arena_score"],
+        "properties": {
+            **{m.key: {**estimate, "description": m.definition} for m in METRICS},
+            "games": {"type": "integer", "minimum": 0},
+            "rank": {"type": "integer", "minimum": 1},
+            "rank_interval": {"type": "array", "items": {"type": "integer"}, "minItems": 2, "maxItems": 2},
+        },
+    }
+    return {
+        "type": "object",
+        "required": ["settings", "scenarios", "agents", "pairs", "power"],
+        "properties": {"agents": {"type": "object", "additionalProperties": agent}},
+    }
 
 
 _VALIDATORS: dict[str, Any] = {}
@@ -382,7 +450,9 @@ def schema_problems(data: Any, name: str = "results") -> list[str]:
 
 def open_games_text(path: Path):
     """Game records are JSONL, optionally gzipped (``games.jsonl.gz``, as the baselines ship)."""
-    return gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+    return (
+        gzip.open(path, "rt", encoding="utf-8") if str(path).endswith(".gz") else open(path, encoding="utf-8")
+    )
 
 
 def read_games(path: Path) -> list[GameRecord]:
@@ -395,8 +465,10 @@ def read_games(path: Path) -> list[GameRecord]:
                 try:
                     data = json.loads(line)
                 except json.JSONDecodeError as exc:
-                    raise ResultsError(f"{path}:{lineno}: not valid JSON ({exc.msg}); was the run interrupted? "
-                                       "resume it with --resume to repair the file") from None
+                    raise ResultsError(
+                        f"{path}:{lineno}: not valid JSON ({exc.msg}); was the run interrupted? "
+                        "resume it with --resume to repair the file"
+                    ) from None
                 out.append(GameRecord.from_dict(data, f"{path}:{lineno}"))
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot read the game records ({type(exc).__name__}: {exc})") from None
@@ -426,8 +498,11 @@ class Run:
         import difflib
 
         hint = difflib.get_close_matches(prefix, [g.game_id for g in self.games], n=1)
-        raise ResultsError(f"{len(matches)} games of {self.path} match {prefix!r}"
-                           + (f"; did you mean {hint[0]!r}?" if hint else "") + " (game ids are in games.jsonl)")
+        raise ResultsError(
+            f"{len(matches)} games of {self.path} match {prefix!r}"
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
+            + " (game ids are in games.jsonl)"
+        )
 
     def evaluated_agents(self) -> list[str]:
         """An evaluation's model; every player of a tournament."""

@@ -9,9 +9,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .agents.base import Player
 from .core.analysis import Analysis, analyse
@@ -106,7 +107,7 @@ class GameStore:
         self._lock = RunLock(self.path.parent / ".lock") if lock else None
         if self.path.exists():
             self._recover()
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the life of the store
 
     def _recover(self) -> None:
         data = self.path.read_bytes()
@@ -130,7 +131,9 @@ class GameStore:
                         reason = f"game {record.game_id} is already stored on an earlier line"
             if reason is not None:
                 text = line.decode("utf-8", errors="replace").rstrip("\n")
-                rejected.append(json.dumps({"line": lineno, "reason": reason, "text": text}, ensure_ascii=False))
+                rejected.append(
+                    json.dumps({"line": lineno, "reason": reason, "text": text}, ensure_ascii=False)
+                )
                 self.rejected.append(f"{self.path}:{lineno}: {reason}")
                 continue
             self.records.append(record)
@@ -163,15 +166,17 @@ class RunLock:
         import fcntl
 
         self.path = path
-        self._fh = open(path, "a+", encoding="utf-8")
+        self._fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the life of the run
         try:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._fh.seek(0)
             holder = self._fh.read().strip() or "unknown"
             self._fh.close()
-            raise RunError(f"{path.parent} is in use by another arena-bench process (pid {holder}); "
-                           "wait for it to finish or stop it, then resume") from None
+            raise RunError(
+                f"{path.parent} is in use by another arena-bench process (pid {holder}); "
+                "wait for it to finish or stop it, then resume"
+            ) from None
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(str(os.getpid()))
@@ -209,12 +214,22 @@ def game_record(
         if public.action is not None:
             offer = tuple(public.action.offer) if public.action.offer is not None else None
             action = ActionRecord(public.action.kind.value, offer)
-        turns.append(TurnRecord(log.turn, log.role, public.message, action, log.forfeited,
-                                tuple(Attempt.from_dict(a) for a in log.attempts)))
+        turns.append(
+            TurnRecord(
+                log.turn,
+                log.role,
+                public.message,
+                action,
+                log.forfeited,
+                tuple(Attempt.from_dict(a) for a in log.attempts),
+            )
+        )
     sides = []
     for i, side in enumerate(metrics.sides):
         usage = _sum_usage(a.usage for t in turns if t.role == i for a in t.attempts)
-        sides.append(SideRecord(**asdict(side), player=cell.players[i], role=scenario.roles[i].name, usage=usage))
+        sides.append(
+            SideRecord(**asdict(side), player=cell.players[i], role=scenario.roles[i].name, usage=usage)
+        )
     agreement = metrics.agreement
     outcome = OutcomeRecord(
         deal=metrics.deal,
@@ -227,9 +242,26 @@ def game_record(
         pareto_optimal=metrics.pareto_optimal,
         distance_to_frontier=metrics.distance_to_frontier,
     )
-    return GameRecord(gid, PROTOCOL_VERSION, task_set, task_hash, split, scenario.id, scenario.family,
-                      scenario.stratum, cell.first_mover, cell.rep, salt, seed, tuple(cell.players), state.max_turns,
-                      max_repairs, tuple(turns), outcome, (sides[0], sides[1]))
+    return GameRecord(
+        gid,
+        PROTOCOL_VERSION,
+        task_set,
+        task_hash,
+        split,
+        scenario.id,
+        scenario.family,
+        scenario.stratum,
+        cell.first_mover,
+        cell.rep,
+        salt,
+        seed,
+        tuple(cell.players),
+        state.max_turns,
+        max_repairs,
+        tuple(turns),
+        outcome,
+        (sides[0], sides[1]),
+    )
 
 
 def _sum_usage(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -291,18 +323,37 @@ async def run_cells(
             if scenario.id not in analyses:
                 analyses[scenario.id] = analyse(scenario)
             seed = cell_seed(task_set, cell, salt)
-            agents = tuple(players[spec].new_agent(r, agent_seed(seed, r)) for r, spec in enumerate(cell.players))
+            agents = tuple(
+                players[spec].new_agent(r, agent_seed(seed, r)) for r, spec in enumerate(cell.players)
+            )
             try:
-                state, logs, metrics = await play_game(scenario, analyses[scenario.id], agents,  # type: ignore[arg-type]
-                                                       cell.first_mover, max_turns, max_repairs)
+                state, logs, metrics = await play_game(
+                    scenario,
+                    analyses[scenario.id],
+                    agents,  # type: ignore[arg-type]
+                    cell.first_mover,
+                    max_turns,
+                    max_repairs,
+                )
             except Exception as exc:  # a backend that failed after its retries: the cell failed
                 stats.failed += 1
                 stats.failures.append({"game_id": gid, "error": f"{type(exc).__name__}: {exc}"})
                 bar.update(1)
                 return
-            record = game_record(gid=gid, task_set=task_set, task_hash=task_hash, split=split, cell=cell,
-                                 seed=seed, scenario=scenario, state=state, logs=logs, metrics=metrics,
-                                 max_repairs=max_repairs, salt=salt)
+            record = game_record(
+                gid=gid,
+                task_set=task_set,
+                task_hash=task_hash,
+                split=split,
+                cell=cell,
+                seed=seed,
+                scenario=scenario,
+                state=state,
+                logs=logs,
+                metrics=metrics,
+                max_repairs=max_repairs,
+                salt=salt,
+            )
             store.append(record)
             stats.completed += 1
             bar.update(1)
@@ -318,5 +369,12 @@ async def run_cells(
 def _progress_bar(total: int, already: int, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="game", desc=f"games ({already} already done)" if already else "games",
-                disable=not enabled, file=sys.stderr, dynamic_ncols=True, smoothing=0.05)
+    return tqdm(
+        total=total,
+        unit="game",
+        desc=f"games ({already} already done)" if already else "games",
+        disable=not enabled,
+        file=sys.stderr,
+        dynamic_ncols=True,
+        smoothing=0.05,
+    )

@@ -8,20 +8,17 @@ logged or written.
 
 from __future__ import annotations
 
-from .errors import SubmitError
-
 import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .errors import SubmitError
 from .evaluation import slug
 from .results import games_path, read_results, results_path
 
 MARKER = "arena-bench-run-id:"
-
-
 
 
 @dataclass(frozen=True)
@@ -44,10 +41,14 @@ def make_bundle(path: Path) -> Bundle:
     games_gz = raw if games.suffix == ".gz" else gzip.compress(raw, mtime=0)  # mtime 0: same bytes on retry
     data = dict(results.to_dict(), games_file="games.jsonl.gz")
     folder = f"submissions/{slug(model)}/{run_id}"
-    return Bundle(run_id=run_id, model=model, files={
-        f"{folder}/results.json": (json.dumps(data, indent=2, default=str) + "\n").encode(),
-        f"{folder}/games.jsonl.gz": games_gz,
-    })
+    return Bundle(
+        run_id=run_id,
+        model=model,
+        files={
+            f"{folder}/results.json": (json.dumps(data, indent=2, default=str) + "\n").encode(),
+            f"{folder}/games.jsonl.gz": games_gz,
+        },
+    )
 
 
 def write_bundle(bundle: Bundle, out: Path) -> list[Path]:
@@ -66,7 +67,9 @@ def pr_title(bundle: Bundle) -> str:
     return f"Submission: {bundle.model} ({bundle.run_id})"
 
 
-def submit(bundle: Bundle, repo: str, token: str | None = None, endpoint: str | None = None) -> dict[str, Any]:
+def submit(
+    bundle: Bundle, repo: str, token: str | None = None, endpoint: str | None = None
+) -> dict[str, Any]:
     """Open a pull request with the bundle, or return the one already open for this run.
 
     Network and Hub errors become a :class:`SubmitError` that names the repository; the token
@@ -90,13 +93,28 @@ def _submit(bundle: Bundle, repo: str, token: str | None, endpoint: str | None) 
         raise SubmitError("no Hugging Face token: set HF_TOKEN or run `hf auth login`, then submit again")
     api = HfApi(endpoint=endpoint, token=token)
     marker = f"{MARKER} {bundle.folder}"
-    for discussion in api.get_repo_discussions(repo, repo_type="dataset", discussion_type="pull_request",
-                                               discussion_status="open"):
+    for discussion in api.get_repo_discussions(
+        repo, repo_type="dataset", discussion_type="pull_request", discussion_status="open"
+    ):
         if bundle.run_id in discussion.title and bundle.model in discussion.title:
-            return {"status": "exists", "pr_num": discussion.num, "url": discussion.url, "title": discussion.title}
+            return {
+                "status": "exists",
+                "pr_num": discussion.num,
+                "url": discussion.url,
+                "title": discussion.title,
+            }
     ops = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=data) for rel, data in bundle.files.items()]
-    info = api.create_commit(repo, ops, commit_message=pr_title(bundle), commit_description=marker,
-                             repo_type="dataset", create_pr=True)
-    return {"status": "opened", "pr_num": getattr(info, "pr_num", None), "url": info.pr_url or info.commit_url,
-            "title": pr_title(bundle)}
-
+    info = api.create_commit(
+        repo,
+        ops,
+        commit_message=pr_title(bundle),
+        commit_description=marker,
+        repo_type="dataset",
+        create_pr=True,
+    )
+    return {
+        "status": "opened",
+        "pr_num": getattr(info, "pr_num", None),
+        "url": info.pr_url or info.commit_url,
+        "title": pr_title(bundle),
+    }

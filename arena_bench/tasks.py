@@ -11,26 +11,24 @@ a folder path, or a Hub dataset ``hf:ORG/NAME[@REVISION]``; each is checked agai
 
 from __future__ import annotations
 
-from .errors import TaskSetError
-
 import difflib
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .core.analysis import analyse, analysis_to_dict, compare_analysis
 from .core.scenario import Scenario, ScenarioError, scenario_from_dict, scenario_to_dict
+from .errors import TaskSetError
 from .generator import GeneratorConfig, generate_split, lite_subset
 
 SPLITS = ("dev", "test", "lite")
 HUB_PREFIX = "hf:"
-
-
 
 
 @dataclass(frozen=True)
@@ -65,8 +63,11 @@ class TaskSet:
                     return scenario
                 ids.append(scenario.id)
         hint = difflib.get_close_matches(scenario_id, ids, n=1)
-        raise TaskSetError(f"no scenario {scenario_id!r} in {self.full_name}" + (f" split {split}" if split else "")
-                           + (f"; did you mean {hint[0]!r}?" if hint else ""))
+        raise TaskSetError(
+            f"no scenario {scenario_id!r} in {self.full_name}"
+            + (f" split {split}" if split else "")
+            + (f"; did you mean {hint[0]!r}?" if hint else "")
+        )
 
     def load_with_analysis(self, split: str) -> list[tuple[Scenario, dict[str, Any]]]:
         return read_jsonl(self.path / f"{split}.jsonl")
@@ -100,7 +101,9 @@ def read_jsonl(path: Path) -> list[tuple[Scenario, dict[str, Any]]]:
             try:
                 data = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise TaskSetError(f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+                raise TaskSetError(
+                    f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})"
+                ) from None
             try:
                 scenario = scenario_from_dict(data)
             except ScenarioError as exc:
@@ -135,12 +138,12 @@ ZOPA flag, integrative potential). See the arena-bench SPEC, sections 1 and 2.
 
 | split | scenarios | use |
 | --- | --- | --- |
-| dev | {counts['dev']} | development and training evaluation |
-| test | {counts['test']} | the leaderboard |
-| lite | {counts['lite']} | a subset of test for quick runs |
+| dev | {counts["dev"]} | development and training evaluation |
+| test | {counts["test"]} | the leaderboard |
+| lite | {counts["lite"]} | a subset of test for quick runs |
 
 Balanced across the strata (distributive, integrative, compatible, asymmetric_batna, no_zopa)
-and the families ({', '.join(config.families)}).
+and the families ({", ".join(config.families)}).
 
 A published version never changes; a fix is a new version. Regenerate byte for byte with
 
@@ -216,7 +219,7 @@ def resolve(name_or_path: str | os.PathLike[str]) -> Path:
     """A task set folder from a path, a released name like ``negotiation-v1``, or ``hf:ORG/NAME[@REV]``."""
     text = str(name_or_path)
     if text.startswith(HUB_PREFIX):
-        return download_from_hub(text[len(HUB_PREFIX):])
+        return download_from_hub(text[len(HUB_PREFIX) :])
     p = Path(name_or_path)
     if p.is_dir():
         return p
@@ -228,8 +231,10 @@ def resolve(name_or_path: str | os.PathLike[str]) -> Path:
     msg = f"no task set {text!r}"
     if hint:
         msg += f"; did you mean {hint[0]!r}?"
-    msg += (f" Released task sets: {', '.join(known) or 'none'}; or pass a folder path, or hf:ORG/NAME[@REVISION] "
-            "for a Hub dataset.")
+    msg += (
+        f" Released task sets: {', '.join(known) or 'none'}; or pass a folder path, or hf:ORG/NAME[@REVISION] "
+        "for a Hub dataset."
+    )
     raise TaskSetError(msg)
 
 
@@ -246,17 +251,23 @@ def download_from_hub(ref: str) -> Path:
     try:
         return Path(snapshot_download(repo, repo_type="dataset", revision=revision or None))
     except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
-        raise TaskSetError(f"hf:{ref}: no such dataset or revision on the Hub ({type(exc).__name__})") from None
+        raise TaskSetError(
+            f"hf:{ref}: no such dataset or revision on the Hub ({type(exc).__name__})"
+        ) from None
     except (HfHubHTTPError, OSError, ValueError) as exc:
-        raise TaskSetError(f"hf:{ref}: download failed ({type(exc).__name__}: {exc}); check the name, your "
-                           "network and HF_TOKEN") from None
+        raise TaskSetError(
+            f"hf:{ref}: download failed ({type(exc).__name__}: {exc}); check the name, your "
+            "network and HF_TOKEN"
+        ) from None
 
 
 def open_task_set(name_or_path: str | os.PathLike[str], verify: bool = True) -> TaskSet:
     path = resolve(name_or_path)
     manifest_path = path / "MANIFEST.json"
     if not manifest_path.is_file():
-        raise TaskSetError(f"{manifest_path} is missing: not a task set folder (regenerate it with `arena-bench tasks generate`)")
+        raise TaskSetError(
+            f"{manifest_path} is missing: not a task set folder (regenerate it with `arena-bench tasks generate`)"
+        )
     try:
         manifest = json.loads(manifest_path.read_text())
         files = manifest["files"]
@@ -266,12 +277,15 @@ def open_task_set(name_or_path: str | os.PathLike[str], verify: bool = True) -> 
         problems = verify_hashes(path, files)
         if problems:
             raise TaskSetError(
-                "task set files differ from MANIFEST.json:\n  " + "\n  ".join(problems)
+                "task set files differ from MANIFEST.json:\n  "
+                + "\n  ".join(problems)
                 + "\nA published task set never changes: restore the files (git checkout) or make a new version."
             )
     expected = task_set_hash(files)
     if manifest.get("hash") != expected:
-        raise TaskSetError(f"{manifest_path}: field 'hash' is {manifest.get('hash')!r}, the file table hashes to {expected!r}")
+        raise TaskSetError(
+            f"{manifest_path}: field 'hash' is {manifest.get('hash')!r}, the file table hashes to {expected!r}"
+        )
     return TaskSet(manifest["name"], int(manifest["version"]), path, expected, manifest)
 
 
@@ -318,11 +332,15 @@ def validate_task_set(path: Path) -> list[str]:
                 problems.append(f"{f}:{lineno}: scenario {scenario.id!r}: {p}")
             if split == "lite":
                 if scenario.id not in ids or ids[scenario.id] != data:
-                    problems.append(f"{f}:{lineno}: scenario {scenario.id!r} is not identical to a test scenario")
+                    problems.append(
+                        f"{f}:{lineno}: scenario {scenario.id!r} is not identical to a test scenario"
+                    )
             elif split == "test":
                 ids[scenario.id] = data
         if manifest["splits"][split] != count:
-            problems.append(f"{manifest_path}: splits.{split} says {manifest['splits'][split]} scenarios, {f.name} has {count}")
+            problems.append(
+                f"{manifest_path}: splits.{split} says {manifest['splits'][split]} scenarios, {f.name} has {count}"
+            )
     return problems
 
 
@@ -347,7 +365,13 @@ def write_scenarios_jsonl(scenarios: Iterable[Scenario]) -> bytes:
 
 def manifest_bytes(name: str, version: int, files: dict[str, bytes], splits: dict[str, int]) -> bytes:
     table = {n: hashlib.sha256(data).hexdigest() for n, data in sorted(files.items()) if n != "MANIFEST.json"}
-    manifest = {"name": name, "version": version, "splits": splits, "files": table, "hash": task_set_hash(table)}
+    manifest = {
+        "name": name,
+        "version": version,
+        "splits": splits,
+        "files": table,
+        "hash": task_set_hash(table),
+    }
     return (json.dumps(manifest, indent=2) + "\n").encode()
 
 
@@ -386,10 +410,13 @@ def add_scenario(scenario: Scenario, folder: Path, split: str = "test") -> dict[
         files = {n: (folder / n).read_bytes() for n in ts.manifest["files"]}
         for sp in ts.splits:
             if any(s.id == scenario.id for s in ts.load(sp)):
-                raise TaskSetError(f"{folder / (sp + '.jsonl')}: already has a scenario {scenario.id!r}; "
-                                   "give another --id")
+                raise TaskSetError(
+                    f"{folder / (sp + '.jsonl')}: already has a scenario {scenario.id!r}; give another --id"
+                )
     elif folder.exists() and any(folder.iterdir()):
-        raise TaskSetError(f"{folder} exists and is not a task set (no MANIFEST.json); choose an empty or new folder")
+        raise TaskSetError(
+            f"{folder} exists and is not a task set (no MANIFEST.json); choose an empty or new folder"
+        )
     else:
         m = re.fullmatch(r"(.+)-v(\d+)", folder.name)
         name, version = (m.group(1), int(m.group(2))) if m else (folder.name, 1)
@@ -400,22 +427,29 @@ def add_scenario(scenario: Scenario, folder: Path, split: str = "test") -> dict[
         raise TaskSetError(f"--split {split!r}: use letters, digits, '_', '.' and '-' only")
     key = f"{split}.jsonl"
     files[key] = files.get(key, b"") + (scenario_line(scenario) + "\n").encode()
-    splits = {n[:-6]: sum(1 for line in d.splitlines() if line.strip()) for n, d in files.items() if n.endswith(".jsonl")}
+    splits = {
+        n[:-6]: sum(1 for line in d.splitlines() if line.strip())
+        for n, d in files.items()
+        if n.endswith(".jsonl")
+    }
     files["README.md"] = imported_card(name, version, splits).encode()
     files["MANIFEST.json"] = manifest_bytes(name, version, files, splits)
     write_atomic_dir(files, folder, overwrite=True)
     return json.loads(files["MANIFEST.json"])
 
 
-def import_genius_files(domain: Path, utility_a: Path, utility_b: Path, scenario_id: str | None = None,
-                        roles: str | None = None) -> Scenario:
+def import_genius_files(
+    domain: Path, utility_a: Path, utility_b: Path, scenario_id: str | None = None, roles: str | None = None
+) -> Scenario:
     """A scenario from GENIUS/ANAC files (``roles``: ``"buyer,seller"``; default from the file names)."""
     from .genius import import_genius, role_names
 
     if roles:
         names = tuple(r.strip() for r in roles.split(","))
         if len(names) != 2 or not all(names):
-            raise TaskSetError(f"--roles {roles!r}: give two names separated by a comma, e.g. --roles buyer,seller")
+            raise TaskSetError(
+                f"--roles {roles!r}: give two names separated by a comma, e.g. --roles buyer,seller"
+            )
     else:
         names = role_names((Path(utility_a).stem, Path(utility_b).stem), Path(domain).stem)
     texts = []
@@ -424,5 +458,9 @@ def import_genius_files(domain: Path, utility_a: Path, utility_b: Path, scenario
             texts.append(Path(f).read_text(encoding="utf-8", errors="replace"))
         except OSError as exc:
             raise TaskSetError(f"{f}: cannot be read ({exc.strerror})") from None
-    return import_genius(*texts, scenario_id=scenario_id or Path(domain).stem, role_names=names,  # type: ignore[arg-type]
-                         labels=(str(domain), str(utility_a), str(utility_b)))
+    return import_genius(
+        *texts,
+        scenario_id=scenario_id or Path(domain).stem,
+        role_names=names,  # type: ignore[arg-type]
+        labels=(str(domain), str(utility_a), str(utility_b)),
+    )

@@ -81,14 +81,18 @@ def check_game(record: GameRecord, scenario, analysis) -> list[str]:
             problems.append(f"game {gid}: turn {t.turn} comes after the game ended")
             return problems
         if t.role != state.to_move:
-            problems.append(f"game {gid}: turn {t.turn} is by role {t.role}, but role {state.to_move} was to move")
+            problems.append(
+                f"game {gid}: turn {t.turn} is by role {t.role}, but role {state.to_move} was to move"
+            )
             return problems
         if t.errors or t.forfeited:
             invalid[t.role] += 1
         repairs[t.role] += min(len(t.attempts) - 1, record.max_repairs)
         if len(t.attempts) > record.max_repairs + 1:
-            problems.append(f"game {gid}: turn {t.turn} has {len(t.attempts)} attempts; "
-                            f"at most {record.max_repairs + 1} are allowed")
+            problems.append(
+                f"game {gid}: turn {t.turn} has {len(t.attempts)} attempts; "
+                f"at most {record.max_repairs + 1} are allowed"
+            )
         try:
             if t.action is None:
                 if not t.forfeited:
@@ -107,8 +111,10 @@ def check_game(record: GameRecord, scenario, analysis) -> list[str]:
     out = record.outcome
     agreement = tuple(state.agreement) if state.agreement is not None else None
     if out.agreement != agreement or out.end != state.end.value or out.deal != (agreement is not None):
-        problems.append(f"game {gid}: recorded outcome {out.end} {out.agreement} does not match the replay "
-                        f"({state.end.value} {agreement})")
+        problems.append(
+            f"game {gid}: recorded outcome {out.end} {out.agreement} does not match the replay "
+            f"({state.end.value} {agreement})"
+        )
         return problems
     m = game_metrics(scenario, analysis, state, tuple(invalid), tuple(repairs))
     if abs(m.welfare - out.welfare) > TOL:
@@ -116,12 +122,16 @@ def check_game(record: GameRecord, scenario, analysis) -> list[str]:
     for i, (side, fresh) in enumerate(zip(record.sides, m.sides)):
         for key in ("u", "value", "arena_score"):
             if abs(float(getattr(side, key)) - getattr(fresh, key)) > TOL:
-                problems.append(f"game {gid}: side {i} recorded {key} {getattr(side, key)} != recomputed "
-                                f"{getattr(fresh, key):.6f} (utilities do not match the scenario)")
+                problems.append(
+                    f"game {gid}: side {i} recorded {key} {getattr(side, key)} != recomputed "
+                    f"{getattr(fresh, key):.6f} (utilities do not match the scenario)"
+                )
         for key in ("invalid_turns", "forfeited_turns"):
             if getattr(side, key) != getattr(fresh, key):
-                problems.append(f"game {gid}: side {i} recorded {key} {getattr(side, key)} != {getattr(fresh, key)} "
-                                "in its turns")
+                problems.append(
+                    f"game {gid}: side {i} recorded {key} {getattr(side, key)} != {getattr(fresh, key)} "
+                    "in its turns"
+                )
         if side.player != record.players[i]:
             problems.append(f"game {gid}: side {i} player {side.player!r} != players[{i}]")
     return problems
@@ -138,10 +148,14 @@ def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple
     results = read_results(path)
     reasons: list[str] = []
     if results.task_set.hash != expected.task_hash:
-        reasons.append(f"task set hash {results.task_set.hash[:12]} differs from the leaderboard's "
-                       f"{expected.task_hash[:12]}")
+        reasons.append(
+            f"task set hash {results.task_set.hash[:12]} differs from the leaderboard's "
+            f"{expected.task_hash[:12]}"
+        )
     if results.panel_version != expected.panel_version:
-        reasons.append(f"panel {results.panel_version!r} differs from the leaderboard's {expected.panel_version!r}")
+        reasons.append(
+            f"panel {results.panel_version!r} differs from the leaderboard's {expected.panel_version!r}"
+        )
     if results.protocol_version != expected.protocol_version:
         reasons.append(f"protocol {results.protocol_version!r} differs from {expected.protocol_version!r}")
     if results.task_set.split != expected.split:
@@ -162,7 +176,9 @@ def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple
     extra = set(seen) - wanted
     dup = [g for g, n in seen.items() if n > 1]
     if missing:
-        reasons.append(f"{len(missing)} planned cells have no game (e.g. {sorted(missing)[0]}); finish the run with --resume")
+        reasons.append(
+            f"{len(missing)} planned cells have no game (e.g. {sorted(missing)[0]}); finish the run with --resume"
+        )
     if dup:
         reasons.append(f"{len(dup)} games appear more than once (e.g. {dup[0]})")
     if extra:
@@ -198,6 +214,8 @@ def validate_and_verify(path: Path, split: str | None = None, recompute: bool = 
     if problems or not recompute:
         return problems
     results = read_results(path)
-    expected = Expected(task_hash=open_task_set(results.config.tasks).hash, split=split or results.task_set.split)
+    expected = Expected(
+        task_hash=open_task_set(results.config.tasks).hash, split=split or results.task_set.split
+    )
     reasons, _ = verify_run(path, expected)
     return reasons

@@ -12,17 +12,18 @@ import argparse
 import time
 
 import numpy as np
+from common import random_scenario, run_negmas, scenario_job
 
 from arena_bench.core.analysis import analyse, grids
-
-from common import random_scenario, run_negmas, scenario_job
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shape", default="10,10,10,10,10,10", help="options per issue (default: 10^6 outcomes)")
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--negmas-python", default=None, help="interpreter with negmas installed (default: this one)")
+    p.add_argument(
+        "--negmas-python", default=None, help="interpreter with negmas installed (default: this one)"
+    )
     p.add_argument("--negmas-timeout", type=float, default=900)
     args = p.parse_args()
     shape = tuple(int(x) for x in args.shape.split(","))
@@ -37,11 +38,15 @@ def main() -> None:
     np.sort(grids(scenario)[0])
     sort_s = time.perf_counter() - t
     print(f"scenario: {len(shape)} issues, {scenario.n_outcomes:,} outcomes")
-    print(f"arena-bench analyse: best {min(times):.3f} s, median {float(np.median(times)):.3f} s "
-          f"over {args.repeats} runs (frontier {len(a.frontier)} points, Nash u={a.nash.u})")
+    print(
+        f"arena-bench analyse: best {min(times):.3f} s, median {float(np.median(times)):.3f} s "
+        f"over {args.repeats} runs (frontier {len(a.frontier)} points, Nash u={a.nash.u})"
+    )
     print(f"reference: one np.sort of {scenario.n_outcomes:,} floats {sort_s:.3f} s")
 
-    result = run_negmas({"kind": "analysis", **scenario_job(scenario)}, args.negmas_python, args.negmas_timeout)
+    result = run_negmas(
+        {"kind": "analysis", **scenario_job(scenario)}, args.negmas_python, args.negmas_timeout
+    )
     if "error" in result:
         print(f"negmas: {result['error']}")
         return

@@ -29,21 +29,30 @@ def run_negmas(job: dict, python: str | None, timeout: float) -> dict:
     """Run benchmarks/negmas_side.py under ``python``; a dict with 'error' when it cannot."""
     python = python or sys.executable
     try:
-        proc = subprocess.run([python, str(HERE / "negmas_side.py")], input=json.dumps(job), text=True,
-                              capture_output=True, timeout=timeout)
+        proc = subprocess.run(
+            [python, str(HERE / "negmas_side.py")],
+            input=json.dumps(job),
+            text=True,
+            capture_output=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timed out after {timeout:.0f} s"}
     except FileNotFoundError:
         return {"error": f"no interpreter at {python}"}
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1:] or ["?"]
-        return {"error": f"negmas run failed: {last[0]} (install negmas in that interpreter: pip install negmas)"}
+        return {
+            "error": f"negmas run failed: {last[0]} (install negmas in that interpreter: pip install negmas)"
+        }
     return json.loads(proc.stdout)
 
 
 def scenario_job(scenario: Scenario) -> dict:
     return {
         "shape": list(scenario.shape),
-        "roles": [{"weights": list(r.weights), "values": [list(v) for v in r.values], "batna": r.batna}
-                  for r in scenario.roles],
+        "roles": [
+            {"weights": list(r.weights), "values": [list(v) for v in r.values], "batna": r.batna}
+            for r in scenario.roles
+        ],
     }

@@ -16,14 +16,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import run_negmas, scenario_job
+
 from arena_bench.agents.scripted import TimeBased
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
 from arena_bench.players import make_player, panel
 from arena_bench.runner import GameStore, plan_cells, run_cells
 from arena_bench.tasks import open_task_set
-
-from common import run_negmas, scenario_job
 
 
 def ours(scenario, n_games: int, max_turns: int) -> tuple[float, int]:
@@ -51,8 +51,18 @@ def round_robin(split: str) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         store = GameStore(Path(tmp) / "games.jsonl")
         t = time.perf_counter()
-        stats = asyncio.run(run_cells(cells, {s.id: s for s in scenarios}, players, store, task_set=ts.full_name,
-                                      task_hash=ts.hash, split=split, progress=False))
+        stats = asyncio.run(
+            run_cells(
+                cells,
+                {s.id: s for s in scenarios},
+                players,
+                store,
+                task_set=ts.full_name,
+                task_hash=ts.hash,
+                split=split,
+                progress=False,
+            )
+        )
         elapsed = time.perf_counter() - t
         store.close()
     return stats.completed, elapsed
@@ -74,17 +84,24 @@ def main() -> None:
     ours_gps = args.games / seconds
     print(f"arena-bench, 20 turns max (10 offers each): {ours_gps:,.0f} games/s ({deals}/{args.games} deals)")
     for steps in (10, 100):
-        res = run_negmas({"kind": "games", "n_games": args.negmas_games, "n_steps": steps, **scenario_job(scenario)},
-                         args.negmas_python, timeout=600)
+        res = run_negmas(
+            {"kind": "games", "n_games": args.negmas_games, "n_steps": steps, **scenario_job(scenario)},
+            args.negmas_python,
+            timeout=600,
+        )
         if "error" in res:
             print(f"negmas: {res['error']}")
             break
         gps = res["games"] / res["seconds"]
-        print(f"negmas SAOMechanism, n_steps={steps}: {gps:,.2f} games/s ({res['seconds'] / res['games']:.3f} s/game, "
-              f"{res['agreements']}/{res['games']} agreements); arena-bench is {ours_gps / gps:,.0f}x faster")
+        print(
+            f"negmas SAOMechanism, n_steps={steps}: {gps:,.2f} games/s ({res['seconds'] / res['games']:.3f} s/game, "
+            f"{res['agreements']}/{res['games']} agreements); arena-bench is {ours_gps / gps:,.0f}x faster"
+        )
     n, elapsed = round_robin(args.split)
-    print(f"panel-v1 round robin on {args.split} (runner, fsynced store): {n} games in {elapsed:.1f} s = "
-          f"{n / elapsed:,.0f} games/s")
+    print(
+        f"panel-v1 round robin on {args.split} (runner, fsynced store): {n} games in {elapsed:.1f} s = "
+        f"{n / elapsed:,.0f} games/s"
+    )
 
 
 if __name__ == "__main__":

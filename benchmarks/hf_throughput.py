@@ -27,12 +27,19 @@ def main() -> None:
     p.add_argument("--structured", default="on", choices=["on", "off"])
     args = p.parse_args()
     t = time.perf_counter()
-    backend = HFBackend(args.model, GenerationSettings(max_tokens=args.max_tokens, structured=args.structured),
-                        device=args.device, threads=args.threads)
+    backend = HFBackend(
+        args.model,
+        GenerationSettings(max_tokens=args.max_tokens, structured=args.structured),
+        device=args.device,
+        threads=args.threads,
+    )
     print(f"load: {time.perf_counter() - t:.1f} s ({backend.source}, {args.device}, {args.threads} threads)")
     scenario = open_task_set("negotiation-v1").load("lite")[0]
     obs = Observation(0, scenario.roles[0], public_view(scenario), (), 0, 20, None, None)
-    messages = [{"role": "system", "content": system_prompt(obs)}, {"role": "user", "content": turn_prompt(obs)}]
+    messages = [
+        {"role": "system", "content": system_prompt(obs)},
+        {"role": "user", "content": turn_prompt(obs)},
+    ]
     schema = reply_schema(scenario.issues)
     backend._generate_batch([(messages, schema, 0)])  # warm-up (grammar compile, allocator)
     for size in (int(b) for b in args.batches.split(",")):
@@ -40,8 +47,10 @@ def main() -> None:
         out = backend._generate_batch([(messages, schema, k) for k in range(size)])
         elapsed = time.perf_counter() - t
         generated = sum(c.tokens_out for c in out)
-        print(f"batch {size:>2}: {out[0].tokens_in} prompt tokens each, {generated} tokens generated in {elapsed:.1f} s "
-              f"= {generated / elapsed:.1f} tokens/s ({size * out[0].tokens_in / elapsed:.0f} prompt+gen tokens/s incl. prefill)")
+        print(
+            f"batch {size:>2}: {out[0].tokens_in} prompt tokens each, {generated} tokens generated in {elapsed:.1f} s "
+            f"= {generated / elapsed:.1f} tokens/s ({size * out[0].tokens_in / elapsed:.0f} prompt+gen tokens/s incl. prefill)"
+        )
 
 
 if __name__ == "__main__":

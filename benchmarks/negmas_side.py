@@ -20,8 +20,11 @@ def ufuns(job):
     out = []
     for role in job["roles"]:
         values = [TableFun({j: v for j, v in enumerate(row)}) for row in role["values"]]
-        out.append(LinearAdditiveUtilityFunction(values=values, weights=role["weights"], outcome_space=os_,
-                                                 reserved_value=role["batna"]))
+        out.append(
+            LinearAdditiveUtilityFunction(
+                values=values, weights=role["weights"], outcome_space=os_, reserved_value=role["batna"]
+            )
+        )
     return issues, out
 
 
@@ -35,8 +38,12 @@ def analysis(job):
     t = time.perf_counter()
     nash = nash_points([ua, ub], frontier, issues=issues)
     t_nash = time.perf_counter() - t
-    return {"frontier_s": t_frontier, "nash_s": t_nash, "frontier_size": len(frontier),
-            "nash": [list(map(float, p[0])) for p in nash]}
+    return {
+        "frontier_s": t_frontier,
+        "nash_s": t_nash,
+        "frontier_size": len(frontier),
+        "nash": [list(map(float, p[0])) for p in nash],
+    }
 
 
 def games(job):

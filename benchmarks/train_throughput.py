@@ -58,9 +58,16 @@ def trainer_rate(cfg: TrainConfig, iterations: int, policy: str) -> dict[str, fl
         t_upd += time.perf_counter() - t
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     games = iterations * cfg.games_per_iteration
-    return {"games": games, "wall_s": wall, "cpu_s": cpu, "per_wall_min": games / wall * 60,
-            "per_cpu_min": games / cpu * 60, "rollout_share": t_roll / wall, "update_share": t_upd / wall,
-            "turns": float(np.mean(turns))}
+    return {
+        "games": games,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "per_wall_min": games / wall * 60,
+        "per_cpu_min": games / cpu * 60,
+        "rollout_share": t_roll / wall,
+        "update_share": t_upd / wall,
+        "turns": float(np.mean(turns)),
+    }
 
 
 def runner_rate(cfg: TrainConfig, games: int, policy_ref: str) -> dict[str, float]:
@@ -87,8 +94,14 @@ def runner_rate(cfg: TrainConfig, games: int, policy_ref: str) -> dict[str, floa
     wall0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(go())
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    return {"games": games, "wall_s": wall, "cpu_s": cpu, "per_wall_min": games / wall * 60,
-            "per_cpu_min": games / cpu * 60, "turns": float(np.mean(turns))}
+    return {
+        "games": games,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "per_wall_min": games / wall * 60,
+        "per_cpu_min": games / cpu * 60,
+        "turns": float(np.mean(turns)),
+    }
 
 
 def main() -> None:
@@ -97,18 +110,26 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=30)
     p.add_argument("--runner-games", type=int, default=1000)
     p.add_argument("--device", default="cpu")
-    p.add_argument("--policy", default="ppo-nash-v1", help="starting weights: a shipped name or an exported .npz")
+    p.add_argument(
+        "--policy", default="ppo-nash-v1", help="starting weights: a shipped name or an exported .npz"
+    )
     args = p.parse_args()
     cfg = dataclasses.replace(TrainConfig.from_file(args.config), device=args.device)
-    print(f"config {args.config.name}: {cfg.games_per_iteration} games/iteration, {cfg.ppo_epochs} PPO epochs, "
-          f"opponent mix {cfg.opponent_mix}, device {cfg.device}, {cfg.threads} torch threads")
+    print(
+        f"config {args.config.name}: {cfg.games_per_iteration} games/iteration, {cfg.ppo_epochs} PPO epochs, "
+        f"opponent mix {cfg.opponent_mix}, device {cfg.device}, {cfg.threads} torch threads"
+    )
     t = trainer_rate(cfg, args.iterations, args.policy)
-    print(f"trainer (batched env + PPO updates): {t['games']} games in {t['wall_s']:.1f} s wall, {t['cpu_s']:.1f} s CPU "
-          f"-> {t['per_wall_min']:,.0f} games/wall-min, {t['per_cpu_min']:,.0f} games/CPU-min "
-          f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall; {t['turns']:.1f} turns a game)")
+    print(
+        f"trainer (batched env + PPO updates): {t['games']} games in {t['wall_s']:.1f} s wall, {t['cpu_s']:.1f} s CPU "
+        f"-> {t['per_wall_min']:,.0f} games/wall-min, {t['per_cpu_min']:,.0f} games/CPU-min "
+        f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall; {t['turns']:.1f} turns a game)"
+    )
     r = runner_rate(cfg, args.runner_games, args.policy)
-    print(f"arena_bench game loop (policy vs panel, one game at a time): {r['games']} games in {r['wall_s']:.1f} s "
-          f"-> {r['per_wall_min']:,.0f} games/wall-min, {r['per_cpu_min']:,.0f} games/CPU-min; {r['turns']:.1f} turns a game")
+    print(
+        f"arena_bench game loop (policy vs panel, one game at a time): {r['games']} games in {r['wall_s']:.1f} s "
+        f"-> {r['per_wall_min']:,.0f} games/wall-min, {r['per_cpu_min']:,.0f} games/CPU-min; {r['turns']:.1f} turns a game"
+    )
     print(f"trainer / game loop: {t['per_cpu_min'] / r['per_cpu_min']:.1f}x per CPU-minute, updates included")
 
 

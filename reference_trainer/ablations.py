@@ -60,19 +60,38 @@ def _evaluate_one(job: tuple[str, str, int | None, str]) -> str:
     from arena_bench.evaluation import RunConfig, run
 
     policy, split, limit, out = job
-    config = RunConfig(kind="evaluation", agents=(f"policy/{policy}",), split=split, limit=limit,
-                       panel=EVAL_PANEL, bootstrap_replicates=200)
-    return str(run(config, Path(out), resume=True, progress=False))
+    config = RunConfig(
+        kind="evaluation",
+        agents=(f"policy/{policy}",),
+        split=split,
+        limit=limit,
+        panel=EVAL_PANEL,
+        bootstrap_replicates=200,
+    )
+    return str(run(config, Path(out), resume=True, progress=False).path)
 
 
-def sweep(base: dict[str, Any], seeds: list[int], out: Path, split: str, limit: int | None, jobs: int,
-          variants: list[str]) -> dict[str, Any]:
+def sweep(
+    base: dict[str, Any],
+    seeds: list[int],
+    out: Path,
+    split: str,
+    limit: int | None,
+    jobs: int,
+    variants: list[str],
+) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     plan = []
     for name in variants:
         for s in seeds:
-            d = {**base, **VARIANTS[name], "seed": s, "eval_every": 0, "out": str(out / slug(name) / f"seed{s}"),
-                 "threads": 1 if jobs > 1 else base.get("threads", 2)}
+            d = {
+                **base,
+                **VARIANTS[name],
+                "seed": s,
+                "eval_every": 0,
+                "out": str(out / slug(name) / f"seed{s}"),
+                "threads": 1 if jobs > 1 else base.get("threads", 2),
+            }
             plan.append((name, s, d))
     # spawn, not fork: a forked child of a process that has run torch can hang on its thread pool
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -82,47 +101,60 @@ def sweep(base: dict[str, Any], seeds: list[int], out: Path, split: str, limit: 
     return summarise(plan, policies, run_dirs, seeds, variants, out, split, limit)
 
 
-def summarise(plan, policies, run_dirs, seeds, variants, out: Path, split: str, limit: int | None) -> dict[str, Any]:
+def summarise(
+    plan, policies, run_dirs, seeds, variants, out: Path, split: str, limit: int | None
+) -> dict[str, Any]:
     import pandas as pd
 
     from arena_bench.aggregate import evaluate, rows_from_records
-    from arena_bench.evaluation import load_results
+    from arena_bench.results import load_run
 
     frames, per_seed, train_info = [], {}, {}
     for (name, s, d), policy, run_dir in zip(plan, policies, run_dirs):
-        _, records = load_results(Path(run_dir))
-        rows = rows_from_records(records)
+        rows = rows_from_records(load_run(Path(run_dir)).games)
         agent = f"policy/{policy}"
         rows = rows[rows["agent"] == agent].copy()
         rows["agent"] = name
         rows["rep"] = seeds.index(s)  # pairs seed k of one variant with seed k of another
         frames.append(rows)
-        per_seed.setdefault(name, []).append({m: float(rows[m].mean()) for m in ("arena_score", "value", "welfare", "deal")})
+        per_seed.setdefault(name, []).append(
+            {m: float(rows[m].mean()) for m in ("arena_score", "value", "welfare", "deal")}
+        )
         summary = json.loads((Path(d["out"]) / "summary.json").read_text())
         train_info.setdefault(name, []).append(summary)
     df = pd.concat(frames, ignore_index=True)
-    res = evaluate(df, variants, b=2000)
+    res = evaluate(df, variants, b=2000).to_dict()
     table = []
     for name in variants:
         a = res["agents"][name]
         cross = res["crossplay"][name]
         worst_opp = min(cross, key=lambda o: cross[o]["mean"])
-        row = {"variant": name, "settings": VARIANTS[name],
-               **{m: a[m] for m in ("arena_score", "value", "welfare", "deal")},
-               "seed_means": [p["arena_score"] for p in per_seed[name]],
-               "seed_deal": [p["deal"] for p in per_seed[name]],
-               "worst_opponent": {"opponent": worst_opp, **cross[worst_opp]},
-               "crossplay": cross,
-               "train_seconds": [t["seconds"] for t in train_info[name]]}
+        row = {
+            "variant": name,
+            "settings": VARIANTS[name],
+            **{m: a[m] for m in ("arena_score", "value", "welfare", "deal")},
+            "seed_means": [p["arena_score"] for p in per_seed[name]],
+            "seed_deal": [p["deal"] for p in per_seed[name]],
+            "worst_opponent": {"opponent": worst_opp, **cross[worst_opp]},
+            "crossplay": cross,
+            "train_seconds": [t["seconds"] for t in train_info[name]],
+        }
         if name != BASELINE:
             pair = next(p for p in res["pairs"] if {p["a"], p["b"]} == {name, BASELINE})
             sign = 1 if pair["a"] == name else -1
             lo, hi = sorted((sign * pair["lo"], sign * pair["hi"]))
             row["vs_default"] = {"diff": sign * pair["diff"], "lo": lo, "hi": hi, "p_holm": pair["p_holm"]}
         table.append(row)
-    result = {"split": split, "limit": limit, "seeds": seeds, "panel": EVAL_PANEL, "scenarios": res["scenarios"],
-              "base_config": plan[0][2] | {"seed": None, "out": None}, "variants": table,
-              "settings": res["settings"]}
+    result = {
+        "split": split,
+        "limit": limit,
+        "seeds": seeds,
+        "panel": EVAL_PANEL,
+        "scenarios": res["scenarios"],
+        "base_config": plan[0][2] | {"seed": None, "out": None},
+        "variants": table,
+        "settings": res["settings"],
+    }
     from arena_bench.storage import write_atomic
 
     write_atomic(out / "ablations.json", json.dumps(result, indent=2, default=str))
@@ -132,22 +164,29 @@ def summarise(plan, policies, run_dirs, seeds, variants, out: Path, split: str, 
 
 
 def _ci(e: dict[str, Any]) -> str:
-    return f"{e['mean']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]" if e.get("lo") is not None else f"{e['mean']:.3f}"
+    return (
+        f"{e['mean']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]" if e.get("lo") is not None else f"{e['mean']:.3f}"
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
-    lines = [f"Evaluated on `{result['split']}` ({result['scenarios']} scenarios) against the scripted "
-             f"{result['panel']} and itself; seeds {', '.join(map(str, result['seeds']))} pooled; 95% cluster-bootstrap "
-             "intervals over scenarios; paired differences cell by cell and seed by seed (Holm-adjusted p).", "",
-             "| variant | Arena Score | Value | Welfare | Deal rate | per-seed Arena Score | worst opponent | minus default |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        f"Evaluated on `{result['split']}` ({result['scenarios']} scenarios) against the scripted "
+        f"{result['panel']} and itself; seeds {', '.join(map(str, result['seeds']))} pooled; 95% cluster-bootstrap "
+        "intervals over scenarios; paired differences cell by cell and seed by seed (Holm-adjusted p).",
+        "",
+        "| variant | Arena Score | Value | Welfare | Deal rate | per-seed Arena Score | worst opponent | minus default |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in result["variants"]:
         w = r["worst_opponent"]
         vs = r.get("vs_default")
         diff = f"{vs['diff']:+.3f} [{vs['lo']:+.3f}, {vs['hi']:+.3f}] (p={vs['p_holm']:.3g})" if vs else ""
-        lines.append(f"| {r['variant']} | {_ci(r['arena_score'])} | {_ci(r['value'])} | {_ci(r['welfare'])} | "
-                     f"{_ci(r['deal'])} | {', '.join(f'{x:.3f}' for x in r['seed_means'])} | "
-                     f"{w['opponent'].split('/')[-1]} {w['mean']:.3f} | {diff} |")
+        lines.append(
+            f"| {r['variant']} | {_ci(r['arena_score'])} | {_ci(r['value'])} | {_ci(r['welfare'])} | "
+            f"{_ci(r['deal'])} | {', '.join(f'{x:.3f}' for x in r['seed_means'])} | "
+            f"{w['opponent'].split('/')[-1]} {w['mean']:.3f} | {diff} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -161,8 +200,9 @@ def plot(result: dict[str, Any], png: Path) -> None:
     names = [r["variant"] for r in rows]
     x = np.arange(len(rows))
     fig, axes = plt.subplots(1, 4, figsize=(16, 4), sharey=False)
-    for ax, metric, title in zip(axes, ("arena_score", "value", "welfare", "deal"),
-                                 ("Arena Score", "Value", "Welfare", "Deal rate")):
+    for ax, metric, title in zip(
+        axes, ("arena_score", "value", "welfare", "deal"), ("Arena Score", "Value", "Welfare", "Deal rate")
+    ):
         mean = np.array([r[metric]["mean"] for r in rows])
         lo = np.array([r[metric]["lo"] for r in rows])
         hi = np.array([r[metric]["hi"] for r in rows])
@@ -181,12 +221,21 @@ def plot(result: dict[str, Any], png: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     from .train import TrainConfig
 
-    p = argparse.ArgumentParser(prog="python -m reference_trainer.ablations", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m reference_trainer.ablations",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--config", type=Path, required=True, help="base TrainConfig JSON")
     p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    p.add_argument("--variants", nargs="+", default=REQUIRED, choices=list(VARIANTS), metavar="VARIANT",
-                   help=f"subset of: {', '.join(VARIANTS)}")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        default=REQUIRED,
+        choices=list(VARIANTS),
+        metavar="VARIANT",
+        help=f"subset of: {', '.join(VARIANTS)}",
+    )
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=None, help="first N scenarios of the split (default: all)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))

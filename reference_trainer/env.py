@@ -9,7 +9,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from arena_bench.agents.base import Observation
-from arena_bench.agents.policy import MAX_ISSUES, MAX_OPTIONS, PROPOSE, ACCEPT, WALK, features, opponent_estimate, pad_brief, utility_of
+from arena_bench.agents.policy import (
+    ACCEPT,
+    MAX_ISSUES,
+    MAX_OPTIONS,
+    PROPOSE,
+    WALK,
+    features,
+    opponent_estimate,
+    pad_brief,
+    utility_of,
+)
 from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import MAX_TURNS, Action, PublicTurn
 from arena_bench.core.scenario import Scenario
@@ -40,7 +50,9 @@ def scenario_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
     for k, s in enumerate(scenarios):
         a = analyse(s)
         for r, role in enumerate(s.roles):
-            points[k, r], weights[k, r], opt_mask[k], issue_mask[k] = pad_brief(role.weights, role.values, s.shape)
+            points[k, r], weights[k, r], opt_mask[k], issue_mask[k] = pad_brief(
+                role.weights, role.values, s.shape
+            )
             batna[k, r] = role.batna
         best[k] = a.best
         nash[k] = a.nash_product if a.zopa else 0.0
@@ -49,8 +61,13 @@ def scenario_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
 
 
 class BatchedEnv:
-    def __init__(self, scenarios: list[Scenario], first_mover: np.ndarray, max_turns: int = MAX_TURNS,
-                 keep_history: bool = True):
+    def __init__(
+        self,
+        scenarios: list[Scenario],
+        first_mover: np.ndarray,
+        max_turns: int = MAX_TURNS,
+        keep_history: bool = True,
+    ):
         self.scenarios = scenarios
         self.s = scenario_arrays(scenarios)
         self.n = len(scenarios)
@@ -63,7 +80,9 @@ class BatchedEnv:
         self.deal = np.zeros(self.n, dtype=bool)
         self.end = np.zeros(self.n, dtype=int)  # 0 running, 1 accepted, 2 walked away, 3 turn limit
         self.last = np.full((self.n, 2, MAX_ISSUES), -1)
-        self.counts = np.zeros((self.n, 2, MAX_ISSUES, MAX_OPTIONS))  # [k, r]: what r saw the other side offer
+        self.counts = np.zeros(
+            (self.n, 2, MAX_ISSUES, MAX_OPTIONS)
+        )  # [k, r]: what r saw the other side offer
         self.unchanged = np.zeros((self.n, 2, MAX_ISSUES))
         self.keep_history = keep_history
         self.history: list[list[PublicTurn]] = [[] for _ in range(self.n)]
@@ -83,12 +102,25 @@ class BatchedEnv:
         pts = s.points[idx, role]
         can = self.can_accept(idx)
         table = np.where(can[:, None], self.table[idx], -1)
-        est_v, est_w = opponent_estimate(self.counts[idx, role], self.unchanged[idx, role], s.opt_mask[idx],
-                                         s.issue_mask[idx])
+        est_v, est_w = opponent_estimate(
+            self.counts[idx, role], self.unchanged[idx, role], s.opt_mask[idx], s.issue_mask[idx]
+        )
         time = self.turn[idx] / max(1, self.max_turns - 1)
-        tokens, glob = features(pts, s.weights[idx, role], s.opt_mask[idx], s.issue_mask[idx], s.batna[idx, role],
-                                time, table, can, self.last[idx, role], self.last[idx, 1 - role], est_v, est_w,
-                                self.max_turns - 1 - self.turn[idx])
+        tokens, glob = features(
+            pts,
+            s.weights[idx, role],
+            s.opt_mask[idx],
+            s.issue_mask[idx],
+            s.batna[idx, role],
+            time,
+            table,
+            can,
+            self.last[idx, role],
+            self.last[idx, 1 - role],
+            est_v,
+            est_w,
+            self.max_turns - 1 - self.turn[idx],
+        )
         return tokens, glob, can
 
     def observation(self, k: int) -> Observation:
@@ -96,8 +128,16 @@ class BatchedEnv:
         role = int(self.to_move[k])
         sc = self.scenarios[k]
         standing = tuple(int(x) for x in self.table[k, : len(sc.issues)]) if self.table_by[k] >= 0 else None
-        return Observation(role, sc.roles[role], public_view(sc), tuple(self.history[k]), int(self.turn[k]),
-                           self.max_turns, standing, int(self.table_by[k]) if self.table_by[k] >= 0 else None)
+        return Observation(
+            role,
+            sc.roles[role],
+            public_view(sc),
+            tuple(self.history[k]),
+            int(self.turn[k]),
+            self.max_turns,
+            standing,
+            int(self.table_by[k]) if self.table_by[k] >= 0 else None,
+        )
 
     def step(self, idx: np.ndarray, kind: np.ndarray, offers: np.ndarray) -> None:
         """Apply one action in each of games ``idx`` (all must be running; actions must be legal)."""
@@ -138,8 +178,10 @@ class BatchedEnv:
 
     def utilities(self) -> np.ndarray:
         """(N, 2): deal utilities, or BATNAs without a deal."""
-        u = np.stack([utility_of(np.where(self.deal[:, None], self.table, -1), self.s.points[:, r]) for r in (0, 1)],
-                     axis=1)
+        u = np.stack(
+            [utility_of(np.where(self.deal[:, None], self.table, -1), self.s.points[:, r]) for r in (0, 1)],
+            axis=1,
+        )
         return np.where(self.deal[:, None], u, self.s.batna)
 
     def shares(self, u: np.ndarray | None = None) -> np.ndarray:
@@ -159,6 +201,8 @@ class BatchedEnv:
     def table_potential(self) -> np.ndarray:
         """Nash product (geometric mean of both normalised surpluses) of the offer on the table."""
         has = self.table_by >= 0
-        u = np.stack([utility_of(np.where(has[:, None], self.table, -1), self.s.points[:, r]) for r in (0, 1)], axis=1)
+        u = np.stack(
+            [utility_of(np.where(has[:, None], self.table, -1), self.s.points[:, r]) for r in (0, 1)], axis=1
+        )
         s = np.clip((u - self.s.batna) / (self.s.best - self.s.batna), 0.0, None)
         return np.where(has & ~self.done, np.sqrt(s[:, 0] * s[:, 1]), 0.0)

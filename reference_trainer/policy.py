@@ -44,7 +44,9 @@ class ActorCritic(nn.Module):
         h = torch.relu(self.c_tok(torch.cat([tokens, other_points * 4.0], dim=2)))
         m = issue_mask.unsqueeze(-1)
         pooled = (h * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return self.c_out(torch.relu(self.c_ctx(torch.cat([pooled, glob, other_batna[:, None]], dim=1)))).squeeze(1)
+        return self.c_out(
+            torch.relu(self.c_ctx(torch.cat([pooled, glob, other_batna[:, None]], dim=1)))
+        ).squeeze(1)
 
     def log_prob_entropy(self, type_logits, opt_logits, kind, options, issue_mask):
         t_dist = torch.distributions.Categorical(logits=type_logits)

@@ -17,13 +17,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from arena_bench.agents.policy import ACCEPT, MAX_ISSUES, PROPOSE, WALK, forward, observation_features, pad_brief, sample
+from arena_bench.agents.policy import (
+    ACCEPT,
+    MAX_ISSUES,
+    PROPOSE,
+    WALK,
+    forward,
+    observation_features,
+    pad_brief,
+    sample,
+)
 from arena_bench.agents.scripted import STRATEGIES
 from arena_bench.core.analysis import analyse
-from arena_bench.game import play_game
-from arena_bench.storage import write_atomic
-from arena_bench.generator import STRATA, GeneratorConfig, draw_params, generate_scenario
 from arena_bench.families import FAMILIES
+from arena_bench.game import play_game
+from arena_bench.generator import STRATA, GeneratorConfig, draw_params, generate_scenario
+from arena_bench.storage import write_atomic
 
 from .env import BatchedEnv
 from .policy import ActorCritic, export
@@ -79,11 +88,13 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_file(cls, path: Path) -> "TrainConfig":
+    def from_file(cls, path: Path) -> TrainConfig:
         data = json.loads(Path(path).read_text())
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"{path}: unknown settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}")
+            raise ValueError(
+                f"{path}: unknown settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+            )
         for key in ("bc_demonstrators", "opponent_mix"):
             if key in data:
                 data[key] = tuple(data[key])
@@ -139,7 +150,9 @@ def demonstrations(cfg: TrainConfig, scenarios: list, rng: np.random.Generator) 
         for g in range(cfg.bc_games):
             s = scenarios[int(rng.integers(len(scenarios)))]
             role = int(rng.integers(2))
-            demo = STRATEGIES[cfg.bc_demonstrators[g % len(cfg.bc_demonstrators)]](role, int(rng.integers(1 << 30)))
+            demo = STRATEGIES[cfg.bc_demonstrators[g % len(cfg.bc_demonstrators)]](
+                role, int(rng.integers(1 << 30))
+            )
             other = STRATEGIES[names[int(rng.integers(len(names)))]](1 - role, int(rng.integers(1 << 30)))
             agents = [None, None]
             agents[role], agents[1 - role] = Recorder(demo, store), other
@@ -162,15 +175,16 @@ def to_tensors(batch: list, device: str) -> dict[str, torch.Tensor]:
     }
 
 
-def behaviour_cloning(model: ActorCritic, data: dict[str, torch.Tensor], cfg: TrainConfig,
-                      rng: np.random.Generator) -> float:
+def behaviour_cloning(
+    model: ActorCritic, data: dict[str, torch.Tensor], cfg: TrainConfig, rng: np.random.Generator
+) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     n = len(data["kind"])
     loss_value = float("nan")
     for _ in range(cfg.bc_epochs):
         perm = torch.as_tensor(rng.permutation(n), device=data["kind"].device)
         for start in range(0, n, cfg.minibatch):
-            b = {k: v[perm[start:start + cfg.minibatch]] for k, v in data.items()}
+            b = {k: v[perm[start : start + cfg.minibatch]] for k, v in data.items()}
             tl, ol = model.actor(b["tokens"], b["glob"], b["issue_mask"], b["opt_mask"], b["can"])
             lp, _ = model.log_prob_entropy(tl, ol, b["kind"], b["options"], b["issue_mask"])
             loss = -lp.mean()
@@ -205,16 +219,24 @@ def terminal_reward(env: BatchedEnv, learner_role: np.ndarray, cfg: TrainConfig)
     return r + below * (own - cfg.below_batna_penalty)
 
 
-def rollout(model: ActorCritic, scenarios: list, cfg: TrainConfig, rng: np.random.Generator,
-            opponents: list[tuple[str, Any]]) -> dict[str, Any]:
+def rollout(
+    model: ActorCritic,
+    scenarios: list,
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+    opponents: list[tuple[str, Any]],
+) -> dict[str, Any]:
     """Play ``games_per_iteration`` games; the learner is one side, an opponent from the mix the other."""
     n = cfg.games_per_iteration
     picked = [scenarios[int(i)] for i in rng.integers(len(scenarios), size=n)]
     env = BatchedEnv(picked, rng.integers(2, size=n))
     learner = rng.integers(2, size=n)
     opp_choice = [opponents[int(i)] for i in rng.integers(len(opponents), size=n)]
-    scripted = {k: STRATEGIES[o[1]](1 - int(learner[k]), int(rng.integers(1 << 30)))
-                for k, o in enumerate(opp_choice) if o[0] == "scripted"}
+    scripted = {
+        k: STRATEGIES[o[1]](1 - int(learner[k]), int(rng.integers(1 << 30)))
+        for k, o in enumerate(opp_choice)
+        if o[0] == "scripted"
+    }
     steps: list[dict[str, Any]] = []
     dev = cfg.device
     while not env.done.all():
@@ -236,18 +258,31 @@ def rollout(model: ActorCritic, scenarios: list, cfg: TrainConfig, rng: np.rando
                 o_d = torch.where(im > 0, o_d, torch.full_like(o_d, -1))
                 lp, _ = model.log_prob_entropy(tl, ol, k_d, o_d, im)
                 other = 1 - learner[mine]
-                v = model.value(t(tokens), t(glob), im, t(env.s.points[mine, other]), t(env.s.batna[mine, other]))
+                v = model.value(
+                    t(tokens), t(glob), im, t(env.s.points[mine, other]), t(env.s.batna[mine, other])
+                )
             kind[mine], offers[mine] = k_d.cpu().numpy(), o_d.cpu().numpy()
-            steps.append({"idx": mine, "tokens": tokens, "glob": glob, "can": can, "kind": kind[mine].copy(),
-                          "options": offers[mine].copy(), "logp": lp.cpu().numpy(), "value": v.cpu().numpy(),
-                          "potential": potential})
+            steps.append(
+                {
+                    "idx": mine,
+                    "tokens": tokens,
+                    "glob": glob,
+                    "can": can,
+                    "kind": kind[mine].copy(),
+                    "options": offers[mine].copy(),
+                    "logp": lp.cpu().numpy(),
+                    "value": v.cpu().numpy(),
+                    "potential": potential,
+                }
+            )
         sel = np.array([k for k in theirs if opp_choice[k][0] == "latest"], dtype=int)
         if len(sel):  # the learner's current weights, without gradients
             tokens, glob, can = env.observe(sel)
             with torch.no_grad():
                 t = lambda x, dt=torch.float32: torch.as_tensor(x, dtype=dt, device=dev)  # noqa: E731
-                tl, ol = model.actor(t(tokens), t(glob), t(env.s.issue_mask[sel]), t(env.s.opt_mask[sel]),
-                                     t(can, torch.bool))
+                tl, ol = model.actor(
+                    t(tokens), t(glob), t(env.s.issue_mask[sel]), t(env.s.opt_mask[sel]), t(can, torch.bool)
+                )
                 kind[sel] = torch.distributions.Categorical(logits=tl).sample().cpu().numpy()
                 offers[sel] = torch.distributions.Categorical(logits=ol).sample().cpu().numpy()
         pool_games = [k for k in theirs if opp_choice[k][0] == "pool"]
@@ -275,7 +310,9 @@ def advantages(batch: dict[str, Any], cfg: TrainConfig) -> dict[str, np.ndarray]
     for si, st in enumerate(steps):
         for j, k in enumerate(st["idx"]):
             per_game.setdefault(int(k), []).append((si, j))
-    rows = {key: [] for key in ("tokens", "glob", "can", "kind", "options", "logp", "value", "adv", "ret", "game")}
+    rows = {
+        key: [] for key in ("tokens", "glob", "can", "kind", "options", "logp", "value", "adv", "ret", "game")
+    }
     for k, seq in per_game.items():
         values = np.array([steps[si]["value"][j] for si, j in seq])
         phi = np.array([steps[si]["potential"][j] for si, j in seq]) if cfg.shaping else np.zeros(len(seq))
@@ -306,11 +343,26 @@ def advantages(batch: dict[str, Any], cfg: TrainConfig) -> dict[str, np.ndarray]
     return out
 
 
-def ppo_update(model: ActorCritic, opt: torch.optim.Optimizer, data: dict[str, np.ndarray], cfg: TrainConfig,
-               rng: np.random.Generator) -> dict[str, float]:
+def ppo_update(
+    model: ActorCritic,
+    opt: torch.optim.Optimizer,
+    data: dict[str, np.ndarray],
+    cfg: TrainConfig,
+    rng: np.random.Generator,
+) -> dict[str, float]:
     dev = cfg.device
     t = {k: torch.as_tensor(v, device=dev) for k, v in data.items()}
-    for key in ("tokens", "glob", "issue_mask", "opt_mask", "other_points", "other_batna", "logp", "adv", "ret"):
+    for key in (
+        "tokens",
+        "glob",
+        "issue_mask",
+        "opt_mask",
+        "other_points",
+        "other_batna",
+        "logp",
+        "adv",
+        "ret",
+    ):
         t[key] = t[key].float()
     t["can"] = t["can"].bool()
     t["kind"], t["options"] = t["kind"].long(), t["options"].long()
@@ -320,12 +372,16 @@ def ppo_update(model: ActorCritic, opt: torch.optim.Optimizer, data: dict[str, n
     for _ in range(cfg.ppo_epochs):
         perm = torch.as_tensor(rng.permutation(n), device=dev)
         for start in range(0, n, cfg.minibatch):
-            b = perm[start:start + cfg.minibatch]
-            tl, ol = model.actor(t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["opt_mask"][b], t["can"][b])
+            b = perm[start : start + cfg.minibatch]
+            tl, ol = model.actor(
+                t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["opt_mask"][b], t["can"][b]
+            )
             lp, ent = model.log_prob_entropy(tl, ol, t["kind"][b], t["options"][b], t["issue_mask"][b])
             ratio = torch.exp(lp - t["logp"][b])
             pg = -torch.min(ratio * adv[b], torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * adv[b]).mean()
-            v = model.value(t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["other_points"][b], t["other_batna"][b])
+            v = model.value(
+                t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["other_points"][b], t["other_batna"][b]
+            )
             vloss = ((v - t["ret"][b]) ** 2).mean()
             loss = pg + cfg.value_coef * vloss - cfg.entropy * ent.mean()
             opt.zero_grad()
@@ -339,17 +395,26 @@ def ppo_update(model: ActorCritic, opt: torch.optim.Optimizer, data: dict[str, n
 # --- evaluation through arena_bench ------------------------------------------------------------
 
 
-def evaluate_policy(path: Path, cfg: TrainConfig, split: str | None = None, limit: int | None = -1,
-                    out: Path | None = None) -> dict[str, Any]:
-    from arena_bench.evaluation import RunConfig, load_results, run
+def evaluate_policy(
+    path: Path, cfg: TrainConfig, split: str | None = None, limit: int | None = -1, out: Path | None = None
+) -> dict[str, Any]:
+    from arena_bench.evaluation import RunConfig, run
 
-    config = RunConfig(kind="evaluation", agents=(f"policy/{path}",), split=split or cfg.eval_split,
-                       limit=cfg.eval_limit if limit == -1 else limit, panel=cfg.eval_panel,
-                       bootstrap_replicates=1000)
-    run_dir = run(config, out or Path(cfg.out) / "eval", resume=True, progress=False)
-    results, _ = load_results(run_dir)
-    return {"run_dir": str(run_dir), "stats": results["statistics"]["agents"][f"policy/{path}"],
-            "statistics": results["statistics"]}
+    config = RunConfig(
+        kind="evaluation",
+        agents=(f"policy/{path}",),
+        split=split or cfg.eval_split,
+        limit=cfg.eval_limit if limit == -1 else limit,
+        panel=cfg.eval_panel,
+        bootstrap_replicates=1000,
+    )
+    played = run(config, out or Path(cfg.out) / "eval", resume=True, progress=False)
+    statistics = played.results.statistics.to_dict()  # plain JSON: it goes into summary.json
+    return {
+        "run_dir": str(played.path),
+        "stats": statistics["agents"][f"policy/{path}"],
+        "statistics": statistics,
+    }
 
 
 def opponent_model_quality(batch: dict[str, Any]) -> float:
@@ -386,12 +451,19 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
 
     env_info = environment()
     env_info["packages"]["torch"] = torch.__version__
-    meta = {"config": asdict(cfg), "arena_bench_policy_format": 1, "environment": env_info, "git_commit": git_hash()}
+    meta = {
+        "config": asdict(cfg),
+        "arena_bench_policy_format": 1,
+        "environment": env_info,
+        "git_commit": git_hash(),
+    }
     if cfg.warmup:
         demo = demonstrations(cfg, scenarios, rng)
         bc_loss = behaviour_cloning(model, to_tensors(demo, cfg.device), cfg, rng)
-        log(f"behaviour cloning: {len(demo)} turns from {cfg.bc_games} games, loss {bc_loss:.3f} "
-            f"({time.perf_counter() - started:.0f} s)")
+        log(
+            f"behaviour cloning: {len(demo)} turns from {cfg.bc_games} games, loss {bc_loss:.3f} "
+            f"({time.perf_counter() - started:.0f} s)"
+        )
     warm = {k: v.copy() for k, v in model.actor_params().items()}
     pool: list[dict[str, np.ndarray]] = [warm]  # the warmup policy stays in the pool for good
     pool_score = [0.0]
@@ -401,9 +473,27 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     games = 0
     with open(curve_path, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["iteration", "games", "seconds", "reward", "deal_rate", "own_value", "welfare_proxy",
-                         "opponent_model_corr", "eval_score", "eval_lo", "eval_hi", "eval_value", "eval_welfare",
-                         "eval_deal", "paired_diff", "paired_lo", "paired_hi"])
+        writer.writerow(
+            [
+                "iteration",
+                "games",
+                "seconds",
+                "reward",
+                "deal_rate",
+                "own_value",
+                "welfare_proxy",
+                "opponent_model_corr",
+                "eval_score",
+                "eval_lo",
+                "eval_hi",
+                "eval_value",
+                "eval_welfare",
+                "eval_deal",
+                "paired_diff",
+                "paired_lo",
+                "paired_hi",
+            ]
+        )
         for it in range(1, cfg.iterations + 1):
             if cfg.lr_anneal:
                 for group in opt.param_groups:
@@ -416,7 +506,9 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
             env = batch["env"]
             shares = env.shares()
             own = shares[np.arange(env.n), batch["learner"]]
-            for k, o in enumerate(batch["opponents"]):  # the learner's results per pool member, to weight the draw
+            for k, o in enumerate(
+                batch["opponents"]
+            ):  # the learner's results per pool member, to weight the draw
                 if o[0] == "pool":
                     idx = next(i for i, p in enumerate(pool) if p is o[1])
                     pool_score[idx] = 0.9 * pool_score[idx] + 0.1 * own[k]
@@ -425,9 +517,16 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
                 pool_score.append(float(np.mean(own)))
                 if len(pool) > cfg.pool_size:  # never drop the warmup policy (index 0)
                     del pool[1], pool_score[1]
-            row = [it, games, round(time.perf_counter() - started, 1), float(batch["reward"].mean()),
-                   float(env.deal.mean()), float(own.mean()), float(np.sqrt(np.clip(shares, 0, None).prod(1)).mean()),
-                   opponent_model_quality(batch)]
+            row = [
+                it,
+                games,
+                round(time.perf_counter() - started, 1),
+                float(batch["reward"].mean()),
+                float(env.deal.mean()),
+                float(own.mean()),
+                float(np.sqrt(np.clip(shares, 0, None).prod(1)).mean()),
+                opponent_model_quality(batch),
+            ]
             if cfg.eval_every and (it % cfg.eval_every == 0 or it == cfg.iterations):
                 path = export(model, out / f"policy-it{it:04d}.npz", {**meta, "iteration": it})
                 ev = evaluate_policy(path, cfg)
@@ -437,11 +536,24 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
                 if cfg.keep_best:  # a copy of the weights only when a later choice may need them
                     ev["params"] = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 evals.append(ev)
-                row += [s["arena_score"]["mean"], s["arena_score"]["lo"], s["arena_score"]["hi"], s["value"]["mean"],
-                        s["welfare"]["mean"], s["deal"]["mean"], *paired]
-                log(f"iter {it}: games {games}, reward {row[3]:.3f}, deal {row[4]:.2f}; eval Arena Score "
-                    f"{_interval(s['arena_score'])}" + (f", vs previous {paired[0]:+.3f} [{paired[1]:+.3f}, {paired[2]:+.3f}]"
-                                                        if paired[0] is not None and paired[1] is not None else ""))
+                row += [
+                    s["arena_score"]["mean"],
+                    s["arena_score"]["lo"],
+                    s["arena_score"]["hi"],
+                    s["value"]["mean"],
+                    s["welfare"]["mean"],
+                    s["deal"]["mean"],
+                    *paired,
+                ]
+                log(
+                    f"iter {it}: games {games}, reward {row[3]:.3f}, deal {row[4]:.2f}; eval Arena Score "
+                    f"{_interval(s['arena_score'])}"
+                    + (
+                        f", vs previous {paired[0]:+.3f} [{paired[1]:+.3f}, {paired[2]:+.3f}]"
+                        if paired[0] is not None and paired[1] is not None
+                        else ""
+                    )
+                )
             else:
                 row += [None] * 9
             writer.writerow(row)
@@ -453,23 +565,50 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         model.load_state_dict(best["params"])
         evals.append(evals.pop(evals.index(best)))  # the decoding choice below compares against it
         chosen = best["iteration"]
-        log(f"kept the checkpoint of iteration {chosen} (best Arena Score on {cfg.eval_split}: "
-            f"{best['stats']['arena_score']['mean']:.3f})")
+        log(
+            f"kept the checkpoint of iteration {chosen} (best Arena Score on {cfg.eval_split}: "
+            f"{best['stats']['arena_score']['mean']:.3f})"
+        )
     decoding, selection = "sample", {}
     if cfg.select_decoding and evals:
         greedy = export(model, out / "policy-greedy.npz", {**meta, "iteration": chosen, "decoding": "greedy"})
         ev = evaluate_policy(greedy, cfg)
-        selection = {"sample": evals[-1]["stats"]["arena_score"]["mean"], "greedy": ev["stats"]["arena_score"]["mean"]}
+        selection = {
+            "sample": evals[-1]["stats"]["arena_score"]["mean"],
+            "greedy": ev["stats"]["arena_score"]["mean"],
+        }
         decoding = max(selection, key=selection.get)
-        log(f"decoding on {cfg.eval_split}: sample {selection['sample']:.3f}, greedy {selection['greedy']:.3f} -> {decoding}")
-    final = export(model, out / "policy.npz", {**meta, "iteration": chosen, "train_seconds": elapsed,
-                                                 "games": games, "decoding": decoding,
-                                                 "decoding_selection": selection})
-    torch.save({"model": model.state_dict(), "config": asdict(cfg), "iteration": chosen}, out / "checkpoint.pt")
-    summary = {"policy": str(final), "seconds": time.perf_counter() - started, "train_seconds": elapsed, "games": games,
-               "games_per_minute": games / (elapsed / 60), "evaluations": len(evals), "iteration": chosen,
-               "decoding": decoding,
-               "decoding_selection": selection, "environment": env_info, "git_commit": meta["git_commit"]}
+        log(
+            f"decoding on {cfg.eval_split}: sample {selection['sample']:.3f}, greedy {selection['greedy']:.3f} -> {decoding}"
+        )
+    final = export(
+        model,
+        out / "policy.npz",
+        {
+            **meta,
+            "iteration": chosen,
+            "train_seconds": elapsed,
+            "games": games,
+            "decoding": decoding,
+            "decoding_selection": selection,
+        },
+    )
+    torch.save(
+        {"model": model.state_dict(), "config": asdict(cfg), "iteration": chosen}, out / "checkpoint.pt"
+    )
+    summary = {
+        "policy": str(final),
+        "seconds": time.perf_counter() - started,
+        "train_seconds": elapsed,
+        "games": games,
+        "games_per_minute": games / (elapsed / 60),
+        "evaluations": len(evals),
+        "iteration": chosen,
+        "decoding": decoding,
+        "decoding_selection": selection,
+        "environment": env_info,
+        "git_commit": meta["git_commit"],
+    }
     write_atomic(out / "summary.json", json.dumps(summary, indent=2))
     plot_curve(curve_path, out / "learning_curve.png")
     return summary
@@ -505,12 +644,11 @@ def paired_with_previous(prev: dict | None, cur: dict) -> list:
     if prev is None:
         return [None, None, None]
     from arena_bench.aggregate import evaluate, rows_from_records
-    from arena_bench.evaluation import load_results
+    from arena_bench.results import load_run
 
     rows = []
     for label, ev in (("prev", prev), ("cur", cur)):
-        _, records = load_results(Path(ev["run_dir"]))
-        r = rows_from_records(records)
+        r = rows_from_records(load_run(Path(ev["run_dir"])).games)
         agent = next(a for a in r["agent"].unique() if a.startswith("policy/"))
         r = r[r["agent"] == agent].copy()
         r["agent"] = label
@@ -519,12 +657,8 @@ def paired_with_previous(prev: dict | None, cur: dict) -> list:
     import pandas as pd
 
     res = evaluate(pd.concat(rows), ["cur", "prev"], b=1000)
-    (pair,) = res["pairs"]
-    sign = 1 if pair["a"] == "cur" else -1
-    if pair["lo"] is None:  # too few scenarios for an interval
-        return [sign * pair["diff"], None, None]
-    lo, hi = sorted((sign * pair["lo"], sign * pair["hi"]))
-    return [sign * pair["diff"], lo, hi]
+    (pair,) = res.pairs
+    return list(pair.oriented("cur"))  # the interval ends are None with too few scenarios
 
 
 def plot_curve(csv_path: Path, png: Path) -> None:

@@ -1,6 +1,7 @@
 """A loopback HTTP server standing in for the Hugging Face Hub (HF_ENDPOINT): the endpoints
 that `HfApi.create_commit(..., create_pr=True)` and `get_repo_discussions` use, for a
-dataset repository. It records every commit and every token it was sent."""
+dataset repository, and those `snapshot_download` reads (repo info, then each file by HEAD
+and GET). It records every commit and every token it was sent."""
 
 from __future__ import annotations
 
@@ -17,6 +18,10 @@ class HubState:
         self.prs: list[dict] = []  # {"num", "title", "files": {path: bytes}, "description"}
         self.requests: list[tuple[str, str]] = []
         self.auth_headers: list[str] = []
+        self.datasets: dict[str, dict[str, bytes]] = {}  # repo id -> {path: content}, served at one commit
+
+
+COMMIT = "a" * 40
 
 
 def make_handler(state: HubState):
@@ -40,17 +45,96 @@ def make_handler(state: HubState):
                 state.requests.append((self.command, self.path))
                 state.auth_headers.append(self.headers.get("authorization", ""))
 
+        def _dataset(self, path: str) -> tuple[str, str, dict[str, bytes]] | None:
+            """(repo, rest of path, files) for /api/datasets/ORG/NAME/... or /datasets/ORG/NAME/..."""
+            for prefix in ("/api/datasets/", "/datasets/"):
+                if path.startswith(prefix):
+                    parts = path[len(prefix) :].split("/", 2)
+                    if len(parts) >= 2:
+                        repo = f"{parts[0]}/{parts[1]}"
+                        with state.lock:
+                            files = state.datasets.get(repo)
+                        if files is not None:
+                            return repo, parts[2] if len(parts) > 2 else "", files
+            return None
+
+        def _file(self, head: bool) -> bool:
+            url = urlparse(self.path)
+            found = self._dataset(url.path)
+            if not found or not found[1].startswith("resolve/"):
+                return False
+            _, rest, files = found
+            name = rest.split("/", 2)[2] if rest.count("/") >= 2 else ""
+            if name not in files:
+                self.send_response(404)
+                self.send_header("X-Error-Code", "EntryNotFound")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return True
+            import hashlib
+
+            data = files[name]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+            self.send_header("X-Repo-Commit", COMMIT)
+            self.end_headers()
+            if not head:
+                self.wfile.write(data)
+            return True
+
+        def do_HEAD(self):  # noqa: N802
+            self._record()
+            if not self._file(head=True):
+                self._send(404, {"error": "not found"})
+
         def do_GET(self):  # noqa: N802
             self._record()
+            if self._file(head=False):
+                return
             url = urlparse(self.path)
+            found = self._dataset(url.path)
+            if found and url.path.startswith("/api/datasets/") and found[1].startswith("tree/"):
+                import hashlib
+
+                return self._send(
+                    200,
+                    [
+                        {"type": "file", "path": n, "size": len(d), "oid": hashlib.sha1(d).hexdigest()}
+                        for n, d in sorted(found[2].items())
+                    ],
+                )
+            if found and url.path.startswith("/api/datasets/"):
+                repo, _, files = found
+                return self._send(
+                    200,
+                    {
+                        "id": repo,
+                        "sha": COMMIT,
+                        "private": False,
+                        "siblings": [{"rfilename": n, "size": len(d)} for n, d in sorted(files.items())],
+                    },
+                )
             if url.path.endswith("/discussions"):
                 with state.lock:
-                    items = [{"num": pr["num"], "title": pr["title"], "status": "open", "isPullRequest": True,
-                              "createdAt": "2026-11-26T00:00:00.000Z", "author": {"name": "someone"},
-                              "repo": {"name": "org/leaderboard", "type": "dataset"}, "pinned": False,
-                              "numComments": 0, "topReactions": []} for pr in state.prs]
-                return self._send(200, {"discussions": items, "count": len(items), "start": 0,
-                                        "numClosedDiscussions": 0})
+                    items = [
+                        {
+                            "num": pr["num"],
+                            "title": pr["title"],
+                            "status": "open",
+                            "isPullRequest": True,
+                            "createdAt": "2026-11-26T00:00:00.000Z",
+                            "author": {"name": "someone"},
+                            "repo": {"name": "org/leaderboard", "type": "dataset"},
+                            "pinned": False,
+                            "numComments": 0,
+                            "topReactions": [],
+                        }
+                        for pr in state.prs
+                    ]
+                return self._send(
+                    200, {"discussions": items, "count": len(items), "start": 0, "numClosedDiscussions": 0}
+                )
             return self._send(404, {"error": f"not found: {url.path}"})
 
         def do_POST(self):  # noqa: N802
@@ -59,21 +143,46 @@ def make_handler(state: HubState):
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if "/preupload/" in url.path:
                 files = json.loads(body)["files"]
-                return self._send(200, {"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False,
-                                                   "oid": None} for f in files], "commitOid": "0" * 40})
+                return self._send(
+                    200,
+                    {
+                        "files": [
+                            {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
+                            for f in files
+                        ],
+                        "commitOid": "0" * 40,
+                    },
+                )
             if "/commit/" in url.path:
                 lines = [json.loads(x) for x in body.decode().splitlines() if x.strip()]
                 header = next(x["value"] for x in lines if x["key"] == "header")
-                files = {x["value"]["path"]: base64.b64decode(x["value"]["content"]) for x in lines if x["key"] == "file"}
+                files = {
+                    x["value"]["path"]: base64.b64decode(x["value"]["content"])
+                    for x in lines
+                    if x["key"] == "file"
+                }
                 create_pr = parse_qs(url.query).get("create_pr") == ["1"]
                 with state.lock:
                     num = len(state.prs) + 1
-                    state.prs.append({"num": num, "title": header["summary"], "files": files,
-                                      "description": header.get("description", ""), "create_pr": create_pr})
+                    state.prs.append(
+                        {
+                            "num": num,
+                            "title": header["summary"],
+                            "files": files,
+                            "description": header.get("description", ""),
+                            "create_pr": create_pr,
+                        }
+                    )
                 repo = url.path.split("/api/datasets/")[1].split("/commit/")[0]
                 base = f"http://{self.headers['Host']}/datasets/{repo}"
-                return self._send(200, {"commitUrl": f"{base}/commit/{num:040d}", "commitOid": f"{num:040d}",
-                                        "pullRequestUrl": f"{base}/discussions/{num}"})
+                return self._send(
+                    200,
+                    {
+                        "commitUrl": f"{base}/commit/{num:040d}",
+                        "commitOid": f"{num:040d}",
+                        "pullRequestUrl": f"{base}/discussions/{num}",
+                    },
+                )
             return self._send(404, {"error": f"not found: {url.path}"})
 
     return Handler

@@ -22,8 +22,8 @@ import json
 import random
 import re
 import threading
-import zlib
 import time
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -33,7 +33,9 @@ def parse_issues(system: str) -> list[tuple[str, list[str]]]:
     for line in system.splitlines():
         m = re.match(r"- ([A-Za-z_]+): (.* = [-0-9.]+)$", line)
         if m:
-            issues.append((m.group(1), [part.rsplit(" = ", 1)[0].strip() for part in m.group(2).split(" | ")]))
+            issues.append(
+                (m.group(1), [part.rsplit(" = ", 1)[0].strip() for part in m.group(2).split(" | ")])
+            )
     return issues
 
 
@@ -123,15 +125,27 @@ def make_handler(counters: Counters, slow_s: float):
             else:
                 content = json.dumps(good_reply(messages, seed))
             prompt_tokens = sum(len(m["content"]) for m in messages) // 4
-            self._send(200, {
-                "id": f"chatcmpl-{counters.requests}",
-                "object": "chat.completion",
-                "created": int(time.time()),
-                "model": req["model"],
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content) // 4,
-                          "total_tokens": prompt_tokens + len(content) // 4},
-            })
+            self._send(
+                200,
+                {
+                    "id": f"chatcmpl-{counters.requests}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": req["model"],
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": content},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": len(content) // 4,
+                        "total_tokens": prompt_tokens + len(content) // 4,
+                    },
+                },
+            )
 
     return Handler
 
@@ -152,7 +166,7 @@ class FakeOpenAIServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
 
-    def __enter__(self) -> "FakeOpenAIServer":
+    def __enter__(self) -> FakeOpenAIServer:
         self.thread.start()
         return self
 

@@ -12,8 +12,16 @@ def test_tiny_ablation_sweep_pairs_variants_and_resumes(tmp_path):
     pytest.importorskip("torch")
     from reference_trainer.ablations import BASELINE, sweep
 
-    base = {"n_scenarios": 40, "bc_games": 20, "bc_epochs": 1, "iterations": 2, "games_per_iteration": 16,
-            "snapshot_every": 1, "eval_every": 0, "select_decoding": False}
+    base = {
+        "n_scenarios": 40,
+        "bc_games": 20,
+        "bc_epochs": 1,
+        "iterations": 2,
+        "games_per_iteration": 16,
+        "snapshot_every": 1,
+        "eval_every": 0,
+        "select_decoding": False,
+    }
     out = tmp_path / "abl"
     result = sweep(base, [1, 2], out, "lite", 2, 1, [BASELINE, "selfish"])
     names = [v["variant"] for v in result["variants"]]

@@ -67,9 +67,9 @@ def brute_force_frontier(ua, ub):
     n = len(ua)
     dominated = np.zeros(n, dtype=bool)
     for start in range(0, n, 512):
-        sa, sb = ua[start:start + 512, None], ub[start:start + 512, None]
+        sa, sb = ua[start : start + 512, None], ub[start : start + 512, None]
         dom = (ua[None, :] >= sa) & (ub[None, :] >= sb) & ((ua[None, :] > sa) | (ub[None, :] > sb))
-        dominated[start:start + 512] = dom.any(axis=1)
+        dominated[start : start + 512] = dom.any(axis=1)
     return ~dominated
 
 

@@ -8,8 +8,21 @@ from arena_bench.cli import main
 
 
 def test_run_writes_results_and_scorecard(tmp_path):
-    r = CliRunner().invoke(main, ["run", "--model", "scripted/logroller", "--limit", "6", "--output-path",
-                                  str(tmp_path), "--no-progress", "--bootstrap", "300"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--model",
+            "scripted/logroller",
+            "--limit",
+            "6",
+            "--output-path",
+            str(tmp_path),
+            "--no-progress",
+            "--bootstrap",
+            "300",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "PARTIAL" in r.output and "Arena Score by opponent" in r.output
     (results_path,) = tmp_path.glob("*/*/results.json")
@@ -33,18 +46,47 @@ def test_run_writes_results_and_scorecard(tmp_path):
 
 
 def test_unknown_names_get_did_you_mean(tmp_path):
-    r = CliRunner().invoke(main, ["run", "--model", "scripted/bolware", "--limit", "1", "--output-path", str(tmp_path)])
+    r = CliRunner().invoke(
+        main, ["run", "--model", "scripted/bolware", "--limit", "1", "--output-path", str(tmp_path)]
+    )
     assert r.exit_code == 2 and "did you mean 'scripted/boulware'" in r.output
-    r = CliRunner().invoke(main, ["run", "--model", "scriptd/boulware", "--limit", "1", "--output-path", str(tmp_path)])
+    r = CliRunner().invoke(
+        main, ["run", "--model", "scriptd/boulware", "--limit", "1", "--output-path", str(tmp_path)]
+    )
     assert r.exit_code == 2 and "did you mean 'scripted/boulware'" in r.output
-    r = CliRunner().invoke(main, ["run", "--model", "scripted/boulware", "--tasks", "negotiation-v2", "--limit", "1",
-                                  "--output-path", str(tmp_path)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--model",
+            "scripted/boulware",
+            "--tasks",
+            "negotiation-v2",
+            "--limit",
+            "1",
+            "--output-path",
+            str(tmp_path),
+        ],
+    )
     assert r.exit_code == 2 and "did you mean 'negotiation-v1'" in r.output
 
 
 def test_tournament_pairs_and_panel_sanity(tmp_path):
-    r = CliRunner().invoke(main, ["tournament", "--agents", "panel-v1", "--limit", "10", "--output-path",
-                                  str(tmp_path), "--no-progress", "--bootstrap", "300"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "tournament",
+            "--agents",
+            "panel-v1",
+            "--limit",
+            "10",
+            "--output-path",
+            str(tmp_path),
+            "--no-progress",
+            "--bootstrap",
+            "300",
+        ],
+    )
     assert r.exit_code == 0, r.output
     (path,) = tmp_path.glob("*/*/results.json")
     st = json.loads(path.read_text())["statistics"]
@@ -55,7 +97,10 @@ def test_tournament_pairs_and_panel_sanity(tmp_path):
     assert agents["scripted/pushover"]["value"]["mean"] < agents["scripted/boulware"]["value"]["mean"]
     # Boulware opens at its best; Conceder has already conceded by its first turn when it moves second
     assert agents["scripted/boulware"]["anchor_value"]["mean"] >= 0.99
-    assert agents["scripted/conceder"]["anchor_value"]["mean"] < agents["scripted/boulware"]["anchor_value"]["mean"]
+    assert (
+        agents["scripted/conceder"]["anchor_value"]["mean"]
+        < agents["scripted/boulware"]["anchor_value"]["mean"]
+    )
     assert st["crossplay"]["scripted/boulware"]["scripted/hardliner"]["n"] > 0
 
 
@@ -63,10 +108,21 @@ def test_report_scores_each_entry_on_its_own_games(tmp_path):
     from arena_bench.evaluation import RunConfig, run
     from arena_bench.report import build
 
-    t = run(RunConfig(kind="tournament", agents=("scripted/boulware", "scripted/conceder"), limit=4,
-                      bootstrap_replicates=100), tmp_path, progress=False)
-    e = run(RunConfig(kind="evaluation", agents=("scripted/linear",), limit=4, bootstrap_replicates=100), tmp_path,
-            progress=False)
+    t = run(
+        RunConfig(
+            kind="tournament",
+            agents=("scripted/boulware", "scripted/conceder"),
+            limit=4,
+            bootstrap_replicates=100,
+        ),
+        tmp_path,
+        progress=False,
+    )
+    e = run(
+        RunConfig(kind="evaluation", agents=("scripted/linear",), limit=4, bootstrap_replicates=100),
+        tmp_path,
+        progress=False,
+    )
     alone = build([t], b=100).statistics.agents
     both = build([e, t], b=100).statistics.agents
     # the evaluation's games give boulware no extra rows: its score is the tournament's
@@ -77,8 +133,23 @@ def test_report_scores_each_entry_on_its_own_games(tmp_path):
 
 
 def test_single_scenario_run_still_writes_its_report(tmp_path):
-    r = CliRunner().invoke(main, ["run", "--model", "scripted/linear", "--limit", "1", "--opponents", "scripted/boulware",
-                                  "--output-path", str(tmp_path), "--no-progress", "--bootstrap", "100"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--model",
+            "scripted/linear",
+            "--limit",
+            "1",
+            "--opponents",
+            "scripted/boulware",
+            "--output-path",
+            str(tmp_path),
+            "--no-progress",
+            "--bootstrap",
+            "100",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "not written" not in r.output and "needs at least two scenarios" in r.output
     (report,) = tmp_path.glob("*/*/report/report.md")

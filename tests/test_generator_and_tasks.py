@@ -39,7 +39,7 @@ def test_every_family_and_stratum_keeps_its_promises(family, stratum):
         s = generate_scenario("x", params, rng)
         a = analyse(s)
         assert a.zopa == (stratum != "no_zopa")
-        for r, role in enumerate(s.roles):
+        for role in s.roles:
             # the stated top priority is a highest-weight issue
             top = s.issues[int(np.argmax(role.weights))].name.replace("_", " ")
             first_sentence = role.narrative.split(". ")[1]
@@ -93,7 +93,9 @@ def test_regenerates_byte_for_byte_slow():
 
 def test_cli_generate_reproduces_v1_byte_for_byte(tmp_path):
     out = tmp_path / "negotiation-v1"
-    r = CliRunner().invoke(main, ["tasks", "generate", "--config", str(TASKS_V1 / "generator.json"), "--out", str(out)])
+    r = CliRunner().invoke(
+        main, ["tasks", "generate", "--config", str(TASKS_V1 / "generator.json"), "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     for f in TASKS_V1.iterdir():
         assert (out / f.name).read_bytes() == f.read_bytes(), f.name
@@ -157,4 +159,7 @@ def test_cli_show_and_list():
     r = CliRunner().invoke(main, ["tasks", "show", "test-003"])
     assert r.exit_code == 2 and "did you mean" in r.output
     r = CliRunner().invoke(main, ["tasks", "list", "--split", "lite"])
-    assert r.exit_code == 0 and f"lite: {open_task_set(TASKS_V1).manifest['splits']['lite']} scenarios" in r.output
+    assert (
+        r.exit_code == 0
+        and f"lite: {open_task_set(TASKS_V1).manifest['splits']['lite']} scenarios" in r.output
+    )

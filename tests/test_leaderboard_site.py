@@ -40,12 +40,20 @@ def site(tmp_path_factory):
 def test_build_recomputes_ranks_and_lists_refusals(site):
     out, summary = site
     models = [e["model"] for e in summary["entries"]]
-    assert set(models) == {"scripted/boulware", "scripted/conceder", "scripted/hardliner", "scripted/logroller",
-                           "scripted/linear", EVIL}
+    assert set(models) == {
+        "scripted/boulware",
+        "scripted/conceder",
+        "scripted/hardliner",
+        "scripted/logroller",
+        "scripted/linear",
+        EVIL,
+    }
     scores = [e["metrics"]["arena_score"]["mean"] for e in summary["entries"]]
     assert scores == sorted(scores, reverse=True)
     assert len(summary["refused"]) == 1 and "partial" in summary["refused"][0]["reasons"][0]
-    assert (out / "README.md").read_text().startswith("---") and "sdk: static" in (out / "README.md").read_text()
+    assert (out / "README.md").read_text().startswith("---") and "sdk: static" in (
+        out / "README.md"
+    ).read_text()
     html = (out / "index.html").read_text()
     assert EVIL not in html and "http://" not in html.replace("http://www.w3.org", "")  # escaped; no CDN
 
@@ -66,15 +74,26 @@ def server(site):
     httpd.shutdown()
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
 def test_page_in_a_real_browser(site, server, tmp_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     _, summary = site
     dialogs = []
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
         page.goto(f"{server}/index.html")
@@ -84,13 +103,20 @@ def test_page_in_a_real_browser(site, server, tmp_path):
         assert shown == [e["model"] for e in summary["entries"]]  # rank order
         # sort by Value (descending on first click)
         page.locator("#leaderboard th", has_text="Value").click()
-        values = [float(rows.nth(i).locator("td").nth(4).get_attribute("data-value")) for i in range(rows.count())]
+        values = [
+            float(rows.nth(i).locator("td").nth(4).get_attribute("data-value")) for i in range(rows.count())
+        ]
         assert values == sorted(values, reverse=True)
-        assert [rows.nth(i).get_attribute("data-model") for i in range(rows.count())] != shown or len(set(values)) == 1
+        assert [rows.nth(i).get_attribute("data-model") for i in range(rows.count())] != shown or len(
+            set(values)
+        ) == 1
         # the hostile name is text, and nothing ran
         assert page.locator("#leaderboard td.name", has_text=EVIL).count() == 1
         assert page.locator('img[src="x"]').count() == 0
-        assert page.locator("#crossplay rect").count() > 0 and page.locator("#strata tbody tr").count() == rows.count()
+        assert (
+            page.locator("#crossplay rect").count() > 0
+            and page.locator("#strata tbody tr").count() == rows.count()
+        )
         page.screenshot(path=str(tmp_path / "leaderboard.png"), full_page=True)
         # a model page: transcripts and the offer trace
         page.locator("#leaderboard a", has_text="scripted/logroller").click()

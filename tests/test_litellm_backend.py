@@ -15,13 +15,31 @@ pytest.importorskip("litellm")
 
 
 def run(server, tmp_path, model, *extra, limit="2"):
-    args = ["run", "--model", f"openai/{model}", "--api-base", server.url, "--limit", limit, "--opponents",
-            "scripted/boulware,scripted/hardliner", "--output-path", str(tmp_path), "--no-progress", "--bootstrap",
-            "200", "--model-args", "retry_base_s=0.01", *extra]
+    args = [
+        "run",
+        "--model",
+        f"openai/{model}",
+        "--api-base",
+        server.url,
+        "--limit",
+        limit,
+        "--opponents",
+        "scripted/boulware,scripted/hardliner",
+        "--output-path",
+        str(tmp_path),
+        "--no-progress",
+        "--bootstrap",
+        "200",
+        "--model-args",
+        "retry_base_s=0.01",
+        *extra,
+    ]
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     found = sorted(tmp_path.glob(f"*{model}*/*/results.json"))
     res = json.loads(found[0].read_text()) if found else None
-    games = [json.loads(x) for x in (found[0].parent / "games.jsonl").read_text().splitlines()] if found else []
+    games = (
+        [json.loads(x) for x in (found[0].parent / "games.jsonl").read_text().splitlines()] if found else []
+    )
     return result, res, games
 
 
@@ -99,15 +117,32 @@ def test_429_and_500_are_retried_and_nothing_is_lost(tmp_path):
 def test_timeouts_fail_cells_that_resume_completes(tmp_path):
     with FakeOpenAIServer(slow_s=1.5) as server:
         # no retries: the first calls time out, so those games fail (counted, not written)
-        result, res, games = run(server, tmp_path, "stall-4", "--timeout", "0.3", "--model-args",
-                                 "retry_base_s=0.01,max_retries=0", limit="1")
+        result, res, games = run(
+            server,
+            tmp_path,
+            "stall-4",
+            "--timeout",
+            "0.3",
+            "--model-args",
+            "retry_base_s=0.01,max_retries=0",
+            limit="1",
+        )
         assert result.exit_code == 1, result.output  # failures make the command fail
         assert res["counts"]["failed"] > 0
         assert res["counts"]["completed"] + res["counts"]["failed"] == res["counts"]["planned"]
         assert "rerun with --resume" in result.output
         # resume: the server now answers at once
-        result, res, games = run(server, tmp_path, "stall-4", "--timeout", "0.3", "--model-args",
-                                 "retry_base_s=0.01,max_retries=0", "--resume", limit="1")
+        result, res, games = run(
+            server,
+            tmp_path,
+            "stall-4",
+            "--timeout",
+            "0.3",
+            "--model-args",
+            "retry_base_s=0.01,max_retries=0",
+            "--resume",
+            limit="1",
+        )
     assert result.exit_code == 0, result.output
     assert res["counts"]["failed"] == 0 and res["counts"]["completed"] == res["counts"]["planned"]
     assert len({g["game_id"] for g in games}) == len(games) == res["counts"]["planned"]
@@ -124,9 +159,13 @@ def test_slow_reply_is_retried_after_timeout(tmp_path):
 def test_cache_replays_without_calls_and_keeps_repetitions_apart(tmp_path):
     cache = tmp_path / "cache"
     with FakeOpenAIServer() as server:
-        r1, res1, games1 = run(server, tmp_path / "a", "good", "--use-cache", str(cache), "--reps", "2", limit="1")
+        r1, res1, games1 = run(
+            server, tmp_path / "a", "good", "--use-cache", str(cache), "--reps", "2", limit="1"
+        )
         calls = server.counters.by_status[200]
-        r2, res2, games2 = run(server, tmp_path / "b", "good", "--use-cache", str(cache), "--reps", "2", limit="1")
+        r2, res2, games2 = run(
+            server, tmp_path / "b", "good", "--use-cache", str(cache), "--reps", "2", limit="1"
+        )
         assert server.counters.by_status[200] == calls  # the second run made no calls
     assert r1.exit_code == r2.exit_code == 0
     strip = lambda gs: sorted((g["game_id"], json.dumps([t["action"] for t in g["turns"]])) for g in gs)  # noqa: E731
@@ -134,6 +173,7 @@ def test_cache_replays_without_calls_and_keeps_repetitions_apart(tmp_path):
     by_rep = {}
     for g in games1:
         by_rep.setdefault((g["scenario_id"], tuple(g["players"]), g["first_mover"]), []).append(
-            json.dumps([t["attempts"][0]["raw"] for t in g["turns"]]))
+            json.dumps([t["attempts"][0]["raw"] for t in g["turns"]])
+        )
     assert any(len(set(v)) > 1 for v in by_rep.values())  # repetitions did not collapse into one
     assert res2["players"]["openai/good"]["cache"]["hits"] > 0

@@ -12,31 +12,52 @@ from arena_bench.parsing import parse_reply
 from arena_bench.prompts import reply_schema, system_prompt, template_hash, turn_prompt
 from arena_bench.tasks import open_task_set
 
-ISSUES = (Issue("price", "", ("$80,000", "$90,000")), Issue("support_tier", "", ("Gold, 8h response", "Silver")))
+ISSUES = (
+    Issue("price", "", ("$80,000", "$90,000")),
+    Issue("support_tier", "", ("Gold, 8h response", "Silver")),
+)
 
 
-@pytest.mark.parametrize("text", [
-    '{"message": "hi", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Silver"}}',
-    'Sure!\n```json\n{"message": "hi", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Silver"}}\n```',
-    'My offer: {"message":"hi","action":"PROPOSE","offer":{"Price":" $80,000 ","support_tier":"silver"}} thanks',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"message": "hi", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Silver"}}',
+        'Sure!\n```json\n{"message": "hi", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Silver"}}\n```',
+        'My offer: {"message":"hi","action":"PROPOSE","offer":{"Price":" $80,000 ","support_tier":"silver"}} thanks',
+    ],
+)
 def test_wrappers_case_and_spacing_are_tolerated(text):
     p = parse_reply(text, ISSUES)
     assert p.error is None and p.action == Action.propose((0, 1)) and p.message == "hi"
 
 
-@pytest.mark.parametrize("text, error", [
-    ("", "empty"),
-    ("let's split the difference", "no JSON object"),
-    ('{"message": "x", "action": "propose", "offer": {"price": "$85,000", "support_tier": "Silver"}}', "'$85,000' is not an option"),
-    ('{"message": "x", "action": "propose", "offer": {"price": "80000", "support_tier": "Silver"}}', "is not an option"),
-    ('{"message": "x", "action": "propose", "offer": {"price": "$80,000"}}', "'support_tier' is missing"),
-    ('{"message": "x", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Silver", "color": "red"}}', "unknown issue"),
-    ('{"message": "x", "action": "haggle"}', "unknown action"),
-    ('{"message": "x"}', '"action" is missing'),
-    ('{"message": "x", "action": "propose"}', 'needs "offer"'),
-    ('{"message": "x", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Gold"}}', "'Gold' is not an option"),
-])
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("", "empty"),
+        ("let's split the difference", "no JSON object"),
+        (
+            '{"message": "x", "action": "propose", "offer": {"price": "$85,000", "support_tier": "Silver"}}',
+            "'$85,000' is not an option",
+        ),
+        (
+            '{"message": "x", "action": "propose", "offer": {"price": "80000", "support_tier": "Silver"}}',
+            "is not an option",
+        ),
+        ('{"message": "x", "action": "propose", "offer": {"price": "$80,000"}}', "'support_tier' is missing"),
+        (
+            '{"message": "x", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Silver", "color": "red"}}',
+            "unknown issue",
+        ),
+        ('{"message": "x", "action": "haggle"}', "unknown action"),
+        ('{"message": "x"}', '"action" is missing'),
+        ('{"message": "x", "action": "propose"}', 'needs "offer"'),
+        (
+            '{"message": "x", "action": "propose", "offer": {"price": "$80,000", "support_tier": "Gold"}}',
+            "'Gold' is not an option",
+        ),
+    ],
+)
 def test_nothing_is_invented_rounded_or_guessed(text, error):
     p = parse_reply(text, ISSUES)
     assert p.action is None and error in p.error
@@ -50,8 +71,16 @@ def test_accept_and_walk_away_ignore_the_offer():
 def test_prompts_show_only_the_own_brief_and_the_public_history():
     s = open_task_set("negotiation-v1").load("lite")[3]
     offer = (0,) * len(s.issues)
-    obs = Observation(0, s.roles[0], public_view(s), (PublicTurn(0, 1, "hello there", Action.propose(offer)),), 1, 20,
-                      offer, 1)
+    obs = Observation(
+        0,
+        s.roles[0],
+        public_view(s),
+        (PublicTurn(0, 1, "hello there", Action.propose(offer)),),
+        1,
+        20,
+        offer,
+        1,
+    )
     system, turn = system_prompt(obs), turn_prompt(obs)
     assert s.roles[0].narrative in system and s.roles[1].narrative not in system + turn
     other_batna = f"{100 * s.roles[1].batna:g} points"

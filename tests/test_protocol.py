@@ -3,7 +3,16 @@ from __future__ import annotations
 import pytest
 
 from arena_bench.conformance import check_scenario
-from arena_bench.core.protocol import Action, EndReason, IllegalAction, Turn, forfeit, illegality, initial_state, step
+from arena_bench.core.protocol import (
+    Action,
+    EndReason,
+    IllegalAction,
+    Turn,
+    forfeit,
+    illegality,
+    initial_state,
+    step,
+)
 from arena_bench.tasks import open_task_set
 
 

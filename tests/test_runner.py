@@ -16,8 +16,8 @@ from arena_bench.agents.scripted import STRATEGIES
 from arena_bench.conformance import check_agent
 from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import Action
-from arena_bench.game import play_game
 from arena_bench.core.records import GameRecord
+from arena_bench.game import play_game
 from arena_bench.runner import Cell, GameStore, cell_seed, game_id, plan_cells
 from arena_bench.tasks import open_task_set
 
@@ -35,13 +35,19 @@ class Scripted:
 def test_repairs_then_forfeit_are_counted(logroll_scenario):
     bad = Reply(raw="{oops", error="not JSON")
     a = Scripted([bad, bad, bad, Reply(message="deal", action=Action.accept())])
-    b = Scripted([Reply(message="hi", action=Action.propose((1, 0))),
-                  Reply(message="?", action=Action.accept()),  # illegal: its own offer stands
-                  Reply(message="fine", action=Action.propose((1, 0)))])
-    state, logs, m = asyncio.run(play_game(logroll_scenario, analyse(logroll_scenario), (a, b), first_mover=1))
+    b = Scripted(
+        [
+            Reply(message="hi", action=Action.propose((1, 0))),
+            Reply(message="?", action=Action.accept()),  # illegal: its own offer stands
+            Reply(message="fine", action=Action.propose((1, 0))),
+        ]
+    )
+    state, logs, m = asyncio.run(
+        play_game(logroll_scenario, analyse(logroll_scenario), (a, b), first_mover=1)
+    )
     # turn 0: B proposes; turn 1: A fails 3 times -> forfeited; turn 2: B tries accept (illegal) then proposes;
     # turn 3: A accepts
-    assert [l.forfeited for l in logs] == [False, True, False, False]
+    assert [log.forfeited for log in logs] == [False, True, False, False]
     assert len(logs[1].attempts) == 3 and logs[1].attempts[0]["error"] == "not JSON"
     assert "your own" in logs[2].attempts[0]["error"]
     assert m.sides[0].invalid_turns == 1 and m.sides[0].repairs == 2 and m.sides[0].forfeited_turns == 1
@@ -73,8 +79,16 @@ def test_plan_covers_roles_and_move_orders_once():
 def _real_lines(tmp_path, n: int) -> list[str]:
     from arena_bench.evaluation import RunConfig, run
 
-    played = run(RunConfig(kind="tournament", agents=("scripted/boulware", "scripted/linear"), limit=2,
-                           bootstrap_replicates=50), tmp_path / "src", progress=False)
+    played = run(
+        RunConfig(
+            kind="tournament",
+            agents=("scripted/boulware", "scripted/linear"),
+            limit=2,
+            bootstrap_replicates=50,
+        ),
+        tmp_path / "src",
+        progress=False,
+    )
     return (played.path / "games.jsonl").read_text().splitlines(keepends=True)[:n]
 
 
@@ -83,7 +97,9 @@ def test_store_moves_a_torn_last_line_out_and_keeps_the_rest(tmp_path):
     p = tmp_path / "games.jsonl"
     p.write_text(a + b[: len(b) // 2])
     store = GameStore(p)
-    assert store.done == {json.loads(a)["game_id"]} and len(store.rejected) == 1 and "torn" in store.rejected[0]
+    assert (
+        store.done == {json.loads(a)["game_id"]} and len(store.rejected) == 1 and "torn" in store.rejected[0]
+    )
     store.append(GameRecord.from_dict(json.loads(c)))
     store.close()
     assert p.read_text() == a + c
@@ -97,7 +113,9 @@ def test_store_moves_a_corrupt_middle_line_and_a_duplicate_out_keeping_every_oth
     p.write_text(lines[0] + lines[1] + "{not json\n" + "".join(lines[2:]) + lines[3])
     store = GameStore(p)
     store.close()
-    assert store.done == {json.loads(x)["game_id"] for x in lines}  # only the broken cell is missing: none here
+    assert store.done == {
+        json.loads(x)["game_id"] for x in lines
+    }  # only the broken cell is missing: none here
     assert p.read_text() == "".join(lines)
     reasons = [json.loads(x)["reason"] for x in (tmp_path / "games.rejected.jsonl").read_text().splitlines()]
     assert len(reasons) == 2 and "not valid JSON" in reasons[0] and "already stored" in reasons[1]
@@ -108,8 +126,10 @@ def test_a_second_process_on_the_same_run_folder_is_refused_naming_the_holder(tm
 
     store = GameStore(tmp_path / "games.jsonl")
     try:
-        code = ("import sys; from arena_bench.runner import GameStore\n"
-                f"GameStore({str(tmp_path / 'games.jsonl')!r})")
+        code = (
+            "import sys; from arena_bench.runner import GameStore\n"
+            f"GameStore({str(tmp_path / 'games.jsonl')!r})"
+        )
         other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert other.returncode != 0 and f"pid {os.getpid()}" in other.stderr and "RunError" in other.stderr
         with pytest.raises(RunError, match="in use by another arena-bench process"):
@@ -129,8 +149,22 @@ def _strip_timing(record):
 
 
 def _run(out: Path, *extra):
-    return [sys.executable, "-m", "arena_bench.cli", "run", "--model", "scripted/random-rational", "--split", "lite",
-            "--output-path", str(out), "--no-progress", "--bootstrap", "200", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "arena_bench.cli",
+        "run",
+        "--model",
+        "scripted/random-rational",
+        "--split",
+        "lite",
+        "--output-path",
+        str(out),
+        "--no-progress",
+        "--bootstrap",
+        "200",
+        *extra,
+    ]
 
 
 def _games(out: Path):
@@ -167,4 +201,7 @@ def test_kill_9_halfway_then_resume_equals_uninterrupted_run(tmp_path):
     assert len(games.read_text().splitlines()) == len(expected)  # nothing repeated
     assert got == expected  # nothing lost, same games
     results = json.loads((games.parent / "results.json").read_text())
-    assert results["counts"]["completed"] == len(expected) and results["counts"]["resumed_from_store"] >= partial - 1
+    assert (
+        results["counts"]["completed"] == len(expected)
+        and results["counts"]["resumed_from_store"] >= partial - 1
+    )

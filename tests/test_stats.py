@@ -13,7 +13,9 @@ def test_agrees_with_scipy_bootstrap_when_every_game_is_its_own_cluster():
     rng = np.random.default_rng(0)
     x = rng.normal(0.4, 0.2, size=300)
     (ours,) = stats.cluster_bootstrap(x, np.arange(len(x)), b=20000, seed=1)
-    ref = sps.bootstrap((x,), np.mean, n_resamples=20000, method="percentile", random_state=2).confidence_interval
+    ref = sps.bootstrap(
+        (x,), np.mean, n_resamples=20000, method="percentile", random_state=2
+    ).confidence_interval
     assert ours.mean == pytest.approx(x.mean())
     assert ours.lo == pytest.approx(ref.low, abs=0.002) and ours.hi == pytest.approx(ref.high, abs=0.002)
     assert ours.se == pytest.approx(x.std(ddof=1) / np.sqrt(len(x)), rel=0.01)
@@ -45,7 +47,9 @@ def test_coverage_1000_simulations():
     assert 0.93 <= cov <= 0.97, cov
 
 
-def paired_rejection_rate(n_sims: int, b: int, effect: float, seed: int, n_clusters=50, per_cluster=8) -> float:
+def paired_rejection_rate(
+    n_sims: int, b: int, effect: float, seed: int, n_clusters=50, per_cluster=8
+) -> float:
     """Two agents on shared cells: scenario effects shared (paired), their own noise; test A - B = 0."""
     rng = np.random.default_rng(seed)
     rejections = 0
@@ -53,10 +57,19 @@ def paired_rejection_rate(n_sims: int, b: int, effect: float, seed: int, n_clust
     for i in range(n_sims):
         scen = rng.normal(0, 0.15, n_clusters)[cluster]
         cell = rng.normal(0, 0.1, len(cluster))  # cell difficulty, shared by both agents
-        a = 0.5 + effect + scen + cell + rng.normal(0, 0.2, len(cluster)) + rng.normal(0, 0.05, n_clusters)[cluster]
+        a = (
+            0.5
+            + effect
+            + scen
+            + cell
+            + rng.normal(0, 0.2, len(cluster))
+            + rng.normal(0, 0.05, n_clusters)[cluster]
+        )
         b_ = 0.5 + scen + cell + rng.normal(0, 0.2, len(cluster))
         sums, counts = stats.cluster_sums(cluster, (a - b_)[:, None], n_clusters)
-        boot = stats.replicate_means(stats.bootstrap_counts(n_clusters, b, np.random.default_rng(i)), sums, counts)
+        boot = stats.replicate_means(
+            stats.bootstrap_counts(n_clusters, b, np.random.default_rng(i)), sums, counts
+        )
         rejections += stats.bootstrap_p_value(boot)[0] < 0.05
     return rejections / n_sims
 
@@ -77,7 +90,9 @@ def planted_detection_rate(n_sims: int, b: int, seed: int) -> float:
     n_clusters, per = 50, 8
     cluster = np.repeat(np.arange(n_clusters), per)
     scen = rng.normal(0, 0.15, n_clusters)[cluster]
-    d = (rng.normal(0, 0.2, len(cluster)) + rng.normal(0, 0.05, n_clusters)[cluster]) - rng.normal(0, 0.2, len(cluster))
+    d = (rng.normal(0, 0.2, len(cluster)) + rng.normal(0, 0.05, n_clusters)[cluster]) - rng.normal(
+        0, 0.2, len(cluster)
+    )
     mde = stats.power_from_differences(d + 0 * scen, cluster).mde
     return paired_rejection_rate(n_sims, b, mde, seed=seed + 1), mde
 
@@ -121,12 +136,33 @@ def test_evaluate_pairs_match_direct_computation():
         for opp in ("o1", "o2"):
             for role in (0, 1):
                 for agent, shift in (("x", 0.05), ("z", 0.0)):
-                    rows.append({"scenario_id": f"s{s}", "stratum": "st", "family": "f", "agent": agent,
-                                 "opponent": opp, "opponent_key": opp, "role": role, "first_mover": 0, "rep": 0,
-                                 "arena_score": base + shift + rng.normal(0, 0.05)})
+                    rows.append(
+                        {
+                            "scenario_id": f"s{s}",
+                            "stratum": "st",
+                            "family": "f",
+                            "agent": agent,
+                            "opponent": opp,
+                            "opponent_key": opp,
+                            "role": role,
+                            "first_mover": 0,
+                            "rep": 0,
+                            "arena_score": base + shift + rng.normal(0, 0.05),
+                        }
+                    )
     df = pd.DataFrame(rows)
-    for m in ("value", "welfare", "deal", "pareto_optimal", "rational", "invalid_rate", "forfeit_rate",
-              "anchor_value", "distance_to_frontier", "turns"):
+    for m in (
+        "value",
+        "welfare",
+        "deal",
+        "pareto_optimal",
+        "rational",
+        "invalid_rate",
+        "forfeit_rate",
+        "anchor_value",
+        "distance_to_frontier",
+        "turns",
+    ):
         df[m] = 0.0
     res = evaluate(df, ["x", "z"], b=500, seed=1)
     (pair,) = res.pairs

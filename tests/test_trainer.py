@@ -72,7 +72,10 @@ def test_batched_env_features_equal_what_the_exported_policy_sees_in_arena_bench
             brief = scenarios[k].roles[obs.role_index]
             pad = pad_brief(brief.weights, brief.values, scenarios[k].shape)
             t1, g1, c1 = observation_features(obs, *pad)
-            assert np.allclose(t1[0], tokens[j]) and np.allclose(g1[0], glob[j]) and c1[0] == can[j], (k, env.turn[k])
+            assert np.allclose(t1[0], tokens[j]) and np.allclose(g1[0], glob[j]) and c1[0] == can[j], (
+                k,
+                env.turn[k],
+            )
             checked += 1
         kind, offers = random_actions(env, rng)
         kind = np.where(kind == WALK, PROPOSE, kind)  # long games: every turn's features get compared
@@ -110,9 +113,13 @@ def test_export_round_trip_matches_torch(tmp_path):
     env.step(idx, np.full(16, PROPOSE), random_actions(env, np.random.default_rng(1))[1])
     tokens, glob, can = env.observe(idx)
     with torch.no_grad():
-        tl, ol = model.actor(torch.tensor(tokens, dtype=torch.float32), torch.tensor(glob, dtype=torch.float32),
-                             torch.tensor(env.s.issue_mask, dtype=torch.float32),
-                             torch.tensor(env.s.opt_mask, dtype=torch.float32), torch.tensor(can))
+        tl, ol = model.actor(
+            torch.tensor(tokens, dtype=torch.float32),
+            torch.tensor(glob, dtype=torch.float32),
+            torch.tensor(env.s.issue_mask, dtype=torch.float32),
+            torch.tensor(env.s.opt_mask, dtype=torch.float32),
+            torch.tensor(can),
+        )
     path = export(model, tmp_path / "p.npz", {"decoding": "sample"})
     ntl, nol = forward(load_policy(str(path)).params, tokens, glob, env.s.issue_mask, env.s.opt_mask, can)
     assert np.allclose(tl.numpy(), ntl, atol=1e-4) and np.allclose(ol.numpy(), nol, atol=1e-4)
@@ -125,16 +132,38 @@ def test_smoke_training_run_exports_a_policy_that_arena_bench_plays(tmp_path):
     from arena_bench.cli import main
     from reference_trainer.train import TrainConfig, train
 
-    cfg = TrainConfig(out=str(tmp_path / "run"), n_scenarios=40, bc_games=40, bc_epochs=1, iterations=2,
-                      games_per_iteration=32, eval_every=2, eval_limit=1, snapshot_every=1)
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        n_scenarios=40,
+        bc_games=40,
+        bc_epochs=1,
+        iterations=2,
+        games_per_iteration=32,
+        eval_every=2,
+        eval_limit=1,
+        snapshot_every=1,
+    )
     summary = train(cfg, log=lambda *_: None)
     assert summary["games"] == 64 and (tmp_path / "run" / "learning_curve.csv").is_file()
     rows = (tmp_path / "run" / "learning_curve.csv").read_text().splitlines()
     assert len(rows) == 3 and rows[-1].split(",")[8] != ""  # an evaluation at the last iteration
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["iterations"] == 2 and saved["reward"] == "nash"
-    r = CliRunner().invoke(main, ["run", "--model", f"policy/{summary['policy']}", "--limit", "1", "--output-path",
-                                  str(tmp_path / "eval"), "--no-progress", "--bootstrap", "100"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--model",
+            f"policy/{summary['policy']}",
+            "--limit",
+            "1",
+            "--output-path",
+            str(tmp_path / "eval"),
+            "--no-progress",
+            "--bootstrap",
+            "100",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "policy/" in r.output
 
@@ -145,8 +174,18 @@ def test_keep_best_exports_an_evaluated_checkpoint_even_without_intervals(tmp_pa
     pytest.importorskip("torch")
     from reference_trainer.train import TrainConfig, train
 
-    cfg = TrainConfig(out=str(tmp_path / "run"), n_scenarios=40, bc_games=20, bc_epochs=1, iterations=2,
-                      games_per_iteration=16, eval_every=1, eval_limit=1, snapshot_every=1, keep_best=True)
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        n_scenarios=40,
+        bc_games=20,
+        bc_epochs=1,
+        iterations=2,
+        games_per_iteration=16,
+        eval_every=1,
+        eval_limit=1,
+        snapshot_every=1,
+        keep_best=True,
+    )
     summary = train(cfg, log=lambda *_: None)
     assert summary["iteration"] in (1, 2) and summary["decoding"] in ("sample", "greedy")
     assert load_policy(summary["policy"]).meta["iteration"] == summary["iteration"]

@@ -27,8 +27,6 @@ def copy(real_run, tmp_path):
     return target
 
 
-
-
 def expected():
     return expected_for("negotiation-v1", "lite")
 
@@ -54,12 +52,15 @@ def test_a_real_run_is_valid_and_accepted(real_run):
     assert reasons == [] and len(run.games) == 35 * 2 * (8 * 2 + 1)  # lite x move orders x panel-v2 cells
 
 
-@pytest.mark.parametrize("tamper, reason", [
-    (lambda d: d["task_set"].update(hash="0" * 64), "task set hash"),
-    (lambda d: d.update(panel_version="panel-v0"), "panel 'panel-v0' differs"),
-    (lambda d: d.update(protocol_version="alternating-offers-v0"), "protocol"),
-    (lambda d: (d.update(partial=True), d["config"].update(limit=5)), "partial split"),
-])
+@pytest.mark.parametrize(
+    "tamper, reason",
+    [
+        (lambda d: d["task_set"].update(hash="0" * 64), "task set hash"),
+        (lambda d: d.update(panel_version="panel-v0"), "panel 'panel-v0' differs"),
+        (lambda d: d.update(protocol_version="alternating-offers-v0"), "protocol"),
+        (lambda d: (d.update(partial=True), d["config"].update(limit=5)), "partial split"),
+    ],
+)
 def test_refusals_from_the_results_file(copy, tamper, reason):
     edit_results(copy, tamper)
     reasons, _ = verify_run(copy, expected())
@@ -75,7 +76,9 @@ def test_refuses_missing_and_duplicated_cells(copy):
 
 
 def test_refuses_utilities_that_do_not_match_the_scenario(copy):
-    g = edit_game(copy, 7, lambda g: g["sides"][0].update(u=g["sides"][0]["u"] + 0.2, value=1.0, arena_score=1.0))
+    g = edit_game(
+        copy, 7, lambda g: g["sides"][0].update(u=g["sides"][0]["u"] + 0.2, value=1.0, arena_score=1.0)
+    )
     reasons, _ = verify_run(copy, expected())
     assert any(g["game_id"] in r and "utilities do not match" in r for r in reasons), reasons
 
@@ -133,8 +136,12 @@ def test_submission_opens_one_pull_request_and_never_shows_the_token(real_run, m
         bundle = make_bundle(real_run)
         assert pr["create_pr"] and set(pr["files"]) == set(bundle.files)
         assert all(pr["files"][k] == v for k, v in bundle.files.items())
-        repo_calls = [h for (_, path), h in zip(hub.state.requests, hub.state.auth_headers) if "/datasets/" in path]
-        assert repo_calls and all(h == f"Bearer {secret}" for h in repo_calls)  # the token goes in the header only
+        repo_calls = [
+            h for (_, path), h in zip(hub.state.requests, hub.state.auth_headers) if "/datasets/" in path
+        ]
+        assert repo_calls and all(
+            h == f"Bearer {secret}" for h in repo_calls
+        )  # the token goes in the header only
     assert secret not in first.output + again.output
 
 

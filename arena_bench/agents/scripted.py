@@ -5,8 +5,9 @@ They see only their own brief and the public history, like any agent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,9 @@ from .base import Observation, Reply
 
 
 @lru_cache(maxsize=256)
-def _own_grid(shape: tuple[int, ...], weights: tuple[float, ...], values: tuple[tuple[float, ...], ...]) -> np.ndarray:
+def _own_grid(
+    shape: tuple[int, ...], weights: tuple[float, ...], values: tuple[tuple[float, ...], ...]
+) -> np.ndarray:
     u = np.round(additive_grid(weights, values, shape), DECIMALS)
     u.setflags(write=False)
     return u
@@ -90,7 +93,7 @@ class ScriptedAgent:
             self.batna = brief.batna
             self.best_u = float(self.u.max())
             self.model = FrequencyModel(self.shape)
-        for t in obs.history[self._seen:]:
+        for t in obs.history[self._seen :]:
             if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE:
                 self.model.update(t.action.offer)
         self._seen = len(obs.history)
@@ -121,7 +124,9 @@ class ScriptedAgent:
         return Reply(message=text, action=Action.propose(offer))
 
     def accept(self, obs: Observation) -> Reply:
-        return Reply(message="Agreed: " + describe_offer(obs, obs.standing_offer) + ".", action=Action.accept())
+        return Reply(
+            message="Agreed: " + describe_offer(obs, obs.standing_offer) + ".", action=Action.accept()
+        )
 
     def walk(self, text: str = "We are too far apart; I will take my alternative.") -> Reply:
         return Reply(message=text, action=Action.walk_away())
@@ -203,8 +208,11 @@ class TitForTat(ScriptedAgent):
         self.level: float | None = None
 
     def decide(self, obs: Observation) -> Reply:
-        theirs = [t.action.offer for t in obs.history
-                  if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE]
+        theirs = [
+            t.action.offer
+            for t in obs.history
+            if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE
+        ]
         if self.level is None:
             self.level = self.best_u
         elif theirs:
@@ -309,9 +317,11 @@ class ScriptedPlayer:
             import difflib
 
             hint = difflib.get_close_matches(name, list(STRATEGIES), n=1)
-            raise UnknownPlayer(f"unknown scripted strategy {name!r}"
-                                + (f"; did you mean 'scripted/{hint[0]}'?" if hint else "")
-                                + f" Known: {', '.join('scripted/' + n for n in STRATEGIES)}")
+            raise UnknownPlayer(
+                f"unknown scripted strategy {name!r}"
+                + (f"; did you mean 'scripted/{hint[0]}'?" if hint else "")
+                + f" Known: {', '.join('scripted/' + n for n in STRATEGIES)}"
+            )
         self.name = name
         self.spec = f"scripted/{name}"
 
@@ -319,8 +329,12 @@ class ScriptedPlayer:
         return STRATEGIES[self.name](role_index, seed)
 
     def describe(self) -> dict[str, Any]:
-        return {"spec": self.spec, "kind": "scripted", "description": DESCRIPTIONS[self.name],
-                "parameters": PARAMETERS[self.name]}
+        return {
+            "spec": self.spec,
+            "kind": "scripted",
+            "description": DESCRIPTIONS[self.name],
+            "parameters": PARAMETERS[self.name],
+        }
 
 
 def make_player(provider: str, name: str, options: dict[str, Any]) -> ScriptedPlayer:

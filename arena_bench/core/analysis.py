@@ -8,8 +8,9 @@ in exact arithmetic but differ in the last bit (summation order) are treated as 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def _strictly_dominated_by_supported(ua: np.ndarray, ub: np.ndarray, n_direction
     weighted sums ``l*u_A + (1-l)*u_B``. Anything it drops is certainly dominated, and every
     frontier outcome survives, so the exact sweep on the survivors gives the exact frontier."""
     lam = np.linspace(0.0, 1.0, n_directions)
-    refs = np.unique([int(np.argmax(l * ua + (1 - l) * ub)) for l in lam])
+    refs = np.unique([int(np.argmax(w * ua + (1 - w) * ub)) for w in lam])
     ra, rb = ua[refs], ub[refs]
     order = np.argsort(ra)
     ra, rb = ra[order], rb[order]

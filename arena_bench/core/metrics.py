@@ -24,8 +24,9 @@ def value_share(u: float, batna: float, best: float) -> float:
     return min(1.0, max(-1.0, (u - batna) / (best - batna)))
 
 
-def welfare(scenario_zopa: bool, deal: bool, u: tuple[float, float], batna: tuple[float, float],
-            nash_product: float) -> float:
+def welfare(
+    scenario_zopa: bool, deal: bool, u: tuple[float, float], batna: tuple[float, float], nash_product: float
+) -> float:
     """N: Nash product of the gains over its maximum (ZOPA); 1 for no deal without a ZOPA."""
     if not scenario_zopa:
         return 0.0 if deal else 1.0
@@ -73,7 +74,9 @@ def frontier_array(analysis: Analysis) -> np.ndarray:
 
 def pareto_optimal(u: tuple[float, float], frontier: np.ndarray) -> bool:
     ua, ub = round(u[0], DECIMALS), round(u[1], DECIMALS)
-    dominated = (frontier[:, 0] >= ua) & (frontier[:, 1] >= ub) & ((frontier[:, 0] > ua) | (frontier[:, 1] > ub))
+    dominated = (
+        (frontier[:, 0] >= ua) & (frontier[:, 1] >= ub) & ((frontier[:, 0] > ua) | (frontier[:, 1] > ub))
+    )
     return not bool(dominated.any())
 
 
@@ -113,19 +116,25 @@ def game_metrics(
         best = analysis.best[i]
         s = value_share(u[i], batna[i], best) if deal else 0.0
         first = offers_by(state, i)[:1]
-        anchor = value_share(round(scenario.roles[i].utility(first[0]), DECIMALS), batna[i], best) if first else None
+        anchor = (
+            value_share(round(scenario.roles[i].utility(first[0]), DECIMALS), batna[i], best)
+            if first
+            else None
+        )
         forfeited = sum(1 for t in state.history if t.role == i and t.action is None)
-        sides.append(SideMetrics(
-            u=float(u[i]),
-            value=float(s),
-            arena_score=arena_score(s, n),
-            rational=bool(u[i] >= batna[i] - 1e-12),
-            anchor_value=anchor,
-            offers=len(offers_by(state, i)),
-            invalid_turns=invalid_turns[i],
-            repairs=repairs[i],
-            forfeited_turns=forfeited,
-        ))
+        sides.append(
+            SideMetrics(
+                u=float(u[i]),
+                value=float(s),
+                arena_score=arena_score(s, n),
+                rational=bool(u[i] >= batna[i] - 1e-12),
+                anchor_value=anchor,
+                offers=len(offers_by(state, i)),
+                invalid_turns=invalid_turns[i],
+                repairs=repairs[i],
+                forfeited_turns=forfeited,
+            )
+        )
     accepted = state.end is not None and state.end.value == "accepted"
     return GameMetrics(
         deal=deal,
@@ -138,7 +147,6 @@ def game_metrics(
         distance_to_frontier=distance_to_frontier(u, frontier) if deal else None,
         sides=(sides[0], sides[1]),
     )
-
 
 
 # --- the registry: every aggregated metric, once ------------------------------------------------
@@ -174,38 +182,123 @@ class Metric:
 
 
 METRICS: tuple[Metric, ...] = (
-    Metric("arena_score", "Arena Score", "Score", True, "(Value + Welfare) / 2 per game and side", "side",
-           lambda r, i: r.sides[i].arena_score),
-    Metric("value", "Value", "Value", True,
-           "(u_i - b_i) / (U_i* - b_i): share of the possible gain over the BATNA captured; 0 for no deal, "
-           "clipped at -1", "side", lambda r, i: r.sides[i].value),
-    Metric("welfare", "Welfare", "Welfare", True,
-           "Nash product of both gains over its maximum (ZOPA scenarios); 1 for no deal without a ZOPA", "game",
-           lambda r, i: r.outcome.welfare),
-    Metric("deal", "Deal rate", "Deal", None, "share of games that end in an agreement", "game",
-           lambda r, i: float(r.outcome.deal)),
-    Metric("pareto_optimal", "Pareto-optimal (of deals)", "Pareto", True,
-           "share of deals that no other outcome dominates", "game",
-           lambda r, i: _float_or_none(r.outcome.pareto_optimal)),
-    Metric("rational", "Individually rational", "Rational", True,
-           "share of games where the side ends at or above its BATNA", "side",
-           lambda r, i: float(r.sides[i].rational), group="detail"),
-    Metric("invalid_rate", "Invalid-turn rate", "Invalid", False,
-           "share of own turns with at least one reply that failed to parse or broke the protocol", "side",
-           lambda r, i: _rate(r.sides[i].invalid_turns, r, i)),
-    Metric("forfeit_rate", "Forfeited-turn rate", "Forfeit", False,
-           "share of own turns lost because no valid reply came within the repairs", "side",
-           lambda r, i: _rate(r.sides[i].forfeited_turns, r, i), group="detail"),
-    Metric("anchor_value", "Anchor value", "Anchor", None, "Value to the side of its own first offer", "side",
-           lambda r, i: r.sides[i].anchor_value, group="detail"),
-    Metric("distance_to_frontier", "Distance to frontier (deals)", "Dist.frontier", False,
-           "Euclidean distance in (u_A, u_B) from the deal to the nearest Pareto outcome that dominates it",
-           "game", lambda r, i: r.outcome.distance_to_frontier, group="detail"),
-    Metric("turns", "Turns", "Turns", None, "turns played, the last included", "game",
-           lambda r, i: float(r.outcome.turns), group="detail", digits=1),
-    Metric("turns_to_agreement", "Turns to agreement (deals)", "To deal", None,
-           "turns played until the accepting turn, over games that end in a deal", "game",
-           lambda r, i: _float_or_none(r.outcome.turns_to_agreement), group="detail", digits=1),
+    Metric(
+        "arena_score",
+        "Arena Score",
+        "Score",
+        True,
+        "(Value + Welfare) / 2 per game and side",
+        "side",
+        lambda r, i: r.sides[i].arena_score,
+    ),
+    Metric(
+        "value",
+        "Value",
+        "Value",
+        True,
+        "(u_i - b_i) / (U_i* - b_i): share of the possible gain over the BATNA captured; 0 for no deal, "
+        "clipped at -1",
+        "side",
+        lambda r, i: r.sides[i].value,
+    ),
+    Metric(
+        "welfare",
+        "Welfare",
+        "Welfare",
+        True,
+        "Nash product of both gains over its maximum (ZOPA scenarios); 1 for no deal without a ZOPA",
+        "game",
+        lambda r, i: r.outcome.welfare,
+    ),
+    Metric(
+        "deal",
+        "Deal rate",
+        "Deal",
+        None,
+        "share of games that end in an agreement",
+        "game",
+        lambda r, i: float(r.outcome.deal),
+    ),
+    Metric(
+        "pareto_optimal",
+        "Pareto-optimal (of deals)",
+        "Pareto",
+        True,
+        "share of deals that no other outcome dominates",
+        "game",
+        lambda r, i: _float_or_none(r.outcome.pareto_optimal),
+    ),
+    Metric(
+        "rational",
+        "Individually rational",
+        "Rational",
+        True,
+        "share of games where the side ends at or above its BATNA",
+        "side",
+        lambda r, i: float(r.sides[i].rational),
+        group="detail",
+    ),
+    Metric(
+        "invalid_rate",
+        "Invalid-turn rate",
+        "Invalid",
+        False,
+        "share of own turns with at least one reply that failed to parse or broke the protocol",
+        "side",
+        lambda r, i: _rate(r.sides[i].invalid_turns, r, i),
+    ),
+    Metric(
+        "forfeit_rate",
+        "Forfeited-turn rate",
+        "Forfeit",
+        False,
+        "share of own turns lost because no valid reply came within the repairs",
+        "side",
+        lambda r, i: _rate(r.sides[i].forfeited_turns, r, i),
+        group="detail",
+    ),
+    Metric(
+        "anchor_value",
+        "Anchor value",
+        "Anchor",
+        None,
+        "Value to the side of its own first offer",
+        "side",
+        lambda r, i: r.sides[i].anchor_value,
+        group="detail",
+    ),
+    Metric(
+        "distance_to_frontier",
+        "Distance to frontier (deals)",
+        "Dist.frontier",
+        False,
+        "Euclidean distance in (u_A, u_B) from the deal to the nearest Pareto outcome that dominates it",
+        "game",
+        lambda r, i: r.outcome.distance_to_frontier,
+        group="detail",
+    ),
+    Metric(
+        "turns",
+        "Turns",
+        "Turns",
+        None,
+        "turns played, the last included",
+        "game",
+        lambda r, i: float(r.outcome.turns),
+        group="detail",
+        digits=1,
+    ),
+    Metric(
+        "turns_to_agreement",
+        "Turns to agreement (deals)",
+        "To deal",
+        None,
+        "turns played until the accepting turn, over games that end in a deal",
+        "game",
+        lambda r, i: _float_or_none(r.outcome.turns_to_agreement),
+        group="detail",
+        digits=1,
+    ),
 )
 METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
 HEADLINE: tuple[str, ...] = tuple(m.key for m in METRICS if m.group == "headline")
@@ -216,6 +309,8 @@ def metrics_markdown() -> str:
     """The metric table of the README (a test keeps the two equal)."""
     direction = {True: "higher", False: "lower", None: "-"}
     lines = ["| metric | key | better | per | definition |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {m.label} | `{m.key}` | {direction[m.higher_is_better]} | {m.per} | {m.definition} |"
-              for m in METRICS]
+    lines += [
+        f"| {m.label} | `{m.key}` | {direction[m.higher_is_better]} | {m.per} | {m.definition} |"
+        for m in METRICS
+    ]
     return "\n".join(lines)

@@ -7,9 +7,9 @@ after failed repairs. The async game loop that asks agents for turns lives in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
-from typing import Sequence
 
 from .scenario import Outcome
 
@@ -30,15 +30,15 @@ class Action:
     offer: Outcome | None = None  # option index per issue, for PROPOSE only
 
     @staticmethod
-    def propose(offer: Sequence[int]) -> "Action":
+    def propose(offer: Sequence[int]) -> Action:
         return Action(Kind.PROPOSE, tuple(int(o) for o in offer))
 
     @staticmethod
-    def accept() -> "Action":
+    def accept() -> Action:
         return Action(Kind.ACCEPT)
 
     @staticmethod
-    def walk_away() -> "Action":
+    def walk_away() -> Action:
         return Action(Kind.WALK_AWAY)
 
 
@@ -161,5 +161,8 @@ def forfeit(state: GameState, message: str = "") -> GameState:
 
 
 def offers_by(state: GameState, role: int) -> list[Outcome]:
-    return [t.action.offer for t in state.history
-            if t.role == role and t.action is not None and t.action.kind is Kind.PROPOSE]
+    return [
+        t.action.offer
+        for t in state.history
+        if t.role == role and t.action is not None and t.action.kind is Kind.PROPOSE
+    ]

@@ -81,15 +81,25 @@ class TurnRecord:
         return [a.error for a in self.attempts if a.error]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"turn": self.turn, "role": self.role, "message": self.message,
-                "action": self.action.to_dict() if self.action is not None else None,
-                "forfeited": self.forfeited, "attempts": [a.to_dict() for a in self.attempts]}
+        return {
+            "turn": self.turn,
+            "role": self.role,
+            "message": self.message,
+            "action": self.action.to_dict() if self.action is not None else None,
+            "forfeited": self.forfeited,
+            "attempts": [a.to_dict() for a in self.attempts],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "turn") -> TurnRecord:
-        return cls(int(_need(d, "turn", where)), int(_need(d, "role", where)), _need(d, "message", where),
-                   ActionRecord.from_dict(_need(d, "action", where), where), bool(_need(d, "forfeited", where)),
-                   tuple(Attempt.from_dict(a, where) for a in _need(d, "attempts", where)))
+        return cls(
+            int(_need(d, "turn", where)),
+            int(_need(d, "role", where)),
+            _need(d, "message", where),
+            ActionRecord.from_dict(_need(d, "action", where), where),
+            bool(_need(d, "forfeited", where)),
+            tuple(Attempt.from_dict(a, where) for a in _need(d, "attempts", where)),
+        )
 
 
 @dataclass(frozen=True)
@@ -105,18 +115,32 @@ class OutcomeRecord:
     distance_to_frontier: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"deal": self.deal, "agreement": list(self.agreement) if self.agreement is not None else None,
-                "agreement_text": self.agreement_text, "end": self.end, "turns": self.turns,
-                "turns_to_agreement": self.turns_to_agreement, "welfare": self.welfare,
-                "pareto_optimal": self.pareto_optimal, "distance_to_frontier": self.distance_to_frontier}
+        return {
+            "deal": self.deal,
+            "agreement": list(self.agreement) if self.agreement is not None else None,
+            "agreement_text": self.agreement_text,
+            "end": self.end,
+            "turns": self.turns,
+            "turns_to_agreement": self.turns_to_agreement,
+            "welfare": self.welfare,
+            "pareto_optimal": self.pareto_optimal,
+            "distance_to_frontier": self.distance_to_frontier,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "outcome") -> OutcomeRecord:
         agreement = _need(d, "agreement", where)
-        return cls(bool(_need(d, "deal", where)), tuple(int(x) for x in agreement) if agreement is not None else None,
-                   d.get("agreement_text"), _need(d, "end", where), int(_need(d, "turns", where)),
-                   d.get("turns_to_agreement"), _need(d, "welfare", where), d.get("pareto_optimal"),
-                   d.get("distance_to_frontier"))
+        return cls(
+            bool(_need(d, "deal", where)),
+            tuple(int(x) for x in agreement) if agreement is not None else None,
+            d.get("agreement_text"),
+            _need(d, "end", where),
+            int(_need(d, "turns", where)),
+            d.get("turns_to_agreement"),
+            _need(d, "welfare", where),
+            d.get("pareto_optimal"),
+            d.get("distance_to_frontier"),
+        )
 
 
 @dataclass(frozen=True)
@@ -137,18 +161,37 @@ class SideRecord:
     usage: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"u": self.u, "value": self.value, "arena_score": self.arena_score, "rational": self.rational,
-                "anchor_value": self.anchor_value, "offers": self.offers, "invalid_turns": self.invalid_turns,
-                "repairs": self.repairs, "forfeited_turns": self.forfeited_turns, "player": self.player,
-                "role": self.role, "usage": self.usage}
+        return {
+            "u": self.u,
+            "value": self.value,
+            "arena_score": self.arena_score,
+            "rational": self.rational,
+            "anchor_value": self.anchor_value,
+            "offers": self.offers,
+            "invalid_turns": self.invalid_turns,
+            "repairs": self.repairs,
+            "forfeited_turns": self.forfeited_turns,
+            "player": self.player,
+            "role": self.role,
+            "usage": self.usage,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "side") -> SideRecord:
-        return cls(_need(d, "u", where), _need(d, "value", where), _need(d, "arena_score", where),
-                   bool(_need(d, "rational", where)), d.get("anchor_value"), int(d.get("offers", 0)),
-                   int(_need(d, "invalid_turns", where)), int(_need(d, "repairs", where)),
-                   int(_need(d, "forfeited_turns", where)), _need(d, "player", where), d.get("role", ""),
-                   dict(d.get("usage") or {}))
+        return cls(
+            _need(d, "u", where),
+            _need(d, "value", where),
+            _need(d, "arena_score", where),
+            bool(_need(d, "rational", where)),
+            d.get("anchor_value"),
+            int(d.get("offers", 0)),
+            int(_need(d, "invalid_turns", where)),
+            int(_need(d, "repairs", where)),
+            int(_need(d, "forfeited_turns", where)),
+            _need(d, "player", where),
+            d.get("role", ""),
+            dict(d.get("usage") or {}),
+        )
 
 
 @dataclass(frozen=True)
@@ -181,12 +224,26 @@ class GameRecord:
         return "<self>" if mine == theirs else theirs
 
     def to_dict(self) -> dict[str, Any]:
-        return {"game_id": self.game_id, "protocol": self.protocol, "task_set": self.task_set,
-                "task_hash": self.task_hash, "split": self.split, "scenario_id": self.scenario_id,
-                "family": self.family, "stratum": self.stratum, "first_mover": self.first_mover, "rep": self.rep,
-                "salt": self.salt, "seed": self.seed, "players": list(self.players), "max_turns": self.max_turns,
-                "max_repairs": self.max_repairs, "turns": [t.to_dict() for t in self.turns],
-                "outcome": self.outcome.to_dict(), "sides": [s.to_dict() for s in self.sides]}
+        return {
+            "game_id": self.game_id,
+            "protocol": self.protocol,
+            "task_set": self.task_set,
+            "task_hash": self.task_hash,
+            "split": self.split,
+            "scenario_id": self.scenario_id,
+            "family": self.family,
+            "stratum": self.stratum,
+            "first_mover": self.first_mover,
+            "rep": self.rep,
+            "salt": self.salt,
+            "seed": self.seed,
+            "players": list(self.players),
+            "max_turns": self.max_turns,
+            "max_repairs": self.max_repairs,
+            "turns": [t.to_dict() for t in self.turns],
+            "outcome": self.outcome.to_dict(),
+            "sides": [s.to_dict() for s in self.sides],
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "game record") -> GameRecord:
@@ -200,16 +257,29 @@ class GameRecord:
             if len(players) != 2 or len(sides) != 2:
                 raise ResultsError(f"{at}: 'players' and 'sides' must each have two entries")
             return cls(
-                game_id=_need(d, "game_id", at), protocol=_need(d, "protocol", at), task_set=_need(d, "task_set", at),
-                task_hash=_need(d, "task_hash", at), split=_need(d, "split", at),
-                scenario_id=_need(d, "scenario_id", at), family=_need(d, "family", at),
-                stratum=_need(d, "stratum", at), first_mover=int(_need(d, "first_mover", at)),
-                rep=int(_need(d, "rep", at)), salt=int(d.get("salt", 0)), seed=int(_need(d, "seed", at)),
-                players=(players[0], players[1]), max_turns=int(_need(d, "max_turns", at)),
+                game_id=_need(d, "game_id", at),
+                protocol=_need(d, "protocol", at),
+                task_set=_need(d, "task_set", at),
+                task_hash=_need(d, "task_hash", at),
+                split=_need(d, "split", at),
+                scenario_id=_need(d, "scenario_id", at),
+                family=_need(d, "family", at),
+                stratum=_need(d, "stratum", at),
+                first_mover=int(_need(d, "first_mover", at)),
+                rep=int(_need(d, "rep", at)),
+                salt=int(d.get("salt", 0)),
+                seed=int(_need(d, "seed", at)),
+                players=(players[0], players[1]),
+                max_turns=int(_need(d, "max_turns", at)),
                 max_repairs=int(_need(d, "max_repairs", at)),
-                turns=tuple(TurnRecord.from_dict(t, f"{at} turn {k}") for k, t in enumerate(_need(d, "turns", at))),
+                turns=tuple(
+                    TurnRecord.from_dict(t, f"{at} turn {k}") for k, t in enumerate(_need(d, "turns", at))
+                ),
                 outcome=OutcomeRecord.from_dict(_need(d, "outcome", at), f"{at} outcome"),
-                sides=(SideRecord.from_dict(sides[0], f"{at} side 0"), SideRecord.from_dict(sides[1], f"{at} side 1")),
+                sides=(
+                    SideRecord.from_dict(sides[0], f"{at} side 0"),
+                    SideRecord.from_dict(sides[1], f"{at} side 1"),
+                ),
             )
         except (TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, ResultsError):

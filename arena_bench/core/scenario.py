@@ -6,13 +6,14 @@ Pure: no files, clocks or network. Task files are parsed by
 
 from __future__ import annotations
 
-from ..errors import ScenarioError
-
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
+
+from ..errors import ScenarioError
 
 MAX_OUTCOMES = 10**6
 MIN_ISSUES, MAX_ISSUES = 2, 8
@@ -20,8 +21,6 @@ MIN_OPTIONS, MAX_OPTIONS = 2, 12
 WEIGHT_SUM_TOLERANCE = 1e-6
 
 Outcome = tuple[int, ...]  # one option index per issue
-
-
 
 
 @dataclass(frozen=True)
@@ -91,7 +90,9 @@ class Scenario:
         return (self.roles[0].utility(outcome), self.roles[1].utility(outcome))
 
 
-def additive_grid(weights: Sequence[float], values: Sequence[Sequence[float]], shape: Sequence[int]) -> np.ndarray:
+def additive_grid(
+    weights: Sequence[float], values: Sequence[Sequence[float]], shape: Sequence[int]
+) -> np.ndarray:
     """sum_i w_i * v_i[o_i] for every outcome, flat, in ``np.ravel_multi_index`` order.
 
     Built by repeated broadcasting so the summation order is fixed (issue 0 first, as in
@@ -132,7 +133,9 @@ def validate(scenario: Scenario) -> None:
         normalised = [" ".join(o.split()).casefold() for o in issue.options]
         if len(set(normalised)) != k:
             dup = next(o for o in issue.options if normalised.count(" ".join(o.split()).casefold()) > 1)
-            fail(f"{where}.options", f"duplicate option {dup!r} (options must differ beyond case and spacing)")
+            fail(
+                f"{where}.options", f"duplicate option {dup!r} (options must differ beyond case and spacing)"
+            )
         if any(not o.strip() for o in issue.options):
             fail(f"{where}.options", "has an empty option")
     if scenario.n_outcomes > MAX_OUTCOMES:
@@ -155,7 +158,10 @@ def validate(scenario: Scenario) -> None:
             fail(f"{where}.weights", f"weights sum to {total:.6f}; they must sum to 1")
         for i, (row, issue) in enumerate(zip(role.values, scenario.issues)):
             if len(row) != len(issue.options):
-                fail(f"{where}.values[{i}]", f"has {len(row)} values for {len(issue.options)} options of {issue.name!r}")
+                fail(
+                    f"{where}.values[{i}]",
+                    f"has {len(row)} values for {len(issue.options)} options of {issue.name!r}",
+                )
             for j, x in enumerate(row):
                 if not (math.isfinite(x) and 0.0 <= x <= 1.0):
                     fail(f"{where}.values[{i}][{j}]", f"value {x} is outside [0, 1]")
@@ -171,7 +177,11 @@ def scenario_from_dict(data: Mapping[str, Any]) -> Scenario:
     sid = str(data.get("id", "<no id>"))
     try:
         issues = tuple(
-            Issue(name=str(x["name"]), description=str(x.get("description", "")), options=tuple(str(o) for o in x["options"]))
+            Issue(
+                name=str(x["name"]),
+                description=str(x.get("description", "")),
+                options=tuple(str(o) for o in x["options"]),
+            )
             for x in data["issues"]
         )
         roles = tuple(
@@ -210,7 +220,8 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         "title": scenario.title,
         "context": scenario.context,
         "issues": [
-            {"name": i.name, "description": i.description, "options": list(i.options)} for i in scenario.issues
+            {"name": i.name, "description": i.description, "options": list(i.options)}
+            for i in scenario.issues
         ],
         "roles": [
             {

@@ -50,8 +50,8 @@ def replicate_means(weights: np.ndarray, sums: np.ndarray, counts: np.ndarray) -
     """(B, K) bootstrap means; NaN where a replicate drew no observation of a column.
 
     Replicates are spread by sqrt(G / (G - 1)) around the point estimate (G: scenarios
-    observed), then kept within the range of the scenario means. The plain cluster bootstrap estimates the variance with a divisor of G rather
-    than G - 1 and so under-covers with few scenarios (about 93% at G = 35-60 in our
+    observed), then kept within the range of the scenario means. The plain cluster bootstrap
+    estimates the variance with a divisor of G rather than G - 1 and so under-covers with few scenarios (about 93% at G = 35-60 in our
     simulations); the factor is the usual small-sample correction, negligible for large G.
     """
     num = weights @ sums
@@ -89,20 +89,32 @@ def summarise(sums: np.ndarray, counts: np.ndarray, boot: np.ndarray, level: flo
     hi = np.full(sums.shape[1], np.nan)
     # An interval over fewer than two scenarios would be a single point: report none.
     observed = (~np.isnan(boot).all(axis=0) if boot.size else np.zeros(sums.shape[1], dtype=bool)) & (
-        (counts > 0).sum(axis=0) >= 2)
+        (counts > 0).sum(axis=0) >= 2
+    )
     if observed.any():  # a column never observed (e.g. no deals: no Pareto rate) keeps NaN
         lo[observed] = np.nanquantile(boot[:, observed], alpha, axis=0)
         hi[observed] = np.nanquantile(boot[:, observed], 1 - alpha, axis=0)
     se = np.where((counts > 0).sum(axis=0) >= 2, clustered_se(sums, counts), np.nan)
     return [
-        Estimate(float(means[k]), float(lo[k]), float(hi[k]), float(se[k]), int(counts[:, k].sum()),
-                 int((counts[:, k] > 0).sum()))
+        Estimate(
+            float(means[k]),
+            float(lo[k]),
+            float(hi[k]),
+            float(se[k]),
+            int(counts[:, k].sum()),
+            int((counts[:, k] > 0).sum()),
+        )
         for k in range(sums.shape[1])
     ]
 
 
-def cluster_bootstrap(values: np.ndarray, cluster: np.ndarray, b: int = DEFAULT_B, seed: int = DEFAULT_SEED,
-                      level: float = LEVEL) -> list[Estimate]:
+def cluster_bootstrap(
+    values: np.ndarray,
+    cluster: np.ndarray,
+    b: int = DEFAULT_B,
+    seed: int = DEFAULT_SEED,
+    level: float = LEVEL,
+) -> list[Estimate]:
     """Mean and percentile cluster-bootstrap interval of each column of ``values``."""
     cluster = np.asarray(cluster)
     _, idx = np.unique(cluster, return_inverse=True)
@@ -144,7 +156,10 @@ def rank_intervals(boot: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, 
     filled = np.where(np.isnan(boot), -np.inf, boot)
     ranks = (-filled).argsort(axis=1).argsort(axis=1) + 1
     alpha = (1 - level) / 2
-    return (np.quantile(ranks, alpha, axis=0, method="lower"), np.quantile(ranks, 1 - alpha, axis=0, method="higher"))
+    return (
+        np.quantile(ranks, alpha, axis=0, method="lower"),
+        np.quantile(ranks, 1 - alpha, axis=0, method="higher"),
+    )
 
 
 @dataclass(frozen=True)
@@ -163,7 +178,9 @@ class Power:
         return int(np.ceil(self.n_clusters * (self.mde / effect) ** 2))
 
 
-def power_from_differences(diffs: np.ndarray, cluster: np.ndarray, alpha: float = 0.05, power: float = 0.8) -> Power:
+def power_from_differences(
+    diffs: np.ndarray, cluster: np.ndarray, alpha: float = 0.05, power: float = 0.8
+) -> Power:
     """Power analysis from paired per-cell differences clustered by scenario."""
     diffs = np.asarray(diffs, dtype=float)
     keep = ~np.isnan(diffs)
@@ -171,7 +188,9 @@ def power_from_differences(diffs: np.ndarray, cluster: np.ndarray, alpha: float 
     _, idx = np.unique(cluster, return_inverse=True)
     g = int(idx.max()) + 1
     sums, counts = cluster_sums(idx, diffs, g)
-    se = float(clustered_se(sums, counts)[0]) if g >= 2 else float("nan")  # one scenario: no variance estimate
+    se = (
+        float(clustered_se(sums, counts)[0]) if g >= 2 else float("nan")
+    )  # one scenario: no variance estimate
     iid = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
     deff = (se / iid) ** 2 if iid > 0 else float("nan")
     z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)

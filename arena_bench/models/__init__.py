@@ -9,8 +9,17 @@ from ..errors import ConfigError
 from .base import GenerationSettings, LLMPlayer, MissingExtra, ResponseCache
 
 GENERATION_KEYS = ("temperature", "max_tokens", "seed", "structured", "timeout_s")
-BACKEND_KEYS = ("api_base", "max_connections", "max_retries", "retry_base_s", "device", "threads", "max_batch",
-                "dtype", "use_cache")
+BACKEND_KEYS = (
+    "api_base",
+    "max_connections",
+    "max_retries",
+    "retry_base_s",
+    "device",
+    "threads",
+    "max_batch",
+    "dtype",
+    "use_cache",
+)
 
 
 def split_options(options: dict[str, Any]) -> tuple[GenerationSettings, dict[str, Any]]:
@@ -47,10 +56,14 @@ def litellm_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlay
     from .litellm_backend import LiteLLMBackend
 
     settings, backend = split_options(options)
-    b = LiteLLMBackend(f"{provider}/{name}", settings, api_base=backend.get("api_base"),
-                       max_connections=int(backend.get("max_connections", 16)),
-                       max_retries=int(backend.get("max_retries", 6)),
-                       retry_base_s=float(backend.get("retry_base_s", 1.0)))
+    b = LiteLLMBackend(
+        f"{provider}/{name}",
+        settings,
+        api_base=backend.get("api_base"),
+        max_connections=int(backend.get("max_connections", 16)),
+        max_retries=int(backend.get("max_retries", 6)),
+        retry_base_s=float(backend.get("retry_base_s", 1.0)),
+    )
     return LLMPlayer(f"{provider}/{name}", b, settings, _cache(backend))
 
 
@@ -58,9 +71,14 @@ def hf_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlayer:
     from .hf_backend import HFBackend
 
     settings, backend = split_options(options)
-    b = HFBackend(name, settings, device=str(backend.get("device", "cpu")),
-                  threads=int(backend["threads"]) if "threads" in backend else None,
-                  max_batch=int(backend.get("max_batch", 16)), dtype=str(backend.get("dtype", "float32")))
+    b = HFBackend(
+        name,
+        settings,
+        device=str(backend.get("device", "cpu")),
+        threads=int(backend["threads"]) if "threads" in backend else None,
+        max_batch=int(backend.get("max_batch", 16)),
+        dtype=str(backend.get("dtype", "float32")),
+    )
     return LLMPlayer(f"hf/{name}", b, settings, _cache(backend))
 
 
@@ -71,7 +89,9 @@ def vllm_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlayer:
     engine_args = dict(settings.extra)
     if "dtype" in backend:  # shared with hf/, so it arrives as a backend option
         engine_args["dtype"] = backend["dtype"]
-    b = VLLMBackend(name, settings, max_batch=int(backend.get("max_batch", 64)), extra_engine_args=engine_args)
+    b = VLLMBackend(
+        name, settings, max_batch=int(backend.get("max_batch", 64)), extra_engine_args=engine_args
+    )
     return LLMPlayer(f"vllm/{name}", b, settings, _cache(backend))
 
 

@@ -3,22 +3,20 @@ an opt-in response cache, and a batching queue that backends use to serve concur
 
 from __future__ import annotations
 
-from ..errors import MissingExtra
-
 import asyncio
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from ..agents.base import Observation, Reply
+from ..errors import MissingExtra
 from ..parsing import parse_reply
 from ..prompts import PROMPT_VERSION, repair_prompt, reply_schema, system_prompt, template_hash, turn_prompt
 from ..storage import write_atomic
-
-
 
 
 def require(module: str, extra: str, what: str):
@@ -27,8 +25,9 @@ def require(module: str, extra: str, what: str):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingExtra(f"{what} needs the '{module}' package ({exc}). Install it with: "
-                           f"pip install -e '.[{extra}]'") from None
+        raise MissingExtra(
+            f"{what} needs the '{module}' package ({exc}). Install it with: pip install -e '.[{extra}]'"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,9 @@ class Completion:
 class Backend(Protocol):
     structured_active: bool
 
-    async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> Completion: ...
+    async def complete(
+        self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int
+    ) -> Completion: ...
 
     def describe(self) -> dict[str, Any]: ...
 
@@ -88,11 +89,20 @@ class ResponseCache:
             self.misses += 1  # a torn entry is simply recomputed
             return None
         self.hits += 1
-        return Completion(text=data["text"], tokens_in=data["tokens_in"], tokens_out=data["tokens_out"],
-                          latency_s=0.0, cost_usd=0.0, cached=True)
+        return Completion(
+            text=data["text"],
+            tokens_in=data["tokens_in"],
+            tokens_out=data["tokens_out"],
+            latency_s=0.0,
+            cost_usd=0.0,
+            cached=True,
+        )
 
     def put(self, key: str, c: Completion) -> None:
-        write_atomic(self._path(key), json.dumps({"text": c.text, "tokens_in": c.tokens_in, "tokens_out": c.tokens_out}))
+        write_atomic(
+            self._path(key),
+            json.dumps({"text": c.text, "tokens_in": c.tokens_in, "tokens_out": c.tokens_out}),
+        )
 
 
 def call_seed(agent_seed: int, turn: int, attempt: int, salt: int) -> int:
@@ -103,13 +113,15 @@ def call_seed(agent_seed: int, turn: int, attempt: int, salt: int) -> int:
 class LLMPlayer:
     """A named model; makes one :class:`LLMAgent` per game side."""
 
-    def __init__(self, spec: str, backend: Backend, settings: GenerationSettings, cache: ResponseCache | None = None):
+    def __init__(
+        self, spec: str, backend: Backend, settings: GenerationSettings, cache: ResponseCache | None = None
+    ):
         self.spec = spec
         self.backend = backend
         self.settings = settings
         self.cache = cache
 
-    def new_agent(self, role_index: int, seed: int) -> "LLMAgent":
+    def new_agent(self, role_index: int, seed: int) -> LLMAgent:
         return LLMAgent(self, role_index, seed)
 
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> Completion:
@@ -132,8 +144,9 @@ class LLMPlayer:
             "prompt_hash": template_hash(),
             "generation": asdict(self.settings),
             "structured_output": self.backend.structured_active,
-            "cache": None if self.cache is None else {"folder": str(self.cache.folder), "hits": self.cache.hits,
-                                                      "misses": self.cache.misses},
+            "cache": None
+            if self.cache is None
+            else {"folder": str(self.cache.folder), "hits": self.cache.hits, "misses": self.cache.misses},
             "backend": self.backend.describe(),
         }
 
@@ -158,7 +171,10 @@ class LLMAgent:
         if self.system is None:
             self.system = system_prompt(obs)
         if obs.attempt == 0:
-            self.messages = [{"role": "system", "content": self.system}, {"role": "user", "content": turn_prompt(obs)}]
+            self.messages = [
+                {"role": "system", "content": self.system},
+                {"role": "user", "content": turn_prompt(obs)},
+            ]
         else:
             self.messages.append({"role": "user", "content": repair_prompt(obs.feedback or "invalid reply")})
         seed = call_seed(self.seed, obs.turn, obs.attempt, self.player.settings.seed)
@@ -167,11 +183,17 @@ class LLMAgent:
         latency = completion.latency_s or (time.perf_counter() - started)
         self.messages.append({"role": "assistant", "content": completion.text})
         parsed = parse_reply(completion.text, obs.public.issues)
-        usage = {"tokens_in": completion.tokens_in, "tokens_out": completion.tokens_out, "latency_s": latency,
-                 "cached": completion.cached}
+        usage = {
+            "tokens_in": completion.tokens_in,
+            "tokens_out": completion.tokens_out,
+            "latency_s": latency,
+            "cached": completion.cached,
+        }
         if completion.cost_usd is not None:
             usage["cost_usd"] = completion.cost_usd
-        return Reply(message=parsed.message, action=parsed.action, raw=completion.text, error=parsed.error, usage=usage)
+        return Reply(
+            message=parsed.message, action=parsed.action, raw=completion.text, error=parsed.error, usage=usage
+        )
 
 
 # --- batching -------------------------------------------------------------------------------
@@ -185,7 +207,9 @@ class Batcher:
     forms the next batch, up to ``max_batch``.
     """
 
-    def __init__(self, run_batch: Callable[[list[Any]], list[Any]], max_batch: int = 16, gather_s: float = 0.005):
+    def __init__(
+        self, run_batch: Callable[[list[Any]], list[Any]], max_batch: int = 16, gather_s: float = 0.005
+    ):
         self.run_batch = run_batch
         self.max_batch = max_batch
         self.gather_s = gather_s
@@ -220,4 +244,3 @@ class Batcher:
             for (_, fut), result in zip(batch, results):
                 if not fut.done():
                     fut.set_result(result)
-

