@@ -133,8 +133,13 @@ def evaluate(
     score_col = metrics.index("arena_score")
     score_boot = boot[:, [a * k + score_col for a in range(len(agents))]]
     lo, hi = stats.rank_intervals(score_boot, level)
-    point = np.array([per_agent[a]["arena_score"].mean or -np.inf for a in agents])
-    order = (-point).argsort().argsort() + 1
+    point = np.array(
+        [
+            np.nan if per_agent[a]["arena_score"].mean is None else per_agent[a]["arena_score"].mean
+            for a in agents
+        ]
+    )
+    order = stats.competition_ranks(point)
     table = {
         agent: AgentStats(
             per_agent[agent], int((df["agent"] == agent).sum()), int(order[a]), (int(lo[a]), int(hi[a]))

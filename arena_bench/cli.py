@@ -428,6 +428,14 @@ def report_command(
     )
 
 
+@main.command("metrics")
+def metrics_command() -> None:
+    """The metric table (markdown): every registered metric, its direction and definition."""
+    from .core.metrics import metrics_markdown
+
+    click.echo(metrics_markdown())
+
+
 # --- training -----------------------------------------------------------------------------------
 
 

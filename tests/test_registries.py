@@ -139,6 +139,11 @@ def test_a_new_metric_reaches_the_scorecard(tmp_path):
     assert 1 <= st["mean"] <= 20
 
 
+def test_the_readme_example_agent_is_the_shipped_file():
+    readme = (REPO / "README.md").read_text()
+    assert (REPO / "examples" / "my_agent.py").read_text() in readme
+
+
 def test_a_python_file_agent_plays_and_is_recorded(tmp_path):
     r = CliRunner().invoke(
         main,

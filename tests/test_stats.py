@@ -170,3 +170,26 @@ def test_evaluate_pairs_match_direct_computation():
     assert pair.diff == pytest.approx((wide["x"] - wide["z"]).mean(), abs=1e-6)
     assert pair.lo > 0 and pair.p < 0.01 and pair.cells == 120
     assert res.agents["x"].rank_interval == (1, 1)
+
+
+def test_exact_ties_share_their_rank_and_rank_interval():
+    rows = [
+        {
+            "scenario_id": f"s{s}",
+            "stratum": "st",
+            "family": "f",
+            "agent": f"a{k}",
+            "opponent": "o",
+            "opponent_key": "o",
+            "role": 0,
+            "first_mover": 0,
+            "rep": 0,
+            "arena_score": 0.1,
+        }
+        for s in range(5)
+        for k in range(9)
+    ]
+    rows += [{**r, "agent": "best", "arena_score": 0.2} for r in rows if r["agent"] == "a0"]
+    res = evaluate(pd.DataFrame(rows), None, b=200, seed=1)
+    assert res.agents["best"].rank == 1 and res.agents["best"].rank_interval == (1, 1)
+    assert {(res.agents[f"a{k}"].rank, res.agents[f"a{k}"].rank_interval) for k in range(9)} == {(2, (2, 2))}

@@ -151,10 +151,19 @@ def holm(p: np.ndarray) -> np.ndarray:
     return adjusted
 
 
+def competition_ranks(values: np.ndarray) -> np.ndarray:
+    """Rank 1 = highest, exact ties share the best rank ("1224"), along the last axis; NaN ranks last."""
+    filled = np.where(np.isnan(values), -np.inf, values)
+    return (filled[..., None, :] > filled[..., :, None]).sum(axis=-1) + 1
+
+
 def rank_intervals(boot: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
-    """2.5 and 97.5 percentiles of each column's rank (1 = highest mean) across replicates."""
-    filled = np.where(np.isnan(boot), -np.inf, boot)
-    ranks = (-filled).argsort(axis=1).argsort(axis=1) + 1
+    """2.5 and 97.5 percentiles of each column's rank (1 = highest mean) across replicates.
+
+    Exact ties share a rank in every replicate, so agents with identical scores get identical
+    intervals instead of an order made up by their position.
+    """
+    ranks = competition_ranks(boot)
     alpha = (1 - level) / 2
     return (
         np.quantile(ranks, alpha, axis=0, method="lower"),
