@@ -20,7 +20,7 @@ from .core.protocol import MAX_REPAIRS, MAX_TURNS
 from .core.records import GameRecord
 from .core.stats import DEFAULT_B, DEFAULT_SEED
 from .errors import ResultsError
-from .storage import write_atomic
+from .storage import json_lines, write_atomic
 from .versions import DEFAULT_TASK_SET, PANEL_VERSION
 
 RESULTS_SCHEMA_VERSION = "arena-bench-results/1"
@@ -456,23 +456,11 @@ def open_games_text(path: Path):
 
 
 def read_games(path: Path) -> list[GameRecord]:
-    out = []
-    try:
-        with open_games_text(path) as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    data = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise ResultsError(
-                        f"{path}:{lineno}: not valid JSON ({exc.msg}); was the run interrupted? "
-                        "resume it with --resume to repair the file"
-                    ) from None
-                out.append(GameRecord.from_dict(data, f"{path}:{lineno}"))
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read the game records ({type(exc).__name__}: {exc})") from None
-    return out
+    hint = "; was the run interrupted? resume it with --resume, which sets the damaged line aside"
+    return [
+        GameRecord.from_dict(data, f"{path}:{lineno}")
+        for lineno, data in json_lines(path, ResultsError, hint)
+    ]
 
 
 @dataclass(repr=False)

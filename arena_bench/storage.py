@@ -34,3 +34,32 @@ def append_line_durably(path: str | os.PathLike[str], line: str) -> None:
         f.write(line.rstrip("\n") + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def json_lines(path: str | os.PathLike[str], error: type[Exception], hint: str = ""):
+    """``(line number, parsed object)`` for each non-blank line of a JSONL file (``.gz`` too).
+
+    A line that is not JSON, or a file that cannot be read, raises ``error`` naming the file and
+    line, followed by ``hint`` (what to do about it).
+    """
+    import gzip
+    import json
+
+    path = Path(path)
+    try:
+        with (
+            gzip.open(path, "rt", encoding="utf-8")
+            if path.suffix == ".gz"
+            else open(path, encoding="utf-8") as f
+        ):
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield lineno, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise error(
+                        f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno}){hint}"
+                    ) from None
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot be read ({type(exc).__name__}: {exc})") from None

@@ -26,6 +26,7 @@ from .core.analysis import analyse, analysis_to_dict, compare_analysis
 from .core.scenario import Scenario, ScenarioError, scenario_from_dict, scenario_to_dict
 from .errors import TaskSetError
 from .generator import GeneratorConfig, generate_split, lite_subset
+from .storage import json_lines
 
 SPLITS = ("dev", "test", "lite")
 HUB_PREFIX = "hf:"
@@ -94,21 +95,12 @@ def scenario_line(scenario: Scenario) -> str:
 def read_jsonl(path: Path) -> list[tuple[Scenario, dict[str, Any]]]:
     """Scenarios and their stored analyses; errors name the file and line."""
     out = []
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                data = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise TaskSetError(
-                    f"{path}:{lineno}: not valid JSON ({exc.msg} at column {exc.colno})"
-                ) from None
-            try:
-                scenario = scenario_from_dict(data)
-            except ScenarioError as exc:
-                raise TaskSetError(f"{path}:{lineno}: {exc}") from None
-            out.append((scenario, data.get("analysis") or {}))
+    for lineno, data in json_lines(path, TaskSetError):
+        try:
+            scenario = scenario_from_dict(data)
+        except ScenarioError as exc:
+            raise TaskSetError(f"{path}:{lineno}: {exc}") from None
+        out.append((scenario, data.get("analysis") or {}))
     return out
 
 

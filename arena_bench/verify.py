@@ -11,17 +11,34 @@ actions break the protocol.
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .agents.base import Observation
 from .core.analysis import analyse
 from .core.metrics import game_metrics
-from .core.protocol import PROTOCOL_VERSION, Action, IllegalAction, Kind, Turn, forfeit, initial_state, step
+from .core.protocol import (
+    MAX_REPAIRS,
+    MAX_TURNS,
+    PROTOCOL_VERSION,
+    Action,
+    IllegalAction,
+    Kind,
+    Turn,
+    forfeit,
+    initial_state,
+    step,
+)
 from .core.records import GameRecord
 from .errors import ArenaBenchError
-from .players import PANEL_VERSION
-from .results import Run, load_run, open_games_text, read_results, results_path, schema_problems
+from .game import public_view
+from .players import PANEL_VERSION, PANELS, make_player
+from .results import Run, RunConfig, load_run, open_games_text, read_results, results_path, schema_problems
+from .runner import agent_seed, cell_seed
 from .versions import DEFAULT_TASK_SET
 
 TOL = 1e-6
@@ -61,22 +78,93 @@ def validate_run(path: Path, max_problems: int = 200) -> list[str]:
 
 @dataclass(frozen=True)
 class Expected:
-    """What the leaderboard accepts."""
+    """What the leaderboard accepts: its task set, split, panel and the official game settings.
+
+    Anything that changes the games must equal these; model-side settings (temperature, token
+    limits, structured decoding, backend) are free and shown on the model's page.
+    """
 
     task_hash: str
     panel_version: str = PANEL_VERSION
     protocol_version: str = PROTOCOL_VERSION
     split: str = "test"
+    max_turns: int = MAX_TURNS
+    max_repairs: int = MAX_REPAIRS
+    reps: int = 1
+    salt: int = 0
+    replay_panel: bool = True  # ask every panel member what it would have done, turn by turn
+
+    def settings_problems(self, config: RunConfig) -> list[str]:
+        official = {
+            "max_turns": self.max_turns,
+            "max_repairs": self.max_repairs,
+            "reps": self.reps,
+            "salt": self.salt,
+            "panel": self.panel_version,
+        }
+        return [
+            f"config.{key} is {getattr(config, key)!r}; the leaderboard's official setting is {value!r}"
+            for key, value in official.items()
+            if getattr(config, key) != value
+        ]
 
 
-def check_game(record: GameRecord, scenario, analysis) -> list[str]:
-    """Replay one game's actions through the protocol; recompute outcome and metrics."""
+def _run_sync(coroutine):
+    """The result of an agent's ``act`` that never awaits (every panel member): no event loop needed."""
+    try:
+        coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
+    coroutine.close()
+    raise RuntimeError("a panel member awaited inside act(); replay it with asyncio")
+
+
+def _action_text(kind: str, offer) -> str:
+    return f"{kind} {list(offer)}" if offer is not None else kind
+
+
+def check_game(record: GameRecord, scenario, analysis, panel: dict[str, Any] | None = None) -> list[str]:
+    """Replay one game's actions through the protocol; recompute outcome and metrics.
+
+    ``panel`` (spec -> player): each side played by one of these is re-created from the recorded
+    seed and role and asked, at every one of its turns, what it does given the recorded history;
+    its recorded action and message must be exactly that. The first turn that differs refuses the game.
+    """
     gid = record.game_id
     problems = []
     state = initial_state(scenario.shape, record.first_mover, record.max_turns)
     invalid = [0, 0]
     repairs = [0, 0]
+    agents = {}
+    if panel:
+        agents = {
+            r: panel[p].new_agent(r, agent_seed(record.seed, r))
+            for r, p in enumerate(record.players)
+            if p in panel
+        }
+        public = public_view(scenario)
     for t in record.turns:
+        if t.role in agents and not state.over:
+            obs = Observation(
+                role_index=t.role,
+                brief=scenario.roles[t.role],
+                public=public,
+                history=state.history,
+                turn=state.turn,
+                max_turns=record.max_turns,
+                standing_offer=state.standing_offer,
+                standing_by=state.standing_by,
+            )
+            reply = _run_sync(agents[t.role].act(obs))
+            would = _action_text(reply.action.kind.value, reply.action.offer) if reply.action else "no action"
+            did = _action_text(t.action.kind, t.action.offer) if t.action else "forfeit"
+            if would != did or reply.message != t.message or len(t.attempts) != 1:
+                problems.append(
+                    f"game {gid}: turn {t.turn}: panel member {record.players[t.role]} would "
+                    f"{would} ({reply.message!r}), the record says {did} ({t.message!r}) in "
+                    f"{len(t.attempts)} attempt(s): not the panel's play"
+                )
+                return problems
         if state.over:
             problems.append(f"game {gid}: turn {t.turn} comes after the game ended")
             return problems
@@ -137,7 +225,9 @@ def check_game(record: GameRecord, scenario, analysis) -> list[str]:
     return problems
 
 
-def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple[list[str], Run | None]:
+def verify_run(
+    path: Path, expected: Expected, max_problems: int = 100, jobs: int | None = None
+) -> tuple[list[str], Run | None]:
     """(refusal reasons, the run). No reasons: the leaderboard accepts the run.
 
     The run is None when its results file was refused before its games were read.
@@ -163,12 +253,14 @@ def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple
     config = results.config
     if results.partial or config.partial:
         reasons.append("ran on a partial split (--limit or --opponents): only full-split runs are ranked")
+    reasons += expected.settings_problems(config)
     if reasons:
         return reasons, None
     run = load_run(path)
     ts, scenarios, cells, _ = plan(config)
     by_id = {s.id: s for s in scenarios}
-    wanted = {game_id(ts.full_name, c, config.salt) for c in cells}
+    planned = {game_id(ts.full_name, c, config.salt): c for c in cells}
+    wanted = set(planned)
     seen: dict[str, int] = {}
     for r in run.games:
         seen[r.game_id] = seen.get(r.game_id, 0) + 1
@@ -183,21 +275,71 @@ def verify_run(path: Path, expected: Expected, max_problems: int = 100) -> tuple
         reasons.append(f"{len(dup)} games appear more than once (e.g. {dup[0]})")
     if extra:
         reasons.append(f"{len(extra)} games are not cells of this run's plan (e.g. {sorted(extra)[0]})")
-    analyses: dict[str, Any] = {}
     for r in run.games:
         if len(reasons) >= max_problems:
             break
         if r.task_hash != expected.task_hash:
             reasons.append(f"game {r.game_id}: task hash differs from the results file's")
             continue
-        scenario = by_id.get(r.scenario_id)
-        if scenario is None:
+        cell = planned.get(r.game_id)
+        if cell is not None and (r.players, r.first_mover, r.rep) != (
+            cell.players,
+            cell.first_mover,
+            cell.rep,
+        ):
+            reasons.append(
+                f"game {r.game_id}: players, move order or repetition differ from the cell it claims"
+            )
+        elif cell is not None and r.seed != cell_seed(ts.full_name, cell, config.salt):
+            reasons.append(
+                f"game {r.game_id}: seed {r.seed} is not its cell's seed (a game copied from elsewhere)"
+            )
+        elif (r.max_turns, r.max_repairs, r.salt) != (config.max_turns, config.max_repairs, config.salt):
+            reasons.append(f"game {r.game_id}: max_turns, max_repairs or salt differ from the run's settings")
+        elif r.scenario_id not in by_id:
             reasons.append(f"game {r.game_id}: unknown scenario {r.scenario_id!r}")
-            continue
+    if reasons:
+        return reasons[:max_problems], run
+    reasons += replay_games(run.games, by_id, expected, jobs)
+    return reasons[:max_problems], run
+
+
+_REPLAY: tuple | None = None  # what forked workers share: (games, scenarios, panel version, replay)
+
+
+def _replay_slice(bounds: tuple[int, int]) -> list[str]:
+    games, scenarios, panel_version, replay = _REPLAY
+    panel = {spec: make_player(spec) for spec in PANELS[panel_version]} if replay else None
+    analyses: dict[str, Any] = {}
+    problems: list[str] = []
+    for r in games[bounds[0] : bounds[1]]:
+        scenario = scenarios[r.scenario_id]
         if scenario.id not in analyses:
             analyses[scenario.id] = analyse(scenario)
-        reasons += check_game(r, scenario, analyses[scenario.id])
-    return reasons, run
+        problems += check_game(r, scenario, analyses[scenario.id], panel)
+    return problems
+
+
+def replay_games(
+    games: list[GameRecord], scenarios: dict[str, Any], expected: Expected, jobs: int | None = None
+) -> list[str]:
+    """``check_game`` for every game (the panel replayed too), over ``jobs`` forked processes.
+
+    Re-simulating the panel costs what playing it did, so large runs are split across the cores;
+    forked workers inherit the games rather than receive copies.
+    """
+    global _REPLAY
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(games) // 2000 or 1))
+    _REPLAY = (games, scenarios, expected.panel_version, expected.replay_panel)
+    try:
+        size = -(-len(games) // jobs) if games else 1
+        bounds = [(i, min(i + size, len(games))) for i in range(0, len(games), size)]
+        if jobs == 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return [p for b in bounds for p in _replay_slice(b)]
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            return [p for part in pool.map(_replay_slice, bounds) for p in part]
+    finally:
+        _REPLAY = None
 
 
 def expected_for(task_set: str = DEFAULT_TASK_SET, split: str = "test") -> Expected:

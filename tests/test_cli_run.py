@@ -154,3 +154,51 @@ def test_single_scenario_run_still_writes_its_report(tmp_path):
     assert "not written" not in r.output and "needs at least two scenarios" in r.output
     (report,) = tmp_path.glob("*/*/report/report.md")
     assert (report.parent / "scores.png").stat().st_size > 0
+
+
+def test_a_run_reads_its_games_at_most_once_and_draws_its_bootstrap_once(tmp_path, monkeypatch):
+    import arena_bench.core.stats as core_stats
+    import arena_bench.evaluation as evaluation
+    import arena_bench.report as report
+    import arena_bench.results as results
+    import arena_bench.runner as runner
+
+    calls = {"read": 0, "recover": 0, "draw": 0, "report_evaluate": 0}
+
+    def counting(name, fn):
+        def wrapper(*a, **k):
+            calls[name] += 1
+            return fn(*a, **k)
+
+        return wrapper
+
+    monkeypatch.setattr(results, "read_games", counting("read", results.read_games))
+    monkeypatch.setattr(runner.GameStore, "_recover", counting("recover", runner.GameStore._recover))
+    monkeypatch.setattr(evaluation, "bootstrap_counts", counting("draw", evaluation.bootstrap_counts))
+    monkeypatch.setattr(core_stats, "bootstrap_counts", counting("draw", core_stats.bootstrap_counts))
+    monkeypatch.setattr(report, "evaluate", counting("report_evaluate", report.evaluate))
+    args = [
+        "run",
+        "--model",
+        "scripted/linear",
+        "--limit",
+        "2",
+        "--output-path",
+        str(tmp_path),
+        "--no-progress",
+        "--bootstrap",
+        "100",
+    ]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "report:" in r.output and "not written" not in r.output
+    # a fresh run: the games stay in memory; one draw serves the model's table and the panel's side
+    assert calls == {"read": 0, "recover": 0, "draw": 1, "report_evaluate": 0}
+    r = CliRunner().invoke(main, [*args, "--resume"])
+    assert r.exit_code == 0, r.output
+    assert calls == {
+        "read": 0,
+        "recover": 1,
+        "draw": 2,
+        "report_evaluate": 0,
+    }  # resumed: the store's one read
