@@ -19,6 +19,13 @@ from .errors import GeniusError
 WEIGHT_SUM_SLACK = 0.01  # weights further than this from 1 are an error, not a rounding quirk
 
 
+def _number(text: str | None, where: str) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise GeniusError(f"{where} is {text!r}, not a number") from None
+
+
 def _parse(text: str, label: str) -> ET.Element:
     try:
         return ET.fromstring(text)
@@ -102,10 +109,14 @@ def parse_utility(
         raise GeniusError(f"{label}: weights sum to {total:.5f}, not 1; check the <weight> elements")
     weights = [w / total for w in weights]
     reservation_elem = root.find(".//reservation")
-    reservation = float(reservation_elem.get("value", "0")) if reservation_elem is not None else 0.0
+    reservation = (
+        _number(reservation_elem.get("value", "0"), f"{label}: <reservation value>")
+        if (reservation_elem is not None)
+        else 0.0
+    )
     discount_elem = root.find(".//discount_factor")
     discount = (
-        float(discount_elem.get("value"))
+        _number(discount_elem.get("value"), f"{label}: <discount_factor value>")
         if discount_elem is not None and discount_elem.get("value")
         else None
     )
