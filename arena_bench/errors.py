@@ -52,5 +52,10 @@ class RunError(ArenaBenchError, RuntimeError):
     """A run that cannot start or continue as asked."""
 
 
+class BackendUnavailable(RunError):
+    """No call to a model has ever succeeded (server unreachable, bad key): the run stops at once
+    instead of spending every game's retries."""
+
+
 class SubmitError(ArenaBenchError, RuntimeError):
     """A submission that cannot be made (no token, Hub refused it)."""

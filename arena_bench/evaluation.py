@@ -180,6 +180,11 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
                 close()
     results = build_results(config, ts, stats, players, store.records)
     results.save(run_dir)
+    if stats.stopped:
+        raise RunError(
+            f"{stats.stopped}: {len(store.records)} of {stats.planned} games are stored in {run_dir}; "
+            "continue with the same command and --resume"
+        )
     return Run(run_dir, results, store.records)
 
 

@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from .core.metrics import GameMetrics
 from .core.protocol import MAX_REPAIRS, MAX_TURNS, PROTOCOL_VERSION, GameState
 from .core.records import ActionRecord, Attempt, GameRecord, OutcomeRecord, SideRecord, TurnRecord
 from .core.scenario import Scenario
-from .errors import ResultsError, RunError
+from .errors import BackendUnavailable, ResultsError, RunError
 from .game import TurnLog, play_game
 from .storage import append_line_durably, write_atomic
 
@@ -284,6 +285,7 @@ class RunStats:
     failed: int = 0
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    stopped: str | None = None  # why the run stopped before playing every cell (a signal, a dead backend)
 
 
 ProgressFactory = Callable[[int, int], Any]
@@ -335,6 +337,9 @@ async def run_cells(
                     max_turns,
                     max_repairs,
                 )
+            except BackendUnavailable as exc:  # nothing can work: stop every game, not just this one
+                stop(str(exc))
+                return
             except Exception as exc:  # a backend that failed after its retries: the cell failed
                 stats.failed += 1
                 stats.failures.append({"game_id": gid, "error": f"{type(exc).__name__}: {exc}"})
@@ -358,11 +363,32 @@ async def run_cells(
             stats.completed += 1
             bar.update(1)
 
+    tasks = [asyncio.ensure_future(one(gid, cell)) for gid, cell in todo]
+
+    def stop(reason: str) -> None:
+        if stats.stopped is None:
+            stats.stopped = reason
+        for task in tasks:
+            task.cancel()
+
+    loop = asyncio.get_running_loop()
+    handled = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:  # Ctrl-C or SIGTERM: stop within seconds; every finished game is already stored
+            loop.add_signal_handler(sig, stop, f"stopped by {sig.name}")
+            handled.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no such signal here
+            pass
     try:
-        await asyncio.gather(*(one(gid, cell) for gid, cell in todo))
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
     finally:
+        for sig in handled:
+            loop.remove_signal_handler(sig)
         bar.close()
         stats.seconds = time.perf_counter() - started
+    for outcome in outcomes:  # a bug in the runner itself, not a failed game: keep its traceback
+        if isinstance(outcome, Exception):
+            raise outcome
     return stats
 
 

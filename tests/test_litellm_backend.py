@@ -177,3 +177,77 @@ def test_cache_replays_without_calls_and_keeps_repetitions_apart(tmp_path):
         )
     assert any(len(set(v)) > 1 for v in by_rep.values())  # repetitions did not collapse into one
     assert res2["players"]["openai/good"]["cache"]["hits"] > 0
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_unreachable_server_stops_the_run_at_once_with_one_line(tmp_path):
+    import time
+
+    started = time.perf_counter()
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--model",
+            "openai/nobody",
+            "--api-base",
+            f"http://127.0.0.1:{_free_port()}/v1",
+            "--limit",
+            "2",
+            "--output-path",
+            str(tmp_path),
+            "--no-progress",
+            "--model-args",
+            "retry_base_s=0.2",
+        ],
+    )
+    assert r.exit_code == 2, r.output
+    assert "no call to openai/nobody at http://127.0.0.1:" in r.output and "has succeeded" in r.output
+    assert "--resume" in r.output and "Traceback" not in r.output
+    assert time.perf_counter() - started < 60  # not every game's retries (2 x 68 games x 6 retries)
+
+
+def test_sigterm_stops_a_run_within_seconds_and_leaves_it_resumable(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    with FakeOpenAIServer(slow_s=1.5) as server:
+        args = [
+            sys.executable,
+            "-m",
+            "arena_bench.cli",
+            "run",
+            "--model",
+            "openai/stall-100000",
+            "--api-base",
+            server.url,
+            "--limit",
+            "2",
+            "--opponents",
+            "scripted/boulware",
+            "--output-path",
+            str(tmp_path),
+            "--no-progress",
+            "--timeout",
+            "30",
+        ]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(6)  # past start-up, with calls in flight
+        os.kill(proc.pid, signal.SIGTERM)
+        sent = time.perf_counter()
+        _, err = proc.communicate(timeout=60)
+        waited = time.perf_counter() - sent
+    assert proc.returncode == 2 and "stopped by SIGTERM" in err and "--resume" in err, err[-2000:]
+    assert waited < 10, waited
+    (results,) = tmp_path.glob("*/*/results.json")
+    assert json.loads(results.read_text())["counts"]["planned"] == 2 * 2 * 3

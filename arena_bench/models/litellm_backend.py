@@ -13,8 +13,10 @@ import random
 import time
 from typing import Any
 
+from ..errors import BackendUnavailable
 from .base import Completion, GenerationSettings, require
 
+FAIL_FAST_TRIES = 3  # failed tries, with no success yet, after which a run stops
 RETRYABLE = (
     "RateLimitError",
     "InternalServerError",
@@ -54,6 +56,9 @@ class LiteLLMBackend:
         self.retry_base_s = retry_base_s
         self.retry_max_s = retry_max_s
         self.retries = 0
+        self.succeeded = 0  # calls that got an answer
+        self.failed_before_success = 0  # failed tries while no call has succeeded yet
+        self.last_error = ""
         self.structured_active = self._structured()
 
     def _structured(self) -> bool:
@@ -89,13 +94,20 @@ class LiteLLMBackend:
             kwargs["api_key"] = self.settings.extra["api_key"]
         attempt = 0
         while True:
+            self._check_reachable()
             started = time.perf_counter()
             try:
                 async with self.semaphore:
+                    self._check_reachable()
                     response = await self.litellm.acompletion(**kwargs)
+                self.succeeded += 1
                 break
             except Exception as exc:
                 name = type(exc).__name__
+                if self.succeeded == 0:
+                    self.failed_before_success += 1
+                    self.last_error = f"{name}: {str(exc)[:300]}"
+                    self._check_reachable()
                 status = getattr(exc, "status_code", None)
                 retryable = name in RETRYABLE or (
                     isinstance(status, int) and (status == 429 or status >= 500)
@@ -124,6 +136,17 @@ class LiteLLMBackend:
             latency_s=latency,
             cost_usd=cost,
         )
+
+    def _check_reachable(self) -> None:
+        """Stop the run when the first few tries all failed and none ever succeeded: a dead server or
+        a bad key would otherwise cost every game its full retries."""
+        if self.succeeded == 0 and self.failed_before_success >= FAIL_FAST_TRIES:
+            where = f" at {self.api_base}" if self.api_base else ""
+            raise BackendUnavailable(
+                f"no call to {self.model}{where} has succeeded: the first {self.failed_before_success} tries "
+                f"failed (last: {self.last_error}); check the server, the model name and the API key, then "
+                "run again with --resume"
+            )
 
     def describe(self) -> dict[str, Any]:
         return {
