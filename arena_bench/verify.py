@@ -123,6 +123,30 @@ def _action_text(kind: str, offer) -> str:
     return f"{kind} {list(offer)}" if offer is not None else kind
 
 
+def _panel_differs(record: GameRecord, t, agent, scenario, public, state) -> str | None:
+    """Why turn ``t`` is not what the re-created panel member does in ``state`` (None: it is)."""
+    obs = Observation(
+        role_index=t.role,
+        brief=scenario.roles[t.role],
+        public=public,
+        history=state.history,
+        turn=state.turn,
+        max_turns=record.max_turns,
+        standing_offer=state.standing_offer,
+        standing_by=state.standing_by,
+    )
+    reply = _run_sync(agent.act(obs))
+    would = _action_text(reply.action.kind.value, reply.action.offer) if reply.action else "no action"
+    did = _action_text(t.action.kind, t.action.offer) if t.action else "forfeit"
+    if would == did and reply.message == t.message and len(t.attempts) == 1:
+        return None
+    return (
+        f"game {record.game_id}: turn {t.turn}: panel member {record.players[t.role]} would {would} "
+        f"({reply.message!r}), the record says {did} ({t.message!r}) in {len(t.attempts)} attempt(s): "
+        "not the panel's play"
+    )
+
+
 def check_game(record: GameRecord, scenario, analysis, panel: dict[str, Any] | None = None) -> list[str]:
     """Replay one game's actions through the protocol; recompute outcome and metrics.
 
@@ -136,6 +160,7 @@ def check_game(record: GameRecord, scenario, analysis, panel: dict[str, Any] | N
     invalid = [0, 0]
     repairs = [0, 0]
     agents = {}
+    public = None
     if panel:
         agents = {
             r: panel[p].new_agent(r, agent_seed(record.seed, r))
@@ -144,27 +169,6 @@ def check_game(record: GameRecord, scenario, analysis, panel: dict[str, Any] | N
         }
         public = public_view(scenario)
     for t in record.turns:
-        if t.role in agents and not state.over:
-            obs = Observation(
-                role_index=t.role,
-                brief=scenario.roles[t.role],
-                public=public,
-                history=state.history,
-                turn=state.turn,
-                max_turns=record.max_turns,
-                standing_offer=state.standing_offer,
-                standing_by=state.standing_by,
-            )
-            reply = _run_sync(agents[t.role].act(obs))
-            would = _action_text(reply.action.kind.value, reply.action.offer) if reply.action else "no action"
-            did = _action_text(t.action.kind, t.action.offer) if t.action else "forfeit"
-            if would != did or reply.message != t.message or len(t.attempts) != 1:
-                problems.append(
-                    f"game {gid}: turn {t.turn}: panel member {record.players[t.role]} would "
-                    f"{would} ({reply.message!r}), the record says {did} ({t.message!r}) in "
-                    f"{len(t.attempts)} attempt(s): not the panel's play"
-                )
-                return problems
         if state.over:
             problems.append(f"game {gid}: turn {t.turn} comes after the game ended")
             return problems
@@ -173,6 +177,7 @@ def check_game(record: GameRecord, scenario, analysis, panel: dict[str, Any] | N
                 f"game {gid}: turn {t.turn} is by role {t.role}, but role {state.to_move} was to move"
             )
             return problems
+        before = state
         if t.errors or t.forfeited:
             invalid[t.role] += 1
         repairs[t.role] += min(len(t.attempts) - 1, record.max_repairs)
@@ -193,6 +198,11 @@ def check_game(record: GameRecord, scenario, analysis, panel: dict[str, Any] | N
         except (IllegalAction, ValueError, KeyError, TypeError) as exc:
             problems.append(f"game {gid}: turn {t.turn} breaks the protocol ({exc})")
             return problems
+        if t.role in agents:  # a legal turn; was it the panel member's own?
+            problem = _panel_differs(record, t, agents[t.role], scenario, public, before)
+            if problem:
+                problems.append(problem)
+                return problems
     if not state.over:
         problems.append(f"game {gid}: the recorded turns end before the game does")
         return problems

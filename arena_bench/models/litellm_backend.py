@@ -104,7 +104,7 @@ class LiteLLMBackend:
                 break
             except Exception as exc:
                 name = type(exc).__name__
-                if self.succeeded == 0:
+                if self.succeeded == 0 and _unreachable(exc):
                     self.failed_before_success += 1
                     self.last_error = f"{name}: {str(exc)[:300]}"
                     self._check_reachable()
@@ -160,6 +160,21 @@ class LiteLLMBackend:
 
     def close(self) -> None:
         pass
+
+
+def _unreachable(exc: Exception) -> bool:
+    """A failure that says the server cannot be reached or will never accept us (not a busy server:
+    429 and 5xx answers mean it is there)."""
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    return (
+        name in ("APIConnectionError", "AuthenticationError", "PermissionDeniedError", "NotFoundError")
+        or status in (401, 403, 404)
+        or "Missing credentials" in str(exc)
+        # litellm wraps a refused connection as a 500 whose text says so
+        or "Connection error" in str(exc)
+        or "Connection refused" in str(exc)
+    )
 
 
 def _version(package: str) -> str | None:
