@@ -77,6 +77,7 @@ PROVIDERS: dict[str, str] = {
     "scripted": "arena_bench.agents.scripted:make_player",
     "policy": "arena_bench.agents.policy:make_player",
     "py": "arena_bench.plugins:python_file_player",
+    "exec": "arena_bench.external:exec_player",
     "hf": "arena_bench.models:hf_player",
     "vllm": "arena_bench.models:vllm_player",
     **{p: "arena_bench.models:litellm_player" for p in LITELLM_PROVIDERS},
@@ -103,9 +104,10 @@ def plugin_providers() -> dict[str, Any]:
 
 
 def split_spec(spec: str) -> tuple[str, str]:
-    """``provider/name``; ``py:FILE:CLASS`` is provider ``py``."""
-    if spec.startswith("py:"):
-        return "py", spec[3:]
+    """``provider/name``; ``py:FILE:CLASS`` is provider ``py``, ``exec:COMMAND`` provider ``exec``."""
+    for prefix in ("py", "exec"):
+        if spec.startswith(prefix + ":"):
+            return prefix, spec[len(prefix) + 1 :]
     provider, _, name = spec.partition("/")
     return provider, name
 
@@ -125,11 +127,11 @@ def known_specs() -> list[str]:
 
     return (
         [f"scripted/{n}" for n in STRATEGIES]
-        + ["policy/<name-or-file>", "py:<file.py>:<Class>"]
+        + ["policy/<name-or-file>", "py:<file.py>:<Class>", 'exec:"<command>"']
         + [
             f"{p}/<model>"
             for p in sorted(set(PROVIDERS) | set(plugin_providers()))
-            if p not in ("scripted", "policy", "py")
+            if p not in ("scripted", "policy", "py", "exec")
         ]
     )
 

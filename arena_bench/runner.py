@@ -345,6 +345,11 @@ async def run_cells(
                 stats.failures.append({"game_id": gid, "error": f"{type(exc).__name__}: {exc}"})
                 bar.update(1)
                 return
+            finally:
+                for agent in agents:  # agents in their own process end with the game
+                    aclose = getattr(agent, "aclose", None)
+                    if aclose is not None:
+                        await aclose()
             record = game_record(
                 gid=gid,
                 task_set=task_set,

@@ -264,6 +264,12 @@ def verify_run(
     if results.partial or config.partial:
         reasons.append("ran on a partial split (--limit or --opponents): only full-split runs are ranked")
     reasons += expected.settings_problems(config)
+    in_process = [a for a in config.agents if a.startswith("py:")]
+    if in_process:
+        reasons.append(
+            f"{in_process[0]} ran in the harness's own process, where it could read the other side; "
+            'submit a code agent as exec:"COMMAND" (it then runs in its own process)'
+        )
     if reasons:
         return reasons, None
     run = load_run(path)
