@@ -115,8 +115,25 @@ def tasks_validate(path: Path) -> None:
     default=None,
     help="Override the seed (e.g. a secret seed for a private held-out set).",
 )
+@click.option(
+    "--name",
+    default=None,
+    help="Task set name (a held-out set gets its own, e.g. negotiation-heldout-2026a).",
+)
+@click.option(
+    "--id-prefix",
+    default=None,
+    help="Prefix for scenario ids, so a held-out set shares none with the public one.",
+)
 @click.option("--overwrite", is_flag=True)
-def tasks_generate(config_path: Path | None, out: Path, seed: int | None, overwrite: bool) -> None:
+def tasks_generate(
+    config_path: Path | None,
+    out: Path,
+    seed: int | None,
+    name: str | None,
+    id_prefix: str | None,
+    overwrite: bool,
+) -> None:
     """Generate a task set; with a recorded config it reproduces the files byte for byte."""
     import dataclasses
 
@@ -124,8 +141,8 @@ def tasks_generate(config_path: Path | None, out: Path, seed: int | None, overwr
     from .tasks import generate_task_set, load_config
 
     config = load_config(config_path) if config_path else GeneratorConfig()
-    if seed is not None:
-        config = dataclasses.replace(config, seed=seed)
+    overrides = {"seed": seed, "name": name, "id_prefix": id_prefix}
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     manifest = generate_task_set(config, out, overwrite=overwrite)
     click.echo(f"wrote {out}: {manifest['splits']}; hash {manifest['hash']}")
 
@@ -540,6 +557,36 @@ def leaderboard() -> None:
     """Build the static leaderboard site."""
 
 
+@leaderboard.command("evaluate-requests")
+@click.option(
+    "--requests", "requests_repo", required=True, help="The requests dataset on the Hub (ORG/NAME)."
+)
+@click.option(
+    "--tasks",
+    "tasks_path",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The held-out task set folder (kept private; its manifest hash is published).",
+)
+@click.option("--results", "results_repo", required=True, help="The results dataset on the Hub (ORG/NAME).")
+@click.option("--split", default="test", show_default=True)
+@click.option(
+    "--output-path", type=click.Path(path_type=Path), default=Path("heldout-runs"), show_default=True
+)
+def evaluate_requests_command(
+    requests_repo: str, tasks_path: Path, results_repo: str, split: str, output_path: Path
+) -> None:
+    """The maintainers' evaluator: run every pending request on the held-out set, push the verified
+    results and mark each request FINISHED or FAILED with the reason."""
+    from .heldout import evaluate_requests
+
+    done = evaluate_requests(requests_repo, tasks_path, results_repo, split, output_path, log=click.echo)
+    click.echo(
+        f"{len(done)} request(s) evaluated; "
+        f"{sum(d['status'] == 'FINISHED' for d in done)} finished, {sum(d['status'] == 'FAILED' for d in done)} failed"
+    )
+
+
 @leaderboard.command("build")
 @click.option(
     "--results",
@@ -551,20 +598,35 @@ def leaderboard() -> None:
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--tasks", "task_set", default=DEFAULT_TASK_SET, show_default=True)
 @click.option("--split", default="test", show_default=True)
-@click.option("--bootstrap", "b", type=int, default=2000, show_default=True)
-def leaderboard_build(results_dir: Path, out: Path, task_set: str, split: str, b: int) -> None:
+@click.option("--bootstrap", "b", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option(
+    "--heldout",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Held-out results as evaluate-requests pushed them (a snapshot of the results dataset): shown "
+    "beside the public scores, with a contamination flag.",
+)
+def leaderboard_build(
+    results_dir: Path, out: Path, task_set: str, split: str, b: int, heldout: Path | None
+) -> None:
     """Recompute every run, refuse what does not match, and write the site."""
+    from .display import format_estimate
     from .leaderboard import build
+    from .results import Estimate
     from .verify import expected_for
 
-    summary = build(results_dir, out, expected_for(task_set, split), b=b, task_set=task_set)
-    from .display import format_estimate
-    from .results import Estimate
-
+    summary = build(results_dir, out, expected_for(task_set, split), b=b, task_set=task_set, heldout=heldout)
     for e in summary["entries"]:
         score = format_estimate(Estimate.from_dict(e["metrics"]["arena_score"]), "full")
+        extra = ""
+        if "heldout" in e:
+            gap = e["contamination"]
+            extra = f"  held-out {format_estimate(Estimate.from_dict({**e['heldout'], 'n': 0}), 'full')}" + (
+                "  CONTAMINATION?" if gap["flag"] else ""
+            )
         click.echo(
-            f"{e['rank']:>3}. {e['model']:<32} {score:<24} rank {e['rank_interval'][0]}-{e['rank_interval'][1]}"
+            f"{e['rank']:>3}. {e['model']:<32} {score:<24} rank "
+            f"{e['rank_interval'][0]}-{e['rank_interval'][1]}{extra}"
         )
     for r in summary["refused"]:
         click.echo(

@@ -47,6 +47,7 @@ class GeneratorConfig:
     strata: tuple[str, ...] = STRATA
     min_issues: int = 2
     max_issues: int = 6
+    id_prefix: str = ""  # held-out sets get ids of their own (e.g. "h2026a-test-0003")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GeneratorConfig:
@@ -70,6 +71,8 @@ class GeneratorConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["families"], d["strata"] = list(self.families), list(self.strata)
+        if not self.id_prefix:  # absent in released generator.json files, which must not change
+            d.pop("id_prefix")
         return d
 
     @property
@@ -342,7 +345,7 @@ def generate_split(config: GeneratorConfig, split: str, per_cell: int | None = N
         for stratum, family in cells(config, rep):
             rng = scenario_rng(config, split, index)
             params = draw_params(family, stratum, rng, config)
-            out.append(generate_scenario(f"{split}-{index:04d}", params, rng))
+            out.append(generate_scenario(f"{config.id_prefix}{split}-{index:04d}", params, rng))
             index += 1
     return out
 

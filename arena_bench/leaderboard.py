@@ -113,6 +113,7 @@ def build(
     b: int = 2000,
     task_set: str = DEFAULT_TASK_SET,
     samples: int = 3,
+    heldout: Path | None = None,
 ) -> dict[str, Any]:
     from .report import pick_showcase_game, plot_offer_trace
     from .tasks import open_task_set
@@ -145,6 +146,23 @@ def build(
                     "metrics": {c: row[c] for c in HEADLINE},
                 }
             )
+    heldout_note = ""
+    if heldout is not None:  # the maintainers' held-out scores beside the public ones
+        from .heldout import contamination, read_heldout
+
+        scores = read_heldout(heldout)
+        for entry in entries:
+            h = scores.get(entry["model"])
+            if h is not None:
+                entry["heldout"] = {"mean": h.mean, "lo": h.lo, "hi": h.hi, "se": h.se}
+                entry["contamination"] = contamination(entry["metrics"]["arena_score"], h)
+        sets = sorted({f"{h.task_set}/{h.split}" for h in scores.values()})
+        heldout_note = (
+            f"<p class='note'>Held-out Arena Score: the same harness on the maintainers' unpublished set "
+            f"{html.escape(', '.join(sets) or '-')} (requests evaluated by the maintainers). A public score above the "
+            "held-out one by more than the 95% interval of their difference is flagged <span class='flag'>"
+            "contamination?</span></p>"
+        )
     opponents = sorted({o for a in agents for o in (stats.crossplay.get(a, {}) if stats else {})})
     strata = sorted({s for a in agents for s in (stats.by_stratum.get(a, {}) if stats else {})})
     data = {
@@ -157,6 +175,7 @@ def build(
         "crossplay": stats_dict.get("crossplay", {}),
         "strata": strata,
         "by_stratum": stats_dict.get("by_stratum", {}),
+        "heldout": heldout is not None,
     }
     refused_html = "".join(
         f"<li>{html.escape(r['run'])}: {html.escape('; '.join(r['reasons']))}</li>" for r in refused
@@ -168,7 +187,7 @@ def build(
 <p class="note">Arena Score = (Value + Welfare) / 2 per game; means over games with 95% percentile cluster-bootstrap
 intervals over scenarios (B = {b}). Rank intervals are the 2.5 and 97.5 percentiles of each model's rank across
 replicates. Every number is recomputed from the submitted per-game records. Click a column to sort.</p>
-<h2>Leaderboard</h2><div id="leaderboard-slot"></div>
+<h2>Leaderboard</h2>{heldout_note}<div id="leaderboard-slot"></div>
 <h2>Cross-play (Arena Score of row against column)</h2><div id="crossplay-slot"></div>
 <h2>Arena Score by stratum</h2><div id="strata-slot"></div>
 <h2>Refused runs</h2><ul class="refused" id="refused">{refused_html or '<li style="color:#57606a">none</li>'}</ul>
@@ -208,6 +227,7 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
 <main><h2>Metrics</h2><table id="metrics">{metric_rows}</table>
 <h2>Against each opponent</h2><table id="opponents">
 <tr><th class="name">opponent</th><th>Arena Score</th><th>games</th></tr>{opp_rows}</table>
+<h2>Model-side settings</h2><table id="settings">{_settings_rows(run, agent)}</table>
 {plot_html}
 <h2>Sample transcripts</h2><div id="transcripts-slot"></div></main>"""
         (tmp / "models" / entry["page"]).write_text(
@@ -223,6 +243,21 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
         shutil.rmtree(out)
     tmp.rename(out)
     return {"entries": entries, "refused": refused}
+
+
+def _settings_rows(run: Run, agent: str) -> str:
+    """What the submitter chose freely (generation settings, backend): shown, not ranked."""
+    chosen = dict(run.config.player_options.get(agent, {}))
+    described = run.results.players.get(agent, {})
+    for key in ("kind", "prompt_version", "structured_active", "backend"):
+        if key in described:
+            chosen.setdefault(key, described[key])
+    if not chosen:
+        return "<tr><td class='name'>none (a scripted or shipped agent)</td></tr>"
+    return "".join(
+        f"<tr><td class='name'>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v, default=str)[:200])}</td></tr>"
+        for k, v in sorted(chosen.items())
+    )
 
 
 def _fmt(e, digits: int = 3) -> str:

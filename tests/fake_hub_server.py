@@ -18,10 +18,14 @@ class HubState:
         self.prs: list[dict] = []  # {"num", "title", "files": {path: bytes}, "description"}
         self.requests: list[tuple[str, str]] = []
         self.auth_headers: list[str] = []
-        self.datasets: dict[str, dict[str, bytes]] = {}  # repo id -> {path: content}, served at one commit
+        self.datasets: dict[str, dict[str, bytes]] = {}  # repo id -> {path: content}, at its latest commit
+        self.commits: dict[str, int] = {}  # repo id -> commits made through the API (changes its sha)
+
+    def sha(self, repo: str) -> str:
+        return f"{self.commits.get(repo, 0):x}".rjust(40, "a")
 
 
-COMMIT = "a" * 40
+COMMIT = "a" * 40  # the sha of a dataset that no commit has changed
 
 
 def make_handler(state: HubState):
@@ -77,7 +81,7 @@ def make_handler(state: HubState):
             self.send_response(200)
             self.send_header("Content-Length", str(len(data)))
             self.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
-            self.send_header("X-Repo-Commit", COMMIT)
+            self.send_header("X-Repo-Commit", state.sha(found[0]))
             self.end_headers()
             if not head:
                 self.wfile.write(data)
@@ -110,7 +114,7 @@ def make_handler(state: HubState):
                     200,
                     {
                         "id": repo,
-                        "sha": COMMIT,
+                        "sha": state.sha(repo),
                         "private": False,
                         "siblings": [{"rfilename": n, "size": len(d)} for n, d in sorted(files.items())],
                     },
@@ -162,6 +166,7 @@ def make_handler(state: HubState):
                     if x["key"] == "file"
                 }
                 create_pr = parse_qs(url.query).get("create_pr") == ["1"]
+                repo = url.path.split("/api/datasets/")[1].split("/commit/")[0]
                 with state.lock:
                     num = len(state.prs) + 1
                     state.prs.append(
@@ -171,9 +176,12 @@ def make_handler(state: HubState):
                             "files": files,
                             "description": header.get("description", ""),
                             "create_pr": create_pr,
+                            "repo": repo,
                         }
                     )
-                repo = url.path.split("/api/datasets/")[1].split("/commit/")[0]
+                    if not create_pr:  # a direct commit changes the dataset that downloads see
+                        state.datasets.setdefault(repo, {}).update(files)
+                        state.commits[repo] = state.commits.get(repo, 0) + 1
                 base = f"http://{self.headers['Host']}/datasets/{repo}"
                 return self._send(
                     200,
