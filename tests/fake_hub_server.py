@@ -22,7 +22,8 @@ class HubState:
         self.commits: dict[str, int] = {}  # repo id -> commits made through the API (changes its sha)
 
     def sha(self, repo: str) -> str:
-        return f"{self.commits.get(repo, 0):x}".rjust(40, "a")
+        n = self.commits.get(repo, 0)
+        return COMMIT if n == 0 else f"{n:040x}"
 
 
 COMMIT = "a" * 40  # the sha of a dataset that no commit has changed
