@@ -45,7 +45,12 @@
     const table = el("table", { id: "leaderboard" });
     const head = el("tr");
     ["Rank", "Rank 95% CI", "Model"].forEach((h, i) => head.appendChild(el("th", { class: i === 2 ? "name" : "" }, h)));
-    cols.forEach((c) => head.appendChild(el("th", {}, c.label)));
+    cols.forEach((c) => head.appendChild(el("th", { title: c.definition || "" }, c.label)));
+    if (data.heldout) {
+      head.appendChild(el("th", { title: "Arena Score on the maintainers' held-out set" }, "Held-out Arena Score"));
+      head.appendChild(el("th", { title: "public minus held-out, 95% interval; flagged when it is above 0" },
+        "Public - held-out"));
+    }
     head.appendChild(el("th", {}, "Games"));
     table.appendChild(el("thead")).appendChild(head);
     const body = el("tbody");
@@ -57,6 +62,20 @@
       name.appendChild(el("a", { href: "models/" + entry.page }, entry.model));
       tr.appendChild(name);
       cols.forEach((c) => tr.appendChild(metricCell(entry.metrics[c.key])));
+      if (data.heldout) {
+        tr.appendChild(metricCell(entry.heldout));
+        const gap = entry.contamination;
+        const td = el("td", { class: "gap", "data-value": gap ? gap.gap : -1e9 });
+        if (gap) {
+          td.appendChild(document.createTextNode(gap.gap.toFixed(3)));
+          td.appendChild(el("span", { class: "ci" }, "[" + gap.lo.toFixed(3) + ", " + gap.hi.toFixed(3) + "]"));
+          if (gap.flag) td.appendChild(el("span", { class: "flag", title: "public score above held-out beyond the interval" },
+            "contamination?"));
+        } else {
+          td.appendChild(document.createTextNode("-"));
+        }
+        tr.appendChild(td);
+      }
       tr.appendChild(el("td", { "data-value": entry.games }, String(entry.games)));
       body.appendChild(tr);
     });
