@@ -55,6 +55,12 @@ def test_published_panels_are_pinned():
     assert PANEL_VERSION == "panel-v2"
 
 
+def test_the_published_prompt_is_pinned():
+    from arena_bench.prompts import PROMPT_VERSION, template_hash
+
+    assert (PROMPT_VERSION, template_hash()) == ("prompt-v1", "0768c515f854d4dd")
+
+
 def test_the_default_task_set_is_pinned():
     assert DEFAULT_TASK_SET == "negotiation-v1"
     assert open_task_set(DEFAULT_TASK_SET).hash == NEGOTIATION_V1_HASH
