@@ -533,14 +533,15 @@ def validate_results(path: Path, recompute: bool, split: str | None) -> None:
 def submit_command(path: Path, repo: str, dry_run: Path | None) -> None:
     """Open a pull request with a run on the leaderboard's Hub dataset (token: HF_TOKEN or your login)."""
     from .submit import make_bundle, submit, write_bundle
-    from .verify import validate_run
+    from .verify import validate_and_verify
 
-    problems = validate_run(path)
+    problems = validate_and_verify(path)  # the leaderboard's own checks, panel replay included
     if problems:
         for p in problems[:20]:
             click.echo(p, err=True)
         fail(
-            f"{len(problems)} schema problem(s): fix them before submitting (arena-bench validate-results {path})"
+            f"{len(problems)} problem(s) the leaderboard would refuse: fix them before submitting "
+            f"(arena-bench validate-results {path})"
         )
     bundle = make_bundle(path)
     if dry_run:

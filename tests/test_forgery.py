@@ -114,3 +114,17 @@ def test_a_game_with_another_cells_seed_is_refused(honest, tmp_path):
     _write_games(forged, games)
     reasons, _ = verify_run(forged, expected())
     assert any(f"game {games[5]['game_id']}: seed" in r and "not its cell's seed" in r for r in reasons)
+
+
+def test_submit_refuses_what_the_leaderboard_would_refuse(honest, tmp_path):
+    forged = tmp_path / "forged"
+    shutil.copytree(honest, forged)
+    games = _games(forged)
+    target = next(g for g in games if g["players"][1] == "scripted/boulware" and g["first_mover"] == 0)
+    target["turns"][1]["message"] = "Fine, you win."  # a panel member's words changed, nothing else
+    _write_games(forged, games)
+    r = CliRunner().invoke(main, ["submit", str(forged), "--dry-run", str(tmp_path / "bundle")])
+    assert (
+        r.exit_code == 2 and "the leaderboard would refuse" in r.output and "not the panel's play" in r.output
+    )
+    assert not (tmp_path / "bundle").exists()
