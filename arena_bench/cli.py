@@ -234,9 +234,8 @@ def _common_run_options(f):
         click.option(
             "--max-concurrency",
             type=click.IntRange(min=1),
-            default=32,
-            show_default=True,
-            help="Games in flight at once.",
+            default=None,
+            help="Games in flight at once (default: 32, or --max-connections where that is larger).",
         ),
         click.option("--resume", is_flag=True, help="Continue an interrupted run with the same settings."),
         click.option(

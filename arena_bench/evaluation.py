@@ -236,6 +236,8 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
 
 # --- settings from the command line -----------------------------------------------------------
 
+DEFAULT_CONCURRENCY = 32  # games in flight when neither --max-concurrency nor a larger --max-connections says
+
 # Backend-only options change speed, not games: they stay out of a run's identity.
 RUNTIME_KEYS = (
     "threads",
@@ -301,6 +303,15 @@ def evaluation_config(
         if key in options:
             runtime[key] = options.pop(key)
     chosen = tuple(o.strip() for o in opponents.split(",") if o.strip()) if opponents else None
+    # games in flight follow the connection limit unless set: a game has one call in flight at a time
+    if common.get("max_concurrency") is None:
+        common["max_concurrency"] = max(DEFAULT_CONCURRENCY, max_connections)
+    elif common["max_concurrency"] < max_connections and not model.startswith("scripted/"):
+        print(
+            f"note: --max-concurrency {common['max_concurrency']} games in flight allow at most that many of "
+            f"the {max_connections} connections (--max-connections) to be busy",
+            file=sys.stderr,
+        )
     return RunConfig(
         kind="evaluation",
         agents=(model,),
@@ -320,6 +331,8 @@ def tournament_config(agents: str, *, no_self_play: bool = False, **common: Any)
     for a in filter(None, (x.strip() for x in agents.split(","))):
         specs += list(PANELS[a]) if a in PANELS else [a]
     specs = list(dict.fromkeys(specs))
+    if common.get("max_concurrency") is None:
+        common["max_concurrency"] = DEFAULT_CONCURRENCY
     if len(specs) < 2:
         raise ConfigError("--agents needs at least two players")
     return RunConfig(kind="tournament", agents=tuple(specs), self_play=not no_self_play, **common)

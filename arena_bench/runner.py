@@ -266,10 +266,14 @@ def game_record(
 
 
 def _sum_usage(items: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """A side's usage over its calls: numbers add up; a per-call flag (``cached``) becomes a count
+    of calls under its own name (``cached_calls``), so no field changes type between the two levels."""
     total: dict[str, Any] = {}
     for u in items:
         for k, v in u.items():
-            if isinstance(v, (int, float)):  # counts, seconds, cost; a bool (cached) counts calls
+            if isinstance(v, bool):
+                total[f"{k}_calls"] = total.get(f"{k}_calls", 0) + int(v)
+            elif isinstance(v, (int, float)) and k != "batch_size":  # a batch size does not add up
                 total[k] = total.get(k, 0) + v
     return total
 

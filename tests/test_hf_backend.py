@@ -75,3 +75,33 @@ def test_real_smollm2_game_on_cpu():
     assert sum(s.invalid_turns for s in metrics.sides) == sum(
         1 for log in logs if len(log.attempts) > 1 or log.forfeited
     )
+
+
+@pytest.mark.slow
+def test_batched_calls_record_their_wait_and_their_share_of_the_batch():
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from arena_bench.players import make_player
+
+    player = make_player("hf/smollm2-135m", {"max_tokens": 120, "threads": 2, "max_batch": 4})
+    scenario = min(open_task_set("negotiation-v1").load("lite"), key=lambda s: s.n_outcomes)
+
+    async def two_games():
+        games = [
+            play_game(
+                scenario,
+                analyse(scenario),
+                (player.new_agent(0, k), player.new_agent(1, k + 10)),
+                0,
+                max_turns=2,
+            )
+            for k in range(2)
+        ]
+        return await asyncio.gather(*games)
+
+    results = asyncio.run(two_games())
+    usage = [a["usage"] for _, logs, _ in results for log in logs for a in log.attempts]
+    batched = [u for u in usage if u.get("batch_size", 1) > 1]
+    assert batched, usage  # the two games' turns went to the engine together
+    for u in batched:  # the wait is the batch's; the compute share divides it
+        assert u["compute_s"] == pytest.approx(u["latency_s"] / u["batch_size"])

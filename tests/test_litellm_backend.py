@@ -177,6 +177,24 @@ def test_cache_replays_without_calls_and_keeps_repetitions_apart(tmp_path):
         )
     assert any(len(set(v)) > 1 for v in by_rep.values())  # repetitions did not collapse into one
     assert res2["players"]["openai/good"]["cache"]["hits"] > 0
+    # per call a flag, per side a count under its own name: no field changes type between the levels
+    for g in games2:
+        for i, side in enumerate(g["sides"]):
+            if side["player"] != "openai/good":
+                continue
+            attempts = [a for t in g["turns"] if t["role"] == i for a in t["attempts"]]
+            assert all(a["usage"]["cached"] is True for a in attempts)
+            assert side["usage"]["cached_calls"] == len(attempts) and "cached" not in side["usage"]
+
+
+def test_games_in_flight_follow_the_connection_limit_unless_set(capsys):
+    from arena_bench.evaluation import evaluation_config
+
+    assert evaluation_config("openai/x", max_connections=64).max_concurrency == 64
+    assert evaluation_config("openai/x", max_connections=8).max_concurrency == 32
+    assert evaluation_config("scripted/linear").max_concurrency == 32
+    assert evaluation_config("openai/x", max_connections=64, max_concurrency=16).max_concurrency == 16
+    assert "--max-concurrency 16 games in flight allow at most that many" in capsys.readouterr().err
 
 
 def _free_port() -> int:

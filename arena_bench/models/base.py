@@ -48,6 +48,7 @@ class Completion:
     latency_s: float = 0.0
     cost_usd: float | None = None
     cached: bool = False
+    batch_size: int = 1  # calls generated together (local engines batch across games)
 
 
 class Backend(Protocol):
@@ -186,9 +187,12 @@ class LLMAgent:
         usage = {
             "tokens_in": completion.tokens_in,
             "tokens_out": completion.tokens_out,
-            "latency_s": latency,
+            "latency_s": latency,  # what this call waited, its whole batch included
             "cached": completion.cached,
         }
+        if completion.batch_size > 1:  # its share of the batch's compute: sums to the engine's time
+            usage["batch_size"] = completion.batch_size
+            usage["compute_s"] = latency / completion.batch_size
         if completion.cost_usd is not None:
             usage["cost_usd"] = completion.cost_usd
         return Reply(

@@ -143,7 +143,13 @@ class HFBackend:
             self.tokens_generated += n_out
             text = self.tokenizer.decode(ids[:n_out], skip_special_tokens=True)
             results.append(
-                Completion(text=text, tokens_in=int(mask.sum()), tokens_out=n_out, latency_s=elapsed)
+                Completion(
+                    text=text,
+                    tokens_in=int(mask.sum()),
+                    tokens_out=n_out,
+                    latency_s=elapsed,
+                    batch_size=len(items),
+                )
             )
         return results
 

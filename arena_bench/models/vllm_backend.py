@@ -75,6 +75,7 @@ class VLLMBackend:
                     tokens_in=len(out.prompt_token_ids or []),
                     tokens_out=n_out,
                     latency_s=elapsed,
+                    batch_size=len(items),
                 )
             )
         return results
