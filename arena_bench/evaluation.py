@@ -247,6 +247,7 @@ RUNTIME_KEYS = (
     "retry_base_s",
     "max_connections",
     "use_cache",
+    "backend",
 )
 
 

@@ -72,6 +72,8 @@ LITELLM_PROVIDERS = (
     "vllm_server",
 )
 
+OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "lm_studio", "llamafile", "vllm_server")
+
 # provider -> "module:function"; the function takes (provider, name, options) and returns a Player.
 PROVIDERS: dict[str, str] = {
     "scripted": "arena_bench.agents.scripted:make_player",
@@ -81,6 +83,8 @@ PROVIDERS: dict[str, str] = {
     "hf": "arena_bench.models:hf_player",
     "vllm": "arena_bench.models:vllm_player",
     **{p: "arena_bench.models:litellm_player" for p in LITELLM_PROVIDERS},
+    # OpenAI and OpenAI-compatible servers take the lean client (litellm with --model-args backend=litellm)
+    **{p: "arena_bench.models:openai_compatible_player" for p in OPENAI_COMPATIBLE},
 }
 ENTRY_POINT_GROUP = "arena_bench.players"
 

@@ -151,6 +151,11 @@ def make_handler(counters: Counters, slow_s: float):
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a burst of hundreds of new connections would see dropped
+    # SYNs and second-long retransmission stalls that no real server has
+    request_queue_size = 1024
+    daemon_threads = True
+
     def handle_error(self, request, client_address):  # a client that timed out and hung up is expected here
         pass
 

@@ -19,6 +19,7 @@ BACKEND_KEYS = (
     "max_batch",
     "dtype",
     "use_cache",
+    "backend",
 )
 
 
@@ -63,6 +64,29 @@ def litellm_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlay
         max_connections=int(backend.get("max_connections", 16)),
         max_retries=int(backend.get("max_retries", 6)),
         retry_base_s=float(backend.get("retry_base_s", 1.0)),
+    )
+    return LLMPlayer(f"{provider}/{name}", b, settings, _cache(backend))
+
+
+def openai_compatible_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlayer:
+    """OpenAI and OpenAI-compatible servers through the lean client (``backend=litellm`` in
+    ``--model-args`` keeps them on litellm)."""
+    settings, backend = split_options(options)
+    choice = str(backend.get("backend", "openai"))
+    if choice == "litellm":
+        return litellm_player(provider, name, options)
+    if choice != "openai":
+        raise ConfigError(f"--model-args backend={choice!r}: use openai (the lean client) or litellm")
+    from .openai_backend import OpenAIBackend
+
+    b = OpenAIBackend(
+        name,
+        settings,
+        api_base=backend.get("api_base"),
+        max_connections=int(backend.get("max_connections", 16)),
+        max_retries=int(backend.get("max_retries", 6)),
+        retry_base_s=float(backend.get("retry_base_s", 1.0)),
+        label=f"{provider}/{name}",
     )
     return LLMPlayer(f"{provider}/{name}", b, settings, _cache(backend))
 

@@ -47,8 +47,9 @@ class Completion:
     tokens_out: int = 0
     latency_s: float = 0.0
     cost_usd: float | None = None
-    cached: bool = False
-    batch_size: int = 1  # calls generated together (local engines batch across games)
+    cached: bool = False  # replayed from --use-cache
+    batch_size: int = 1
+    cached_tokens: int = 0  # prompt tokens the provider served from its prompt cache  # calls generated together (local engines batch across games)
 
 
 class Backend(Protocol):
@@ -190,6 +191,8 @@ class LLMAgent:
             "latency_s": latency,  # what this call waited, its whole batch included
             "cached": completion.cached,
         }
+        if completion.cached_tokens:
+            usage["cached_tokens"] = completion.cached_tokens
         if completion.batch_size > 1:  # its share of the batch's compute: sums to the engine's time
             usage["batch_size"] = completion.batch_size
             usage["compute_s"] = latency / completion.batch_size

@@ -7,16 +7,12 @@ touches the network.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import random
-import time
 from typing import Any
 
-from ..errors import BackendUnavailable
 from .base import Completion, GenerationSettings, require
+from .calls import CallGuard
 
-FAIL_FAST_TRIES = 3  # failed tries, with no success yet, after which a run stops
 RETRYABLE = (
     "RateLimitError",
     "InternalServerError",
@@ -50,15 +46,10 @@ class LiteLLMBackend:
         self.model = model
         self.settings = settings
         self.api_base = api_base
-        self.semaphore = asyncio.Semaphore(max_connections)
-        self.max_connections = max_connections
-        self.max_retries = max_retries
-        self.retry_base_s = retry_base_s
-        self.retry_max_s = retry_max_s
-        self.retries = 0
-        self.succeeded = 0  # calls that got an answer
-        self.failed_before_success = 0  # failed tries while no call has succeeded yet
-        self.last_error = ""
+        where = f" at {api_base}" if api_base else ""
+        self.guard = CallGuard(
+            f"{model}{where}", classify, max_connections, max_retries, retry_base_s, retry_max_s
+        )
         self.structured_active = self._structured()
 
     def _structured(self) -> bool:
@@ -92,35 +83,7 @@ class LiteLLMBackend:
         kwargs.update({k: v for k, v in self.settings.extra.items() if k not in ("api_key",)})
         if "api_key" in self.settings.extra:
             kwargs["api_key"] = self.settings.extra["api_key"]
-        attempt = 0
-        while True:
-            self._check_reachable()
-            started = time.perf_counter()
-            try:
-                async with self.semaphore:
-                    self._check_reachable()
-                    response = await self.litellm.acompletion(**kwargs)
-                self.succeeded += 1
-                break
-            except Exception as exc:
-                name = type(exc).__name__
-                if self.succeeded == 0 and _unreachable(exc):
-                    self.failed_before_success += 1
-                    self.last_error = f"{name}: {str(exc)[:300]}"
-                    self._check_reachable()
-                status = getattr(exc, "status_code", None)
-                retryable = name in RETRYABLE or (
-                    isinstance(status, int) and (status == 429 or status >= 500)
-                )
-                if "Missing credentials" in str(exc) or "AuthenticationError" in name:
-                    retryable = False  # litellm reports some credential errors as 500s: retrying cannot help
-                if not retryable or attempt >= self.max_retries:
-                    raise
-                delay = min(self.retry_max_s, self.retry_base_s * 2**attempt) * (0.5 + random.random() / 2)
-                attempt += 1
-                self.retries += 1
-                await asyncio.sleep(delay)
-        latency = time.perf_counter() - started
+        response, latency = await self.guard.call(lambda: self.litellm.acompletion(**kwargs))
         choice = response.choices[0]
         text = choice.message.content or ""
         usage = getattr(response, "usage", None)
@@ -137,44 +100,37 @@ class LiteLLMBackend:
             cost_usd=cost,
         )
 
-    def _check_reachable(self) -> None:
-        """Stop the run when the first few tries all failed and none ever succeeded: a dead server or
-        a bad key would otherwise cost every game its full retries."""
-        if self.succeeded == 0 and self.failed_before_success >= FAIL_FAST_TRIES:
-            where = f" at {self.api_base}" if self.api_base else ""
-            raise BackendUnavailable(
-                f"no call to {self.model}{where} has succeeded: the first {self.failed_before_success} tries "
-                f"failed (last: {self.last_error}); check the server, the model name and the API key, then "
-                "run again with --resume"
-            )
-
     def describe(self) -> dict[str, Any]:
         return {
             "kind": "litellm",
             "litellm_version": getattr(self.litellm, "__version__", None) or _version("litellm"),
             "api_base": self.api_base,
-            "max_connections": self.max_connections,
-            "max_retries": self.max_retries,
-            "retries_used": self.retries,
+            "max_connections": self.guard.max_connections,
+            "max_retries": self.guard.max_retries,
+            "retries_used": self.guard.retries,
         }
 
     def close(self) -> None:
         pass
 
 
-def _unreachable(exc: Exception) -> bool:
-    """A failure that says the server cannot be reached or will never accept us (not a busy server:
-    429 and 5xx answers mean it is there)."""
-    status = getattr(exc, "status_code", None)
+def classify(exc: Exception) -> tuple[bool, bool]:
+    """(retryable, unreachable) for a litellm exception."""
     name = type(exc).__name__
-    return (
+    status = getattr(exc, "status_code", None)
+    text = str(exc)
+    retryable = name in RETRYABLE or (isinstance(status, int) and (status == 429 or status >= 500))
+    if "Missing credentials" in text or "AuthenticationError" in name:
+        retryable = False  # litellm reports some credential errors as 500s: retrying cannot help
+    unreachable = (
         name in ("APIConnectionError", "AuthenticationError", "PermissionDeniedError", "NotFoundError")
         or status in (401, 403, 404)
-        or "Missing credentials" in str(exc)
+        or "Missing credentials" in text
         # litellm wraps a refused connection as a 500 whose text says so
-        or "Connection error" in str(exc)
-        or "Connection refused" in str(exc)
+        or "Connection error" in text
+        or "Connection refused" in text
     )
+    return retryable, unreachable
 
 
 def _version(package: str) -> str | None:

@@ -1,4 +1,6 @@
-"""litellm against a real OpenAI-compatible HTTP server on loopback (tests/fake_openai_server.py)."""
+"""Both API paths, the lean OpenAI client and litellm, against a real OpenAI-compatible HTTP server on
+loopback (tests/fake_openai_server.py): every test runs on each, so they keep the same retries,
+backoff, timeouts, usage, caching and failure handling."""
 
 from __future__ import annotations
 
@@ -12,6 +14,16 @@ from arena_bench.cli import main
 from .fake_openai_server import FakeOpenAIServer
 
 pytest.importorskip("litellm")
+
+
+@pytest.fixture(params=["openai", "litellm"], autouse=True)
+def backend(request, monkeypatch):
+    """``openai/...`` takes the lean client by default; the litellm run routes it through litellm."""
+    from arena_bench import players
+
+    if request.param == "litellm":
+        monkeypatch.setitem(players.PROVIDERS, "openai", "arena_bench.models:litellm_player")
+    return request.param
 
 
 def run(server, tmp_path, model, *extra, limit="2"):
