@@ -339,12 +339,20 @@ def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
     default=None,
     help="Replay and store model replies in this folder.",
 )
+@click.option("--dry-run", is_flag=True, help="Print games, calls, tokens and the price; call nothing.")
 def run_command(**kwargs) -> None:
     """Play MODEL against the reference panel and itself, in both roles and move orders, on every scenario."""
     from .evaluation import evaluation_config
 
+    dry_run = kwargs.pop("dry_run")
     common, output_path, resume, no_progress = _split_common(kwargs)
-    _execute(evaluation_config(**common), output_path, resume, no_progress)
+    config = evaluation_config(**common)
+    if dry_run:
+        from .pricing import estimate
+
+        click.echo("\n".join(estimate(config).lines(config.agents[0])))
+        return
+    _execute(config, output_path, resume, no_progress)
 
 
 @main.command("tournament")
