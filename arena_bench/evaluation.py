@@ -26,7 +26,7 @@ from .core.protocol import PROTOCOL_VERSION
 from .core.stats import bootstrap_counts
 from .errors import ConfigError, RunError
 from .players import make_player, panel
-from .results import Counts, Run, RunConfig, RunResults, TaskSetRef
+from .results import DEFAULT_CONCURRENCY, Counts, Run, RunConfig, RunResults, TaskSetRef
 from .runner import GameStore, RunStats, plan_cells, run_cells
 from .storage import write_atomic
 from .tasks import open_task_set
@@ -128,8 +128,7 @@ def run_dir_for(config: RunConfig, output_path: Path, task_hash: str) -> Path:
     digest = hashlib.sha256(
         json.dumps([config.identity(), task_hash], sort_keys=True, default=str).encode()
     ).hexdigest()
-    name = config.agents[0] if config.kind == "evaluation" else "tournament"
-    return Path(output_path) / slug(name) / f"{config.split}-{digest[:12]}"
+    return Path(output_path) / slug(config.label) / f"{config.split}-{digest[:12]}"
 
 
 def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True) -> Run:
@@ -218,7 +217,7 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
     )
     if records:
         rows = rows_from_records(records)
-        agents = list(config.agents) if config.kind == "evaluation" else sorted(rows["agent"].unique())
+        agents = config.evaluated_agents(rows["agent"].unique())
         # one bootstrap draw over the scenarios, shared by the model's table and the panel's side
         weights = bootstrap_counts(
             rows["scenario_id"].nunique(),
@@ -235,20 +234,6 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
 
 
 # --- settings from the command line -----------------------------------------------------------
-
-DEFAULT_CONCURRENCY = 32  # games in flight when neither --max-concurrency nor a larger --max-connections says
-
-# Backend-only options change speed, not games: they stay out of a run's identity.
-RUNTIME_KEYS = (
-    "threads",
-    "max_batch",
-    "device",
-    "max_retries",
-    "retry_base_s",
-    "max_connections",
-    "use_cache",
-    "backend",
-)
 
 
 def parse_model_args(text: str | None) -> dict[str, str]:
@@ -300,6 +285,8 @@ def evaluation_config(
     runtime: dict[str, Any] = {"max_connections": max_connections}
     if use_cache and not model.startswith("scripted/"):
         runtime["use_cache"] = str(use_cache)
+    from .models import RUNTIME_KEYS
+
     for key in RUNTIME_KEYS:
         if key in options:
             runtime[key] = options.pop(key)

@@ -19,7 +19,7 @@ import pandas as pd
 from .aggregate import entry_rows, evaluate
 from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS
 from .core.records import GameRecord
-from .display import format_estimate, transcript_lines
+from .display import format_estimate, result_line, transcript_lines
 from .errors import ArenaBenchError
 from .evaluation import slug
 from .results import Run
@@ -80,8 +80,6 @@ def _transcript(record: GameRecord, scenario) -> dict[str, Any]:
             n = len(line.rejected)
             suffix = f"  [{n} rejected repl{'y' if n == 1 else 'ies'}: {line.rejected[0]}]"
         lines.append({"text": f"{line.turn + 1}. {line.who} {line.act}{suffix}", "message": line.message})
-    from .display import result_line
-
     return {
         "title": f"{scenario.id}: {scenario.title} — game {record.game_id}",
         "lines": lines,

@@ -87,7 +87,7 @@ class _Recorder:
 
 def estimate(config: RunConfig, sample: int = 12) -> DryRun:
     from .evaluation import plan
-    from .models.openai_backend import _prices
+    from .models.openai_backend import list_prices
 
     ts, scenarios, cells, _ = plan(config)
     model = config.agents[0]
@@ -121,7 +121,7 @@ def estimate(config: RunConfig, sample: int = 12) -> DryRun:
     max_tokens = int(config.player_options.get(model, {}).get("max_tokens", 300))
     completion, completion_max = calls * min(TYPICAL_REPLY_TOKENS, max_tokens), calls * max_tokens
     # a model on your own server (--api-base) has no list price, whatever its name
-    prices = None if config.player_options.get(model, {}).get("api_base") else _prices(model)
+    prices = None if config.player_options.get(model, {}).get("api_base") else list_prices(model)
     cost = cost_max = None
     if prices is not None:
         cost = prompt_tokens * prices[0] + completion * prices[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from .storage import json_lines, write_atomic
 from .versions import DEFAULT_TASK_SET, PANEL_VERSION
 
 RESULTS_SCHEMA_VERSION = "arena-bench-results/1"
+DEFAULT_CONCURRENCY = 32  # games in flight unless --max-concurrency (or a larger --max-connections) says
 
 
 # --- settings --------------------------------------------------------------------------------
@@ -44,7 +46,7 @@ class RunConfig:
     max_turns: int = MAX_TURNS
     max_repairs: int = MAX_REPAIRS
     self_play: bool = True
-    max_concurrency: int = 32
+    max_concurrency: int = DEFAULT_CONCURRENCY
     bootstrap_replicates: int = DEFAULT_B
     bootstrap_seed: int = DEFAULT_SEED
     opponents: tuple[str, ...] | None = None  # a subset of the panel: the results are marked partial
@@ -56,6 +58,15 @@ class RunConfig:
     @property
     def partial(self) -> bool:
         return self.limit is not None or self.opponents is not None
+
+    @property
+    def label(self) -> str:
+        """The evaluated model, or ``tournament``: what names the run's folder and submission."""
+        return self.agents[0] if self.kind == "evaluation" else "tournament"
+
+    def evaluated_agents(self, players: Iterable[str]) -> list[str]:
+        """An evaluation's model; every player of a tournament (from the players of its games)."""
+        return list(self.agents) if self.kind == "evaluation" else sorted(set(players))
 
     def identity(self) -> dict[str, Any]:
         """The settings that decide which games are played and how (not how fast)."""
@@ -227,9 +238,6 @@ class Statistics:
     def ranked(self) -> list[str]:
         return sorted(self.agents, key=lambda a: (self.agents[a].rank, a))
 
-    def pair(self, a: str, b: str) -> Pair | None:
-        return next((p for p in self.pairs if {p.a, p.b} == {a, b}), None)
-
     def to_dict(self) -> dict[str, Any]:
         def table(b: Breakdown) -> dict[str, Any]:
             return {k: {o: e.to_dict() for o, e in v.items()} for k, v in b.items()}
@@ -307,7 +315,7 @@ class RunResults:
     @property
     def model(self) -> str:
         """The evaluated model, or ``tournament``."""
-        return self.config.agents[0] if self.config.kind == "evaluation" else "tournament"
+        return self.config.label
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -494,9 +502,7 @@ class Run:
 
     def evaluated_agents(self) -> list[str]:
         """An evaluation's model; every player of a tournament."""
-        if self.config.kind == "evaluation":
-            return list(self.config.agents)
-        return sorted({p for g in self.games for p in g.players})
+        return self.config.evaluated_agents(p for g in self.games for p in g.players)
 
 
 def results_path(path: Path) -> Path:

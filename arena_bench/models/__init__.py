@@ -9,18 +9,19 @@ from ..errors import ConfigError
 from .base import GenerationSettings, LLMPlayer, MissingExtra, ResponseCache
 
 GENERATION_KEYS = ("temperature", "max_tokens", "seed", "structured", "timeout_s")
-BACKEND_KEYS = (
-    "api_base",
-    "max_connections",
-    "max_retries",
-    "retry_base_s",
-    "device",
+# Backend options that change speed, not games: kept out of a run's identity.
+RUNTIME_KEYS = (
     "threads",
     "max_batch",
-    "dtype",
+    "device",
+    "max_retries",
+    "retry_base_s",
+    "max_connections",
     "use_cache",
     "backend",
 )
+# Every backend option; api_base and dtype change what a model answers, so they stay in the identity.
+BACKEND_KEYS = RUNTIME_KEYS + ("api_base", "dtype")
 
 
 def split_options(options: dict[str, Any]) -> tuple[GenerationSettings, dict[str, Any]]:

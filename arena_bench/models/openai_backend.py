@@ -46,7 +46,7 @@ def _refused(exc: BaseException) -> bool:
     return False
 
 
-def _prices(model: str) -> tuple[float, float] | None:
+def list_prices(model: str) -> tuple[float, float] | None:
     """(input, output) USD per token from litellm's bundled price map, if litellm is here."""
     try:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -81,7 +81,7 @@ class OpenAIBackend:
         )
         self.structured_active = settings.structured != "off"
         self.structured_fallback: str | None = None
-        self.prices = None if api_base else _prices(model)
+        self.prices = None if api_base else list_prices(model)
         self._client = None
         self.cached_tokens = 0
 
