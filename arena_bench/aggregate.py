@@ -9,7 +9,7 @@ No I/O: takes records, returns plain dicts.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,17 +18,21 @@ import pandas as pd
 from .core import stats
 from .core.metrics import METRICS
 from .core.records import GameRecord
+from .core.scenario import Scenario
 from .results import AgentStats, Estimate, Pair, PowerSummary, Run, Statistics
 
 METRIC_KEYS = tuple(m.key for m in METRICS)
 KEY = ["scenario_id", "opponent_key", "role", "first_mover", "rep"]
 
 
-def rows_from_records(records: Iterable[GameRecord]) -> pd.DataFrame:
+def rows_from_records(
+    records: Iterable[GameRecord], scenarios: Mapping[str, Scenario] | None = None
+) -> pd.DataFrame:
     """One row per (game, side): the side's player is the agent, the other side the opponent.
 
     A column per registered metric (NaN where a metric is not defined for the game), plus the
-    side's usage.
+    side's usage. Diagnostics scored against a scenario's private truth need ``scenarios`` (by id);
+    without them their columns are left out.
     """
     out = []
     for r in records:
@@ -45,15 +49,23 @@ def rows_from_records(records: Iterable[GameRecord]) -> pd.DataFrame:
                 "first_mover": r.first_mover,
                 "rep": r.rep,
             }
+            scenario = scenarios.get(r.scenario_id) if scenarios is not None else None
             for m in METRICS:
-                x = m.of(r, i)
+                if m.needs_scenario:
+                    if scenario is None:
+                        continue
+                    x = m.of(r, i, scenario)
+                else:
+                    x = m.of(r, i)
                 row[m.key] = np.nan if x is None else x
             row["repairs"] = side.repairs
             row["tokens_in"] = side.usage.get("tokens_in", 0)
             row["tokens_out"] = side.usage.get("tokens_out", 0)
             row["cost_usd"] = side.usage.get("cost_usd", 0.0)
             out.append(row)
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    unused = [m.key for m in METRICS if m.needs_scenario and m.key in df and df[m.key].isna().all()]
+    return df.drop(columns=unused)  # e.g. probe scores of a run without --probe
 
 
 def entry_rows(runs: Iterable[Run]) -> tuple[pd.DataFrame, list[str]]:

@@ -239,6 +239,20 @@ def _common_run_options(f):
         ),
         click.option("--resume", is_flag=True, help="Continue an interrupted run with the same settings."),
         click.option(
+            "--messages",
+            type=click.Choice(["on", "off"]),
+            default="on",
+            show_default=True,
+            help="off: each side sees only actions and offers, no free text (the offers-only ablation; pair it "
+            "with the normal run: arena-bench diagnose language ON OFF).",
+        ),
+        click.option(
+            "--probe",
+            is_flag=True,
+            help="Ask agents in a side channel, after their 2nd and 5th turns and at the end, what they believe "
+            "the other side values (issue ranking, preferred options, BATNA); scored against the truth.",
+        ),
+        click.option(
             "--salt",
             type=int,
             default=0,
@@ -301,7 +315,16 @@ def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
     "--opponents", default=None, help="Only these panel members, comma-separated (results marked partial)."
 )
 @click.option(
-    "--api-base", default=None, help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1."
+    "--api-base",
+    multiple=True,
+    help="Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1. Give it once per replica "
+    "of the model: calls spread over the healthy ones, and a server that dies has its calls retried on the others.",
+)
+@click.option(
+    "--budget-usd",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop cleanly before the model's spend could pass this many dollars (list prices); --resume continues.",
 )
 @click.option(
     "--max-connections",
@@ -338,6 +361,12 @@ def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
     help="Replay and store model replies in this folder.",
+)
+@click.option(
+    "--batch",
+    is_flag=True,
+    help="The OpenAI Batch API at half price: every open game's turn goes into one batch, polled until done "
+    "(--model-args batch_poll_s=30); resumable.",
 )
 @click.option("--dry-run", is_flag=True, help="Print games, calls, tokens and the price; call nothing.")
 def run_command(**kwargs) -> None:

@@ -172,7 +172,35 @@ def scorecard(results: RunResults) -> str:
         for a, r in st.agents.items()
     ]
     out += ["", "Turn validity (share of own turns): " + "; ".join(inv), power_line(st)]
+    out += usage_lines(results)
     return "\n".join(out)
+
+
+def usage_lines(results: RunResults) -> list[str]:
+    """Calls, tokens and dollars per model player, and this session's pace."""
+    lines = []
+    seconds = results.counts.seconds_this_session
+    for spec, u in results.usage.items():
+        cached = u.get("cached_tokens", 0)
+        share = (
+            f" ({cached / u['tokens_in']:.0%} from the provider's prompt cache)"
+            if cached and u["tokens_in"]
+            else ""
+        )
+        cost = (
+            "no list price (your own server, or a model not in litellm's price map)"
+            if u.get("cost_usd") is None
+            else f"${u['cost_usd']:.4f} (${u['cost_per_game_usd']:.5f} a game)"
+        )
+        refused = f", {u['refused_calls']} refused by the server" if u.get("refused_calls") else ""
+        lines.append(
+            f"Usage {spec}: {u['calls']:,} calls in {u['games']:,} games{refused}; "
+            f"{u['tokens_in']:,} prompt tokens{share}, {u['tokens_out']:,} completion tokens; {cost}"
+        )
+    played = results.counts.played_this_session
+    if lines and played and seconds > 0:
+        lines.append(f"This session: {played:,} games in {seconds:,.1f} s ({played / seconds:.2f} games/s)")
+    return [""] + lines if lines else []
 
 
 @dataclass(frozen=True)

@@ -52,9 +52,17 @@ class RunError(ArenaBenchError, RuntimeError):
     """A run that cannot start or continue as asked."""
 
 
-class BackendUnavailable(RunError):
+class StopRun(RunError):
+    """A run must stop now, every game with it; what is stored stays and ``--resume`` continues."""
+
+
+class BackendUnavailable(StopRun):
     """No call to a model has ever succeeded (server unreachable, bad key): the run stops at once
     instead of spending every game's retries."""
+
+
+class BudgetExhausted(StopRun):
+    """The next call could take the run's spend past ``--budget-usd``."""
 
 
 class SubmitError(ArenaBenchError, RuntimeError):

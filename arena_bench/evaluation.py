@@ -26,7 +26,7 @@ from .core.protocol import PROTOCOL_VERSION
 from .core.stats import bootstrap_counts
 from .errors import ConfigError, RunError
 from .players import make_player, panel
-from .results import DEFAULT_CONCURRENCY, Counts, Run, RunConfig, RunResults, TaskSetRef
+from .results import DEFAULT_CONCURRENCY, Counts, Run, RunConfig, RunResults, TaskSetRef, usage_by_player
 from .runner import GameStore, RunStats, plan_cells, run_cells
 from .storage import write_atomic
 from .tasks import open_task_set
@@ -94,6 +94,8 @@ def check_config(config: RunConfig) -> None:
         raise ConfigError(f"--max-repairs must be 0 or more, got {config.max_repairs}")
     if config.kind not in ("evaluation", "tournament"):
         raise ConfigError(f"kind {config.kind!r}: use evaluation or tournament")
+    if config.messages not in ("on", "off"):
+        raise ConfigError(f"--messages {config.messages!r}: use on or off")
 
 
 def plan(config: RunConfig):
@@ -147,8 +149,26 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
         s: make_player(s, {**config.player_options.get(s, {}), **config.runtime_options.get(s, {})})
         for s in specs
     }
+    budgets = _budgets(config, players)
     run_dir.mkdir(parents=True, exist_ok=True)
     store = GameStore(games_path)
+    spend_path = run_dir / "spend.json"
+    # what earlier sessions of this run spent counts too, games they left unfinished included
+    spent_before = json.loads(spend_path.read_text()) if spend_path.exists() and resume else {}
+    for spec, limit in budgets.items():
+        stored = sum(
+            float(side.usage.get("cost_usd", 0.0))
+            for r in store.records
+            for i, side in enumerate(r.sides)
+            if r.players[i] == spec
+        )
+        players[spec].budget = limit
+        limit.spent_usd = max(stored, float(spent_before.get(spec, 0.0)))
+    for p in players.values():  # the Batch API keeps its batch ids and answers in the run folder
+        attach = getattr(getattr(p, "backend", None), "attach", None)
+        if attach is not None:
+            attach(run_dir)
+    _check_context(config, players)
     try:
         write_atomic(run_dir / "config.json", json.dumps(config.identity(), indent=2, default=str) + "\n")
         for reason in store.rejected:
@@ -169,10 +189,16 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
                 max_repairs=config.max_repairs,
                 max_concurrency=config.max_concurrency,
                 progress=progress,
+                messages=config.messages == "on",
+                probe=config.probe,
             )
         )
     finally:
         store.close()
+        if budgets:
+            write_atomic(
+                spend_path, json.dumps({s: b.spent_usd for s, b in budgets.items()}, indent=2) + "\n"
+            )
         for p in players.values():
             close = getattr(p, "close", None)
             if close:
@@ -185,6 +211,55 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
             "continue with the same command and --resume"
         )
     return Run(run_dir, results, store.records)
+
+
+def _budgets(config: RunConfig, players: dict[str, Any]) -> dict[str, Any]:
+    """``--budget-usd`` per model, checked before anything is written: it needs a price."""
+    from .models.base import LLMPlayer, SpendLimit
+    from .models.openai_backend import list_prices
+
+    out = {}
+    for spec, runtime in config.runtime_options.items():
+        if runtime.get("budget_usd") is None:
+            continue
+        player = players[spec]
+        if not isinstance(player, LLMPlayer):
+            raise ConfigError(f"--budget-usd: {spec} makes no paid calls")
+        prices = getattr(player.backend, "prices", None) or list_prices(spec)
+        if prices is None:
+            raise ConfigError(
+                f"--budget-usd: no list price is known for {spec} (a server under --api-base is priced at "
+                "nothing); leave --budget-usd out"
+            )
+        out[spec] = SpendLimit(float(runtime["budget_usd"]), prices)
+    return out
+
+
+def _check_context(config: RunConfig, players: dict[str, Any]) -> None:
+    """Warn when a server's context window cannot hold the longest prompt the protocol makes:
+    the turns that overflow will be refused and counted as forfeits."""
+    windows = {}
+    for spec, player in players.items():
+        backend = getattr(player, "backend", None)
+        if hasattr(backend, "context_windows"):
+            windows[spec] = {b: w for b, w in backend.context_windows().items() if w}
+    if not any(windows.values()):
+        return
+    from .pricing import estimate
+
+    longest = estimate(config, sample=4).longest_prompt_tokens
+    for spec, per_server in windows.items():
+        for base, window in per_server.items():
+            need = longest + players[spec].settings.max_tokens
+            if need > window:
+                print(
+                    f"warning: {spec} at {base} has a context window of {window} tokens; the longest prompt "
+                    f"of this split is about {longest} tokens plus {players[spec].settings.max_tokens} for the "
+                    "reply (a repair adds more). Turns that do not fit are refused by the server and counted "
+                    "as forfeits; start the server with a longer context (vLLM: --max-model-len) or lower "
+                    "--max-tokens",
+                    file=sys.stderr,
+                )
 
 
 def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any], records) -> RunResults:
@@ -214,9 +289,11 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
             seconds_this_session=round(stats.seconds, 3),
         ),
         environment=environment(),
+        usage=usage_by_player(records),
     )
     if records:
-        rows = rows_from_records(records)
+        scenarios = {s.id: s for s in ts.load(config.split)}
+        rows = rows_from_records(records, scenarios)
         agents = config.evaluated_agents(rows["agent"].unique())
         # one bootstrap draw over the scenarios, shared by the model's table and the panel's side
         weights = bootstrap_counts(
@@ -230,6 +307,9 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
             results.statistics_opponents = evaluate(
                 rows[rows["agent"] != config.agents[0]], None, seed=config.bootstrap_seed, weights=weights
             )
+        from .diagnose import run_diagnostics
+
+        results.diagnostics = run_diagnostics(rows, agents, weights, records, scenarios)
     return results
 
 
@@ -251,8 +331,10 @@ def evaluation_config(
     model: str,
     *,
     model_args: str | None = None,
-    api_base: str | None = None,
+    api_base: str | list[str] | None = None,
     max_connections: int = 16,
+    budget_usd: float | None = None,
+    batch: bool = False,
     temperature: float = 0.0,
     max_tokens: int = 300,
     gen_seed: int = 0,
@@ -271,6 +353,10 @@ def evaluation_config(
         if not value >= 0:
             raise ConfigError(f"{option} must be 0 or more, got {value}")
     options: dict[str, Any] = {}
+    if isinstance(api_base, (list, tuple)):  # --api-base given several times: replicas of one model
+        api_base = list(dict.fromkeys(api_base)) or None
+        if api_base and len(api_base) == 1:
+            api_base = api_base[0]
     if not model.startswith("scripted/"):
         options = {
             "temperature": temperature,
@@ -283,6 +369,14 @@ def evaluation_config(
         if api_base:
             options["api_base"] = api_base
     runtime: dict[str, Any] = {"max_connections": max_connections}
+    if budget_usd is not None:
+        runtime["budget_usd"] = budget_usd
+    if batch:
+        if model.split("/")[0] != "openai":
+            raise ConfigError(f"--batch: the Batch API is reached through openai/ models, not {model}")
+        runtime["batch"] = True
+        if common.get("max_concurrency") is None:
+            common["max_concurrency"] = 1_000_000  # every open game takes its turn in each batch
     if use_cache and not model.startswith("scripted/"):
         runtime["use_cache"] = str(use_cache)
     from .models import RUNTIME_KEYS

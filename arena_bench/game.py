@@ -1,9 +1,11 @@
 """The async game loop: asks agents for turns, re-asks with the error on a bad reply
-(at most ``max_repairs`` times), forfeits the turn after that, and applies the protocol."""
+(at most ``max_repairs`` times), forfeits the turn after that, and applies the protocol.
+A request the model's server refused outright (a prompt past its context window) forfeits the
+turn at once, counted like any other forfeit."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .agents.base import Agent, Observation, PublicScenario, Reply
@@ -35,6 +37,14 @@ def public_view(scenario: Scenario) -> PublicScenario:
     return PublicScenario(scenario.id, scenario.title, scenario.context, scenario.issues, scenario.role_names)
 
 
+PROBE_AFTER = (2, 5)  # belief probes after an agent's 2nd and 5th own turns, and at the end (0)
+
+
+def seen_history(state: GameState, messages: bool):
+    """The public history as the agents see it: with ``--messages off`` only actions and offers."""
+    return state.history if messages else tuple(replace(t, message="") for t in state.history)
+
+
 async def play_game(
     scenario: Scenario,
     analysis: Analysis,
@@ -42,25 +52,33 @@ async def play_game(
     first_mover: int,
     max_turns: int = MAX_TURNS,
     max_repairs: int = MAX_REPAIRS,
+    messages: bool = True,
+    probes: list[dict[str, Any]] | None = None,
 ) -> tuple[GameState, list[TurnLog], GameMetrics]:
     """Play one game; ``agents[i]`` plays role i. Raises whatever an agent raises (the runner
-    records the cell as failed and a resumed run plays it again)."""
+    records the cell as failed and a resumed run plays it again).
+
+    ``messages=False`` strips free text from what each side sees (the record keeps what was said).
+    ``probes`` (a list to fill) asks each agent that can answer (``probe``) for its beliefs about the
+    other side after its 2nd and 5th own turns and at the end, in a side channel."""
     state = initial_state(scenario.shape, first_mover, max_turns)
     public = public_view(scenario)
     logs: list[TurnLog] = []
     invalid = [0, 0]
     repairs = [0, 0]
+    own_turns = [0, 0]
     while not state.over:
         role = state.to_move
         log = TurnLog(state.turn, role)
         feedback: str | None = None
         turn: Turn | None = None
+        history = seen_history(state, messages)
         for attempt in range(max_repairs + 1):
             obs = Observation(
                 role_index=role,
                 brief=scenario.roles[role],
                 public=public,
-                history=state.history,
+                history=history,
                 turn=state.turn,
                 max_turns=max_turns,
                 standing_offer=state.standing_offer,
@@ -83,6 +101,8 @@ async def play_game(
                 turn = Turn(reply.message, reply.action)
                 break
             feedback = error
+            if reply.usage.get("refused"):
+                break  # the server cannot take this prompt: a repair would only make it longer
             if attempt < max_repairs:
                 repairs[role] += 1
         if len(log.attempts) > 1 or turn is None:
@@ -93,8 +113,33 @@ async def play_game(
         else:
             state = step(state, turn)
         logs.append(log)
+        own_turns[role] += 1
+        if probes is not None and own_turns[role] in PROBE_AFTER and not state.over:
+            await _probe(agents[role], role, own_turns[role], scenario, public, state, messages, probes)
+    if probes is not None:
+        for role in (0, 1):
+            await _probe(agents[role], role, 0, scenario, public, state, messages, probes)
     metrics = game_metrics(scenario, analysis, state, tuple(invalid), tuple(repairs))
     return state, logs, metrics
+
+
+async def _probe(agent, role, after, scenario, public, state, messages, probes) -> None:
+    ask = getattr(agent, "probe", None)
+    if ask is None:  # no beliefs to ask about: no probe score
+        return
+    obs = Observation(
+        role_index=role,
+        brief=scenario.roles[role],
+        public=public,
+        history=seen_history(state, messages),
+        turn=min(state.turn, state.max_turns - 1),
+        max_turns=state.max_turns,
+        standing_offer=state.standing_offer,
+        standing_by=state.standing_by,
+    )
+    result = await ask(obs)
+    if result is not None:
+        probes.append({"side": role, "after": after, **result})
 
 
 def _action_json(reply: Reply) -> dict[str, Any] | None:

@@ -43,6 +43,9 @@ PANELS: dict[str, tuple[str, ...]] = {
         "scripted/logroller",
         "policy/ppo-nash-v1",
     ),
+    # Not a scoring panel: opponents that test how an agent fails (``--panel diagnostics-v1``):
+    # the injector and its quiet twin, for susceptibility to manipulation.
+    "diagnostics-v1": ("scripted/injector", "scripted/boulware-quiet"),
 }
 
 # Providers served through litellm, under litellm's own names.

@@ -61,6 +61,10 @@ class DryRun:
                 f"(${self.prices[0] * 1e6:.3g} / ${self.prices[1] * 1e6:.3g} per million prompt / completion "
                 "tokens, before any provider prompt caching)"
             )
+            out.append(
+                f"with --batch (the Batch API, half price): about ${self.cost_usd / 2:,.2f}, "
+                f"at most ${self.cost_usd_max / 2:,.2f}"
+            )
         out.append(
             f"longest prompt: about {self.longest_prompt_tokens:,} tokens (system + turn, a repair adds "
             f"about {len(repair_prompt('x' * 80)) // int(CHARS_PER_TOKEN) + 40} and the reply itself); "

@@ -50,6 +50,8 @@ class RunConfig:
     bootstrap_replicates: int = DEFAULT_B
     bootstrap_seed: int = DEFAULT_SEED
     opponents: tuple[str, ...] | None = None  # a subset of the panel: the results are marked partial
+    messages: str = "on"  # "off": each side sees actions and offers only (the offers-only ablation)
+    probe: bool = False  # belief probes in a side channel (diagnostics)
     player_options: dict[str, Any] = field(default_factory=dict)  # per spec: generation settings, api_base
     runtime_options: dict[str, Any] = field(
         default_factory=dict
@@ -73,6 +75,10 @@ class RunConfig:
         d = asdict(self)
         for speed_only in ("runtime_options", "max_concurrency", "bootstrap_replicates", "bootstrap_seed"):
             d.pop(speed_only)
+        # settings added after runs were published: absent at their default, so those runs keep their ids
+        for key, default in (("messages", "on"), ("probe", False)):
+            if d[key] == default:
+                d.pop(key)
         return d
 
     @classmethod
@@ -292,6 +298,42 @@ class Counts:
     seconds_this_session: float = 0.0
 
 
+def usage_by_player(records: Iterable[GameRecord]) -> dict[str, dict[str, Any]]:
+    """What each model player's calls took, over the games stored: games, calls (``replayed_calls``
+    of them answered from a cache or an earlier answer, at no cost), tokens, prompt tokens served
+    from the provider's cache, refused requests, and dollars in all and per game (None where a call
+    had no known price, never a silent zero). Players that made no calls (the scripted panel) are
+    left out; a self-play game counts once."""
+    out: dict[str, dict[str, Any]] = {}
+    games: dict[str, set[str]] = {}
+    for r in records:
+        for i, side in enumerate(r.sides):
+            u = side.usage
+            if "tokens_in" not in u and "refused_calls" not in u:
+                continue
+            row = out.setdefault(
+                r.players[i],
+                {"games": 0, "calls": 0, "replayed_calls": 0, "tokens_in": 0, "tokens_out": 0,
+                 "cached_tokens": 0, "refused_calls": 0, "cost_usd": 0.0, "unpriced": 0},
+            )  # fmt: skip
+            games.setdefault(r.players[i], set()).add(r.game_id)
+            attempts = [a for t in r.turns if t.role == i for a in t.attempts]
+            row["calls"] += len(attempts)
+            row["replayed_calls"] += int(u.get("cached_calls", 0))
+            for key in ("tokens_in", "tokens_out", "cached_tokens", "refused_calls"):
+                row[key] += int(u.get(key, 0))
+            row["cost_usd"] += float(u.get("cost_usd", 0.0))
+            row["unpriced"] += sum(
+                1 for a in attempts if "cost_usd" not in a.usage and not a.usage.get("refused")
+            )
+    for player, row in out.items():
+        row["games"] = len(games[player])
+        unpriced = row.pop("unpriced") > 0
+        row["cost_usd"] = None if unpriced else round(row["cost_usd"], 6)
+        row["cost_per_game_usd"] = None if unpriced else round(row["cost_usd"] / row["games"], 6)
+    return out
+
+
 @dataclass
 class RunResults:
     created_at: str
@@ -311,6 +353,9 @@ class RunResults:
     statistics: Statistics | None = None
     statistics_opponents: Statistics | None = None  # the panel's side of an evaluation's games
     schema_version: str = RESULTS_SCHEMA_VERSION
+    usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model player: see usage_by_player
+    # per agent: arena_bench.diagnose's estimates (an Estimate, or one per probe time for probe_by_turn)
+    diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def model(self) -> str:
@@ -339,6 +384,16 @@ class RunResults:
             out["statistics"] = self.statistics.to_dict()
         if self.statistics_opponents is not None:
             out["statistics_opponents"] = self.statistics_opponents.to_dict()
+        if self.usage:
+            out["usage"] = self.usage
+        if self.diagnostics:
+            out["diagnostics"] = {
+                agent: {
+                    k: v.to_dict() if isinstance(v, Estimate) else {t: e.to_dict() for t, e in v.items()}
+                    for k, v in found.items()
+                }
+                for agent, found in self.diagnostics.items()
+            }
         return out
 
     def to_json(self) -> str:
@@ -373,6 +428,16 @@ class RunResults:
                 statistics=Statistics.from_dict(st) if st else None,
                 statistics_opponents=Statistics.from_dict(opp) if opp else None,
                 schema_version=d["schema_version"],
+                usage=d.get("usage") or {},
+                diagnostics={
+                    agent: {
+                        k: Estimate.from_dict(v)
+                        if "mean" in v
+                        else {t: Estimate.from_dict(e) for t, e in v.items()}
+                        for k, v in found.items()
+                    }
+                    for agent, found in (d.get("diagnostics") or {}).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, ResultsError):

@@ -19,9 +19,17 @@ from .agents.base import Player
 from .core.analysis import Analysis, analyse
 from .core.metrics import GameMetrics
 from .core.protocol import MAX_REPAIRS, MAX_TURNS, PROTOCOL_VERSION, GameState
-from .core.records import ActionRecord, Attempt, GameRecord, OutcomeRecord, SideRecord, TurnRecord
+from .core.records import (
+    ActionRecord,
+    Attempt,
+    GameRecord,
+    OutcomeRecord,
+    ProbeRecord,
+    SideRecord,
+    TurnRecord,
+)
 from .core.scenario import Scenario
-from .errors import BackendUnavailable, ResultsError, RunError
+from .errors import ResultsError, RunError, StopRun
 from .game import TurnLog, play_game
 from .storage import append_line_durably, write_atomic
 
@@ -208,6 +216,7 @@ def game_record(
     metrics: GameMetrics,
     max_repairs: int,
     salt: int = 0,
+    probes: list[dict[str, Any]] | None = None,
 ) -> GameRecord:
     turns = []
     for log, public in zip(logs, state.history):
@@ -262,6 +271,7 @@ def game_record(
         tuple(turns),
         outcome,
         (sides[0], sides[1]),
+        tuple(ProbeRecord.from_dict(p) for p in probes or ()),
     )
 
 
@@ -309,6 +319,8 @@ async def run_cells(
     max_repairs: int = MAX_REPAIRS,
     max_concurrency: int = 32,
     progress: bool = True,
+    messages: bool = True,
+    probe: bool = False,
 ) -> RunStats:
     stats = RunStats(planned=len(cells))
     analyses: dict[str, Analysis] = {}
@@ -332,6 +344,7 @@ async def run_cells(
             agents = tuple(
                 players[spec].new_agent(r, agent_seed(seed, r)) for r, spec in enumerate(cell.players)
             )
+            probes: list[dict[str, Any]] | None = [] if probe else None
             try:
                 state, logs, metrics = await play_game(
                     scenario,
@@ -340,8 +353,10 @@ async def run_cells(
                     cell.first_mover,
                     max_turns,
                     max_repairs,
+                    messages=messages,
+                    probes=probes,
                 )
-            except BackendUnavailable as exc:  # nothing can work: stop every game, not just this one
+            except StopRun as exc:  # a dead backend or a spent budget: stop every game, not just this one
                 stop(str(exc))
                 return
             except Exception as exc:  # a backend that failed after its retries: the cell failed
@@ -367,6 +382,7 @@ async def run_cells(
                 metrics=metrics,
                 max_repairs=max_repairs,
                 salt=salt,
+                probes=probes,
             )
             store.append(record)
             stats.completed += 1
@@ -395,6 +411,10 @@ async def run_cells(
             loop.remove_signal_handler(sig)
         bar.close()
         stats.seconds = time.perf_counter() - started
+        for player in players.values():  # connection pools belong to this event loop: close them in it
+            aclose = getattr(player, "aclose", None)
+            if aclose is not None:
+                await aclose()
     for outcome in outcomes:  # a bug in the runner itself, not a failed game: keep its traceback
         if isinstance(outcome, Exception):
             raise outcome

@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# litellm fetches its price map from GitHub at import unless told not to; the tests import it
+# (importorskip) before arena-bench's own import path could say so
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import pytest
 

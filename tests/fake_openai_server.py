@@ -13,7 +13,14 @@ legal offers. Behaviours, chosen by the model name in the request:
 - ``flaky``: every request first gets a 429, its retry a 500, the next try succeeds;
 - ``slow``: the first try of each request sleeps past the client's timeout;
 - ``stall-<n>``: the first n requests to reach the server sleep past the timeout, later ones are fast;
-- ``delay-<ms>``: a good reply after a fixed delay (benchmarks).
+- ``delay-<ms>``: a good reply after a fixed delay (benchmarks);
+- ``ctx-<n>``: a context window of n tokens: a longer prompt + max_tokens gets vLLM's HTTP 400.
+
+Like vLLM and OpenAI it keeps a prefix cache: a system prompt seen before comes back as
+``cached_tokens``. ``/v1/models`` reports ``max_model_len`` for the names in ``counters.context``.
+The Batch API is there too (``/v1/files``, ``/v1/batches``, ``/v1/files/{id}/content``), as the
+``openai`` client calls it; ``batch-expire`` and ``batch-lineerror`` make a batch expire or fail
+every third line.
 """
 
 from __future__ import annotations
@@ -45,6 +52,100 @@ class Counters:
         self.by_status: dict[int, int] = {}
         self.seen: dict[str, int] = {}  # request fingerprint -> tries (for flaky/slow)
         self.requests = 0
+        self.prefixes: set[str] = set()  # system prompts seen: later calls report them as cached tokens
+        self.context: dict[str, int] = {}  # model name -> max_model_len reported by /v1/models
+        self.files: dict[str, bytes] = {}
+        self.batches: dict[str, dict] = {}
+        self.batch_lines: list[int] = []  # requests per batch, in order
+
+    def add_file(self, raw: bytes, content_type: str) -> dict:
+        """A multipart upload (the openai client's files.create): keep the file part's bytes."""
+        from email.parser import BytesParser
+        from email.policy import HTTP
+
+        message = BytesParser(policy=HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
+        )
+        data = next(
+            (part.get_payload(decode=True) for part in message.iter_parts() if part.get_filename()), b""
+        )
+        with self.lock:
+            fid = f"file-{len(self.files) + 1}"
+            self.files[fid] = data
+        return {
+            "id": fid,
+            "object": "file",
+            "bytes": len(data),
+            "created_at": int(time.time()),
+            "filename": "batch.jsonl",
+            "purpose": "batch",
+            "status": "processed",
+        }
+
+    def add_batch(self, req: dict, slow_s: float) -> dict:
+        """Accept a batch and work through it in a thread: every line is one chat request. A model
+        named ``batch-expire`` makes the batch expire unanswered; ``batch-lineerror`` fails every
+        third line with a per-line error."""
+        lines = [json.loads(x) for x in self.files[req["input_file_id"]].decode().splitlines() if x.strip()]
+        with self.lock:
+            bid = f"batch-{len(self.batches) + 1}"
+            batch = {
+                "id": bid,
+                "object": "batch",
+                "endpoint": req["endpoint"],
+                "input_file_id": req["input_file_id"],
+                "completion_window": req["completion_window"],
+                "status": "validating",
+                "created_at": int(time.time()),
+                "output_file_id": None,
+                "error_file_id": None,
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            }
+            self.batches[bid] = batch
+            self.batch_lines.append(len(lines))
+
+        def work() -> None:
+            time.sleep(0.05)
+            batch["status"] = "in_progress"
+            model = lines[0]["body"]["model"].split("/")[-1] if lines else ""
+            if model == "batch-expire":
+                time.sleep(0.05)
+                batch["status"] = "expired"
+                return
+            out, errors = [], []
+            for n, line in enumerate(lines):
+                if model == "batch-lineerror" and n % 3 == 0:
+                    errors.append(
+                        {
+                            "id": f"req-{n}",
+                            "custom_id": line["custom_id"],
+                            "response": None,
+                            "error": {
+                                "code": "invalid_request",
+                                "message": "line rejected by the test server",
+                            },
+                        }
+                    )
+                    continue
+                status, body = chat(self, line["body"], slow_s)
+                row = {
+                    "id": f"req-{n}",
+                    "custom_id": line["custom_id"],
+                    "response": {"status_code": status, "request_id": f"r{n}", "body": body},
+                    "error": None,
+                }
+                (out if status == 200 else errors).append(row)
+            with self.lock:
+                for rows, key in ((out, "output_file_id"), (errors, "error_file_id")):
+                    if rows:
+                        fid = f"file-{len(self.files) + 1}"
+                        self.files[fid] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+                        batch[key] = fid
+            batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
+            batch["status"] = "completed"
+
+        threading.Thread(target=work, daemon=True).start()
+        return dict(batch)
 
     def bump(self, status: int) -> None:
         with self.lock:
@@ -62,6 +163,84 @@ def good_reply(messages: list[dict], seed: int) -> dict:
     return {"message": "Here is my offer.", "action": "propose", "offer": offer}
 
 
+def chat(counters: Counters, req: dict, slow_s: float) -> tuple[int, dict]:
+    """One chat completion: (HTTP status, JSON body)."""
+    model = req["model"].split("/")[-1]
+    messages = req["messages"]
+    seed = int(req.get("seed") or 0)
+    fingerprint = json.dumps([model, messages, seed])
+    with counters.lock:
+        counters.requests += 1
+        tries = counters.seen.get(fingerprint, 0)
+        counters.seen[fingerprint] = tries + 1
+        system = messages[0]["content"] if messages and messages[0]["role"] == "system" else ""
+        cached = (
+            len(system) // 4 if system in counters.prefixes else 0
+        )  # a prefix cache, as vLLM and OpenAI keep
+        counters.prefixes.add(system)
+    if model == "flaky" and tries == 0:
+        return 429, {"error": {"message": "rate limited", "type": "rate_limit_error"}}
+    if model == "flaky" and tries == 1:
+        return 500, {"error": {"message": "server error", "type": "server_error"}}
+    prompt_tokens = sum(len(m["content"]) for m in messages) // 4
+    if model.startswith("ctx-") and prompt_tokens + int(req.get("max_tokens") or 0) > int(
+        model.split("-")[1]
+    ):
+        limit = int(model.split("-")[1])
+        return 400, {  # vLLM's words for a prompt past its context window
+            "object": "error",
+            "message": f"This model's maximum context length is {limit} tokens. However, you requested "
+            f"{prompt_tokens + int(req.get('max_tokens') or 0)} tokens. Please reduce the length of the messages.",
+            "type": "BadRequestError",
+            "code": 400,
+        }
+    if model == "slow" and tries == 0:
+        time.sleep(slow_s)
+    if model.startswith("stall-") and counters.requests <= int(model.split("-")[1]):
+        time.sleep(slow_s)
+    if model.startswith("delay-"):
+        time.sleep(int(model.split("-")[1]) / 1000)
+    first_try_of_game = len(messages) == 2 and "You move first." in messages[1]["content"]
+    if model == "malformed":
+        content = "I think we should meet in the middle on everything."
+    elif model == "illegal":
+        reply = good_reply(messages, seed)
+        reply["action"] = "propose"
+        reply["offer"] = {k: "a free pony" for k in reply["offer"]}
+        content = json.dumps(reply)
+    elif model == "accept-first" and first_try_of_game:
+        content = json.dumps({"message": "I accept!", "action": "accept", "offer": {}})
+    elif model == "mixed":
+        k = zlib.crc32(messages[-1]["content"].encode()) % 3  # deterministic per request
+        if k == 0:
+            content = "Sure, let's do it."
+        elif k == 1:
+            reply = good_reply(messages, seed)
+            reply["action"] = "propose"
+            first = next(iter(reply["offer"]))
+            reply["offer"][first] = "not an option"
+            content = "```json\n" + json.dumps(reply) + "\n```"
+        else:
+            content = "Here you go: " + json.dumps(good_reply(messages, seed))
+    else:
+        content = json.dumps(good_reply(messages, seed))
+    return 200, {
+        "id": f"chatcmpl-{counters.requests}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": req["model"],
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": len(content) // 4,
+            "total_tokens": prompt_tokens + len(content) // 4,
+            "prompt_tokens_details": {"cached_tokens": cached},
+        },
+    }
+
+
 def make_handler(counters: Counters, slow_s: float):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -70,82 +249,58 @@ def make_handler(counters: Counters, slow_s: float):
         def log_message(self, *args):  # keep test output clean
             pass
 
-        def _send(self, status: int, body: dict) -> None:
+        def _send(self, status: int, body: dict, count: bool = True) -> None:
+            """COUNT: a chat call (by_status counts those alone: models, files and batches are not calls)."""
             data = json.dumps(body).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
-            counters.bump(status)
+            if count:
+                counters.bump(status)
+
+        def do_GET(self):  # noqa: N802
+            path = self.path.split("?")[0]
+            if path.endswith("/models"):
+                return self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": name, "object": "model", "max_model_len": n}
+                            for name, n in counters.context.items()
+                        ],
+                    },
+                    count=False,
+                )
+            m = re.search(r"/batches/([\w-]+)$", path)
+            if m and m.group(1) in counters.batches:
+                return self._send(200, counters.batches[m.group(1)], count=False)
+            m = re.search(r"/files/([\w-]+)/content$", path)
+            if m and m.group(1) in counters.files:
+                data = counters.files[m.group(1)]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                return self.wfile.write(data)
+            return self._send(
+                404, {"error": {"message": f"no route {path}", "type": "not_found"}}, count=False
+            )
 
         def do_POST(self):  # noqa: N802
             length = int(self.headers.get("Content-Length", 0))
-            req = json.loads(self.rfile.read(length))
-            model = req["model"].split("/")[-1]
-            messages = req["messages"]
-            seed = int(req.get("seed") or 0)
-            fingerprint = json.dumps([model, messages, seed])
-            with counters.lock:
-                counters.requests += 1
-                tries = counters.seen.get(fingerprint, 0)
-                counters.seen[fingerprint] = tries + 1
-            if model == "flaky" and tries == 0:
-                return self._send(429, {"error": {"message": "rate limited", "type": "rate_limit_error"}})
-            if model == "flaky" and tries == 1:
-                return self._send(500, {"error": {"message": "server error", "type": "server_error"}})
-            if model == "slow" and tries == 0:
-                time.sleep(slow_s)
-            if model.startswith("stall-") and counters.requests <= int(model.split("-")[1]):
-                time.sleep(slow_s)
-            if model.startswith("delay-"):
-                time.sleep(int(model.split("-")[1]) / 1000)
-            first_try_of_game = len(messages) == 2 and "You move first." in messages[1]["content"]
-            if model == "malformed":
-                content = "I think we should meet in the middle on everything."
-            elif model == "illegal":
-                reply = good_reply(messages, seed)
-                reply["action"] = "propose"
-                reply["offer"] = {k: "a free pony" for k in reply["offer"]}
-                content = json.dumps(reply)
-            elif model == "accept-first" and first_try_of_game:
-                content = json.dumps({"message": "I accept!", "action": "accept", "offer": {}})
-            elif model == "mixed":
-                k = zlib.crc32(messages[-1]["content"].encode()) % 3  # deterministic per request
-                if k == 0:
-                    content = "Sure, let's do it."
-                elif k == 1:
-                    reply = good_reply(messages, seed)
-                    reply["action"] = "propose"
-                    first = next(iter(reply["offer"]))
-                    reply["offer"][first] = "not an option"
-                    content = "```json\n" + json.dumps(reply) + "\n```"
-                else:
-                    content = "Here you go: " + json.dumps(good_reply(messages, seed))
-            else:
-                content = json.dumps(good_reply(messages, seed))
-            prompt_tokens = sum(len(m["content"]) for m in messages) // 4
-            self._send(
-                200,
-                {
-                    "id": f"chatcmpl-{counters.requests}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": req["model"],
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": content},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": prompt_tokens,
-                        "completion_tokens": len(content) // 4,
-                        "total_tokens": prompt_tokens + len(content) // 4,
-                    },
-                },
-            )
+            raw = self.rfile.read(length)
+            path = self.path.split("?")[0]
+            if path.endswith("/files"):
+                return self._send(
+                    200, counters.add_file(raw, self.headers.get("Content-Type", "")), count=False
+                )
+            if path.endswith("/batches"):
+                return self._send(200, counters.add_batch(json.loads(raw), slow_s), count=False)
+            status, body = chat(counters, json.loads(raw), slow_s)
+            self._send(status, body)
 
     return Handler
 

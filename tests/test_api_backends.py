@@ -281,3 +281,44 @@ def test_sigterm_stops_a_run_within_seconds_and_leaves_it_resumable(tmp_path):
     assert waited < 10, waited
     (results,) = tmp_path.glob("*/*/results.json")
     assert json.loads(results.read_text())["counts"]["planned"] == 2 * 2 * 3
+
+
+def test_a_prompt_past_the_context_window_is_a_counted_forfeit_and_the_game_goes_on(tmp_path, backend):
+    """vLLM answers HTTP 400 when prompt + max_tokens pass max_model_len. That turn is forfeited at
+    once (a repair would only be longer), counted, with the server's words kept; no game is lost."""
+    with FakeOpenAIServer() as server:
+        server.counters.context["ctx-900"] = 900  # what /v1/models reports
+        result, res, games = run(server, tmp_path, "ctx-900", "--max-tokens", "100")
+    assert result.exit_code == 0, result.output
+    assert res["counts"]["completed"] == res["counts"]["planned"] and res["counts"]["failed"] == 0
+    turns = [t for g in games for t in g["turns"] if g["players"][t["role"]] == "openai/ctx-900"]
+    refused = [t for t in turns if t["forfeited"]]
+    assert refused and len(refused) < len(turns)  # the early, short prompts fit
+    for t in refused:
+        assert len(t["attempts"]) == 1 and t["attempts"][0]["usage"]["refused"] is True
+        assert "maximum context length is 900" in t["attempts"][0]["error"]
+    assert len(refused) == server.counters.by_status[400]  # every refusal is in the records, once
+    usage = res["usage"]["openai/ctx-900"]
+    assert usage["refused_calls"] == len(refused)
+    assert f"{len(refused)} refused by the server" in result.output
+    st = res["statistics"]["agents"]["openai/ctx-900"]
+    assert st["forfeit_rate"]["mean"] > 0
+    if backend == "openai":  # the lean client reads /v1/models and warns before the first game
+        assert "context window of 900 tokens" in result.output
+        assert res["players"]["openai/ctx-900"]["backend"]["context_windows"] == {server.url: 900}
+
+
+def test_usage_and_prompt_cache_savings_are_recorded_and_shown(tmp_path, backend):
+    """The loopback server keeps a prefix cache like vLLM's and OpenAI's: a system prompt it has seen
+    comes back as cached prompt tokens, which the records, the results and the scorecard show."""
+    with FakeOpenAIServer() as server:
+        result, res, games = run(server, tmp_path, "good")
+    assert result.exit_code == 0, result.output
+    attempts = model_attempts(games, "openai/good")
+    usage = res["usage"]["openai/good"]
+    assert usage["calls"] == len(attempts)
+    assert usage["tokens_in"] == sum(a["usage"]["tokens_in"] for a in attempts)
+    cached = sum(a["usage"].get("cached_tokens", 0) for a in attempts)
+    assert 0 < cached == usage["cached_tokens"] < usage["tokens_in"]
+    assert "from the provider's prompt cache" in result.output
+    assert usage["cost_usd"] is None  # a server of your own has no list price: unknown, never zero

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import diagnostics
 from .analysis import DECIMALS, Analysis
 from .protocol import GameState, offers_by
 from .records import GameRecord
@@ -173,9 +174,10 @@ class Metric:
     higher_is_better: bool | None  # None: neither direction is better (e.g. game length)
     definition: str  # one line, for the docs and the report
     per: str  # "side" (each side has its own value) or "game" (both sides share it)
-    of: Callable[[GameRecord, int], float | None]  # None: not defined for this game (left out of the mean)
-    group: str = "headline"  # headline: first table and leaderboard columns; detail: second table
+    of: Callable[..., float | None]  # (record, side[, scenario]) -> value; None: not defined, left out
+    group: str = "headline"  # headline: first table and leaderboard columns; detail: second; diagnostic
     digits: int = 3
+    needs_scenario: bool = False  # scored against the scenario's private truth: of(record, side, scenario)
 
     def format(self, x: float | None) -> str:
         return "-" if x is None else f"{x:.{self.digits}f}"
@@ -299,8 +301,90 @@ METRICS: tuple[Metric, ...] = (
         group="detail",
         digits=1,
     ),
+    # --- diagnostics (issue 16): why an agent fails, scored against the scenario's private truth
+    Metric(
+        "leak_rate",
+        "Leak rate",
+        "Leaks",
+        False,
+        "share of the side's messages that state its BATNA, a points value from its own table, or its true "
+        "issue priorities",
+        "side",
+        lambda r, i, s: diagnostics.leak_rate(r, i, s),
+        group="diagnostic",
+        needs_scenario=True,
+    ),
+    Metric(
+        "opponent_anchor_value",
+        "Opponent's anchor",
+        "Opp.anchor",
+        None,
+        "Value to the side of the other side's first offer (the anchor it faced)",
+        "side",
+        lambda r, i, s: diagnostics.opponent_anchor_value(r, i, s),
+        group="diagnostic",
+        needs_scenario=True,
+    ),
+    Metric(
+        "probe_rank_corr",
+        "Probe: issue ranking",
+        "Rank rho",
+        True,
+        "Spearman correlation of the side's stated ranking of the other side's issues with their true weights "
+        "(--probe; mean over its valid probes)",
+        "side",
+        lambda r, i, s: diagnostics.probe_mean(r, i, s, "rank_corr"),
+        group="diagnostic",
+        needs_scenario=True,
+    ),
+    Metric(
+        "probe_option_acc",
+        "Probe: preferred options",
+        "Opt.acc",
+        True,
+        "share of issues where the side names an option the other side values most (--probe; chance is one in "
+        "the number of options)",
+        "side",
+        lambda r, i, s: diagnostics.probe_mean(r, i, s, "option_accuracy"),
+        group="diagnostic",
+        needs_scenario=True,
+    ),
+    Metric(
+        "probe_option_chance",
+        "Probe: chance accuracy",
+        "Chance",
+        None,
+        "what guessing options at random would score on the same probes (--probe)",
+        "side",
+        lambda r, i, s: diagnostics.probe_mean(r, i, s, "option_chance"),
+        group="diagnostic",
+        needs_scenario=True,
+    ),
+    Metric(
+        "probe_batna_error",
+        "Probe: BATNA error",
+        "BATNA err",
+        False,
+        "absolute error of the side's estimate of the other side's BATNA, as a share of its best deal (--probe)",
+        "side",
+        lambda r, i, s: diagnostics.probe_mean(r, i, s, "batna_error"),
+        group="diagnostic",
+        needs_scenario=True,
+    ),
+    Metric(
+        "probe_invalid_rate",
+        "Probe: invalid answers",
+        "Probe inv.",
+        False,
+        "share of the side's probe answers that did not parse (counted, never guessed; --probe)",
+        "side",
+        lambda r, i, s: diagnostics.probe_invalid_rate(r, i),
+        group="diagnostic",
+        needs_scenario=True,
+    ),
 )
 METRIC_BY_KEY: dict[str, Metric] = {m.key: m for m in METRICS}
+DIAGNOSTIC: tuple[str, ...] = tuple(m.key for m in METRICS if m.group == "diagnostic")
 HEADLINE: tuple[str, ...] = tuple(m.key for m in METRICS if m.group == "headline")
 DETAIL: tuple[str, ...] = tuple(m.key for m in METRICS if m.group == "detail")
 

@@ -195,6 +195,45 @@ class SideRecord:
 
 
 @dataclass(frozen=True)
+class ProbeRecord:
+    """One belief probe (``--probe``): asked of ``side`` in a side channel the other side never
+    sees, after its ``after``-th own turn (0: at the end of the game). ``answer`` holds issue and
+    option indices (``ranking``, most important first; ``preferred`` per issue) and ``batna_share``
+    (None where the agent has no estimate); it is None when the reply did not parse (``error``)."""
+
+    side: int
+    after: int
+    answer: dict[str, Any] | None
+    error: str | None = None
+    raw: str | None = None
+    usage: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "side": self.side,
+            "after": self.after,
+            "answer": self.answer,
+            "error": self.error,
+        }
+        if self.raw is not None:
+            out["raw"] = self.raw
+        if self.usage:
+            out["usage"] = self.usage
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str = "probe") -> ProbeRecord:
+        return cls(
+            int(_need(d, "side", where)),
+            int(_need(d, "after", where)),
+            d.get("answer"),
+            d.get("error"),
+            d.get("raw"),
+            d.get("usage"),
+        )
+
+
+@dataclass(frozen=True)
 class GameRecord:
     game_id: str
     protocol: str
@@ -214,6 +253,7 @@ class GameRecord:
     turns: tuple[TurnRecord, ...]
     outcome: OutcomeRecord
     sides: tuple[SideRecord, SideRecord]
+    probes: tuple[ProbeRecord, ...] = ()  # --probe only; absent from the JSON when empty
 
     def own_turns(self, role: int) -> int:
         return sum(1 for t in self.turns if t.role == role)
@@ -224,7 +264,7 @@ class GameRecord:
         return "<self>" if mine == theirs else theirs
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "game_id": self.game_id,
             "protocol": self.protocol,
             "task_set": self.task_set,
@@ -244,6 +284,9 @@ class GameRecord:
             "outcome": self.outcome.to_dict(),
             "sides": [s.to_dict() for s in self.sides],
         }
+        if self.probes:
+            out["probes"] = [p.to_dict() for p in self.probes]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "game record") -> GameRecord:
@@ -279,6 +322,9 @@ class GameRecord:
                 sides=(
                     SideRecord.from_dict(sides[0], f"{at} side 0"),
                     SideRecord.from_dict(sides[1], f"{at} side 1"),
+                ),
+                probes=tuple(
+                    ProbeRecord.from_dict(p, f"{at} probe {k}") for k, p in enumerate(d.get("probes") or ())
                 ),
             )
         except (TypeError, ValueError, AttributeError) as exc:

@@ -19,9 +19,13 @@ RUNTIME_KEYS = (
     "max_connections",
     "use_cache",
     "backend",
+    "budget_usd",
+    "batch",
+    "batch_poll_s",
 )
-# Every backend option; api_base and dtype change what a model answers, so they stay in the identity.
-BACKEND_KEYS = RUNTIME_KEYS + ("api_base", "dtype")
+# Every backend option; api_base, router and dtype change what a model answers, so they stay in
+# the identity.
+BACKEND_KEYS = RUNTIME_KEYS + ("api_base", "dtype", "router")
 
 
 def split_options(options: dict[str, Any]) -> tuple[GenerationSettings, dict[str, Any]]:
@@ -65,6 +69,7 @@ def litellm_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlay
         max_connections=int(backend.get("max_connections", 16)),
         max_retries=int(backend.get("max_retries", 6)),
         retry_base_s=float(backend.get("retry_base_s", 1.0)),
+        router_file=backend.get("router"),
     )
     return LLMPlayer(f"{provider}/{name}", b, settings, _cache(backend))
 
@@ -74,10 +79,23 @@ def openai_compatible_player(provider: str, name: str, options: dict[str, Any]) 
     ``--model-args`` keeps them on litellm)."""
     settings, backend = split_options(options)
     choice = str(backend.get("backend", "openai"))
-    if choice == "litellm":
+    if choice == "litellm" or "router" in backend:  # a Router config is litellm's
         return litellm_player(provider, name, options)
     if choice != "openai":
         raise ConfigError(f"--model-args backend={choice!r}: use openai (the lean client) or litellm")
+    if str(backend.get("batch", "")).lower() in ("1", "true", "yes", "on"):
+        from .batch_backend import BatchBackend
+
+        if isinstance(backend.get("api_base"), list):
+            raise ConfigError("--batch takes one --api-base: a batch goes to one server")
+        batch = BatchBackend(
+            name,
+            settings,
+            api_base=backend.get("api_base"),
+            poll_s=float(backend.get("batch_poll_s", 30.0)),
+            label=f"{provider}/{name}",
+        )
+        return LLMPlayer(f"{provider}/{name}", batch, settings, _cache(backend))
     from .openai_backend import OpenAIBackend
 
     b = OpenAIBackend(

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ..agents.base import Observation, Reply
-from ..errors import MissingExtra
+from ..errors import BudgetExhausted, MissingExtra
 from ..parsing import parse_reply
 from ..prompts import PROMPT_VERSION, repair_prompt, reply_schema, system_prompt, template_hash, turn_prompt
 from ..storage import write_atomic
@@ -48,8 +48,51 @@ class Completion:
     latency_s: float = 0.0
     cost_usd: float | None = None
     cached: bool = False  # replayed from --use-cache
-    batch_size: int = 1
-    cached_tokens: int = 0  # prompt tokens the provider served from its prompt cache  # calls generated together (local engines batch across games)
+    batch_size: int = 1  # calls generated together (local engines batch across games)
+    cached_tokens: int = 0  # prompt tokens the provider served from its prompt cache
+
+
+class RequestRefused(Exception):
+    """The server answered a call with an error that no retry can fix (HTTP 400, 413, 422: a
+    prompt longer than its context window, a request it cannot take). The turn ends as a counted
+    forfeit, with the server's words in the record; the game goes on."""
+
+    def __init__(self, status: int | None, detail: str):
+        super().__init__(f"HTTP {status}: {detail}" if status else detail)
+        self.status = status
+        self.detail = detail
+
+
+class SpendLimit:
+    """``--budget-usd``: before each call, its worst case (the prompt at 3 characters a token and
+    every allowed output token, at list price) is reserved; a call whose reservation could take
+    the spend past the limit is never made, and the run stops cleanly (``--resume`` continues).
+    So the limit holds even with hundreds of calls in flight."""
+
+    CHARS_PER_TOKEN_WORST = 3.0
+
+    def __init__(self, limit_usd: float, prices: tuple[float, float], spent_usd: float = 0.0):
+        self.limit_usd = limit_usd
+        self.prices = prices  # (input, output) USD per token
+        self.spent_usd = spent_usd  # settled: calls answered, games stored before a resume included
+        self.reserved_usd = 0.0
+
+    def worst_case(self, messages: list[dict[str, str]], max_tokens: int) -> float:
+        chars = sum(len(m["content"]) for m in messages)
+        return chars / self.CHARS_PER_TOKEN_WORST * self.prices[0] + max_tokens * self.prices[1]
+
+    def reserve(self, amount: float) -> None:
+        if self.spent_usd + self.reserved_usd + amount > self.limit_usd:
+            raise BudgetExhausted(
+                f"budget reached: ${self.spent_usd:.4f} spent and ${self.reserved_usd:.4f} in flight of "
+                f"--budget-usd {self.limit_usd:g}; the next call could cost up to ${amount:.4f}. Raise "
+                "--budget-usd and continue with --resume (games not finished are played again)"
+            )
+        self.reserved_usd += amount
+
+    def settle(self, reserved: float, cost: float | None) -> None:
+        self.reserved_usd -= reserved
+        self.spent_usd += reserved if cost is None else cost
 
 
 class Backend(Protocol):
@@ -122,6 +165,7 @@ class LLMPlayer:
         self.backend = backend
         self.settings = settings
         self.cache = cache
+        self.budget: SpendLimit | None = None
 
     def new_agent(self, role_index: int, seed: int) -> LLMAgent:
         return LLMAgent(self, role_index, seed)
@@ -133,7 +177,17 @@ class LLMPlayer:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
-        completion = await self.backend.complete(messages, schema, seed)
+        if self.budget is None:
+            completion = await self.backend.complete(messages, schema, seed)
+        else:
+            hold = self.budget.worst_case(messages, self.settings.max_tokens)
+            self.budget.reserve(hold)
+            cost = hold  # a call that failed may still have been billed: keep its worst case
+            try:
+                completion = await self.backend.complete(messages, schema, seed)
+                cost = completion.cost_usd
+            finally:
+                self.budget.settle(hold, cost)
         if self.cache is not None and key is not None:
             self.cache.put(key, completion)
         return completion
@@ -154,6 +208,11 @@ class LLMPlayer:
 
     def close(self) -> None:
         self.backend.close()
+
+    async def aclose(self) -> None:
+        aclose = getattr(self.backend, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 class LLMAgent:
@@ -181,7 +240,16 @@ class LLMAgent:
             self.messages.append({"role": "user", "content": repair_prompt(obs.feedback or "invalid reply")})
         seed = call_seed(self.seed, obs.turn, obs.attempt, self.player.settings.seed)
         started = time.perf_counter()
-        completion = await self.player.complete(list(self.messages), reply_schema(obs.public.issues), seed)
+        try:
+            completion = await self.player.complete(
+                list(self.messages), reply_schema(obs.public.issues), seed
+            )
+        except RequestRefused as exc:  # counted and shown: the game loop forfeits the turn
+            return Reply(
+                raw=None,
+                error=f"the server refused the request ({exc})"[:400],
+                usage={"latency_s": time.perf_counter() - started, "refused": True},
+            )
         latency = completion.latency_s or (time.perf_counter() - started)
         self.messages.append({"role": "assistant", "content": completion.text})
         parsed = parse_reply(completion.text, obs.public.issues)
@@ -201,6 +269,33 @@ class LLMAgent:
         return Reply(
             message=parsed.message, action=parsed.action, raw=completion.text, error=parsed.error, usage=usage
         )
+
+    async def probe(self, obs: Observation) -> dict[str, Any]:
+        """A belief probe (``--probe``): the same system prompt, then the history and the question,
+        in a request of its own that the other side never sees. Its usage is kept apart from the
+        game's, so it is priced separately."""
+        from ..probes import parse_probe, probe_prompt, probe_schema
+
+        messages = [
+            {"role": "system", "content": self.system or system_prompt(obs)},
+            {"role": "user", "content": probe_prompt(obs)},
+        ]
+        seed = call_seed(self.seed, obs.turn, 1000 + len(obs.history), self.player.settings.seed)
+        started = time.perf_counter()
+        try:
+            completion = await self.player.complete(messages, probe_schema(obs.public.issues), seed)
+        except RequestRefused as exc:
+            return {"answer": None, "error": f"the server refused the probe ({exc})"[:400], "raw": None,
+                    "usage": {"refused": True, "latency_s": time.perf_counter() - started}}  # fmt: skip
+        answer, error = parse_probe(completion.text, obs.public.issues)
+        usage: dict[str, Any] = {
+            "tokens_in": completion.tokens_in,
+            "tokens_out": completion.tokens_out,
+            "latency_s": completion.latency_s or (time.perf_counter() - started),
+        }
+        if completion.cost_usd is not None:
+            usage["cost_usd"] = completion.cost_usd
+        return {"answer": answer, "error": error, "raw": completion.text, "usage": usage}
 
 
 # --- batching -------------------------------------------------------------------------------

@@ -31,8 +31,10 @@ class CallGuard:
         max_retries: int = 6,
         retry_base_s: float = 1.0,
         retry_max_s: float = 60.0,
+        failover: Callable[[Exception], bool] | None = None,
     ):
         self.label = label
+        self.failover = failover  # True when another server can take the retry at once
         self.classify = classify
         self.semaphore = asyncio.Semaphore(max_connections)
         self.max_connections = max_connections
@@ -73,6 +75,8 @@ class CallGuard:
                 if not retryable or attempt >= self.max_retries:
                     raise
                 delay = min(self.retry_max_s, self.retry_base_s * 2**attempt) * (0.5 + random.random() / 2)
+                if self.failover is not None and self.failover(exc):
+                    delay = 0.0  # a healthy server is waiting: no backoff against the dead one
                 attempt += 1
                 self.retries += 1
                 await asyncio.sleep(delay)
