@@ -420,6 +420,46 @@ def show_game(results_path: Path, game_id: str) -> None:
     click.echo(transcript(record, scenario, analyse(scenario)))
 
 
+@main.group("diagnose")
+def diagnose_group() -> None:
+    """Diagnostics that compare runs (each run's own are in its scorecard and results)."""
+
+
+@diagnose_group.command("language")
+@click.argument("on_path", type=click.Path(exists=True, path_type=Path))
+@click.argument("off_path", type=click.Path(exists=True, path_type=Path))
+@click.option("--bootstrap", "b", type=click.IntRange(min=1), default=2000, show_default=True)
+def diagnose_language(on_path: Path, off_path: Path, b: int) -> None:
+    """Does language help? Pair a run with its --messages off twin cell by cell: Value with messages
+    minus offers only, per agent, with a cluster-bootstrap interval over scenarios."""
+    import numpy as np
+
+    from .aggregate import rows_from_records
+    from .core.stats import DEFAULT_SEED, bootstrap_counts
+    from .diagnose import DIAGNOSTIC_BY_KEY, language_effect
+    from .display import format_estimate
+    from .results import load_run
+
+    on, off = load_run(on_path), load_run(off_path)
+    if on.config.messages != "on" or off.config.messages != "off":
+        fail(f"{on_path} must be a normal run and {off_path} its --messages off twin (got messages "
+             f"{on.config.messages!r} and {off.config.messages!r})")  # fmt: skip
+    if on.results.task_set.hash != off.results.task_set.hash or on.config.split != off.config.split:
+        fail("the two runs must use the same task set and split")
+    if on.config.salt != off.config.salt:
+        fail("the two runs must use the same --salt, so that their cells (and seeds) pair up")
+    rows_on, rows_off = rows_from_records(on.games), rows_from_records(off.games)
+    agents = on.evaluated_agents()
+    n = len(set(rows_on["scenario_id"]) | set(rows_off["scenario_id"]))
+    weights = bootstrap_counts(n, b, np.random.default_rng(DEFAULT_SEED))
+    found = language_effect(rows_on, rows_off, agents, weights)
+    click.echo(DIAGNOSTIC_BY_KEY["language_effect"].explain)
+    for agent in agents:
+        est = found.get(agent)
+        click.echo(f"{agent}: {format_estimate(est, 'full') if est else 'no shared cells'}"
+                   + (f" over {est.n} paired games, {est.scenarios} scenarios" if est else ""))  # fmt: skip
+
+
 @main.command("power")
 @click.argument("results_path", type=click.Path(exists=True, path_type=Path))
 @click.option(

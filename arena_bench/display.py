@@ -172,8 +172,35 @@ def scorecard(results: RunResults) -> str:
         for a, r in st.agents.items()
     ]
     out += ["", "Turn validity (share of own turns): " + "; ".join(inv), power_line(st)]
+    out += diagnostics_lines(results.diagnostics)
     out += usage_lines(results)
     return "\n".join(out)
+
+
+def diagnostics_rows(found: dict) -> list[tuple[str, str, str]]:
+    """(label, estimate, one-sentence explanation) for each diagnostic a run has for one agent."""
+    from .diagnose import DIAGNOSTICS
+
+    rows = []
+    for d in DIAGNOSTICS:
+        if isinstance(found.get(d.key), Estimate):
+            rows.append((d.label, format_estimate(found[d.key], "full"), d.explain))
+    for when, est in (found.get("probe_by_turn") or {}).items():
+        rows.append((f"Belief: options over chance, {when}", format_estimate(est, "full"),
+                     "The same score by when the probe was asked: does the agent learn as the game goes on?"))  # fmt: skip
+    return rows
+
+
+def diagnostics_lines(diagnostics: dict) -> list[str]:
+    out = []
+    for agent, found in diagnostics.items():
+        rows = diagnostics_rows(found)
+        if not rows:
+            continue
+        out += ["", f"Diagnostics for {agent} (95% intervals over scenarios):"]
+        width = max(len(label) for label, _, _ in rows)
+        out += [f"  {label:<{width}}  {est:<26} {why}" for label, est, why in rows]
+    return out
 
 
 def usage_lines(results: RunResults) -> list[str]:
@@ -193,6 +220,10 @@ def usage_lines(results: RunResults) -> list[str]:
             else f"${u['cost_usd']:.4f} (${u['cost_per_game_usd']:.5f} a game)"
         )
         refused = f", {u['refused_calls']} refused by the server" if u.get("refused_calls") else ""
+        if u.get("probe_calls"):
+            refused += f"; plus {u['probe_calls']:,} belief-probe calls" + (
+                f" (${u['probe_cost_usd']:.4f})" if "probe_cost_usd" in u else ""
+            )
         lines.append(
             f"Usage {spec}: {u['calls']:,} calls in {u['games']:,} games{refused}; "
             f"{u['tokens_in']:,} prompt tokens{share}, {u['tokens_out']:,} completion tokens; {cost}"

@@ -19,7 +19,7 @@ import pandas as pd
 from .aggregate import entry_rows, evaluate
 from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS
 from .core.records import GameRecord
-from .display import format_estimate, result_line, transcript_lines
+from .display import diagnostics_rows, format_estimate, result_line, transcript_lines
 from .errors import ArenaBenchError
 from .evaluation import slug
 from .results import Run
@@ -215,6 +215,11 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
             for m in METRICS
             if row.get(m.key) is not None
         )
+        diag_rows = "".join(
+            f"<tr><td class='name' title=\"{html.escape(why)}\">{html.escape(label)}</td><td>{html.escape(est)}</td>"
+            f"<td class='why'>{html.escape(why)}</td></tr>"
+            for label, est, why in diagnostics_rows(_entry_diagnostics(run, agent, scenarios, b))
+        )
         opp_rows = "".join(
             f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
             for o, e in sorted(stats.crossplay.get(agent, {}).items())
@@ -225,6 +230,7 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
 <main><h2>Metrics</h2><table id="metrics">{metric_rows}</table>
 <h2>Against each opponent</h2><table id="opponents">
 <tr><th class="name">opponent</th><th>Arena Score</th><th>games</th></tr>{opp_rows}</table>
+{"<h2>Diagnostics</h2><p class='note'>Why it wins or loses, recomputed from its games against each scenario's private truth (95% intervals over scenarios).</p><table id='diagnostics'>" + diag_rows + "</table>" if diag_rows else ""}
 <h2>Model-side settings</h2><table id="settings">{_settings_rows(run, agent)}</table>
 {plot_html}
 <h2>Sample transcripts</h2><div id="transcripts-slot"></div></main>"""
@@ -241,6 +247,22 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
         shutil.rmtree(out)
     tmp.rename(out)
     return {"entries": entries, "refused": refused}
+
+
+def _entry_diagnostics(run: Run, agent: str, scenarios: dict, b: int) -> dict:
+    """The entry's diagnostics from its own games (never the submitted numbers)."""
+    import numpy as np
+
+    from .aggregate import rows_from_records
+    from .core.stats import DEFAULT_SEED, bootstrap_counts
+    from .diagnose import run_diagnostics
+
+    games = [r for r in run.games if r.scenario_id in scenarios]
+    if not games:
+        return {}
+    rows = rows_from_records(games, scenarios)
+    weights = bootstrap_counts(rows["scenario_id"].nunique(), b, np.random.default_rng(DEFAULT_SEED))
+    return run_diagnostics(rows, [agent], weights, games, scenarios).get(agent, {})
 
 
 def _settings_rows(run: Run, agent: str) -> str:

@@ -18,7 +18,15 @@ from .core.metrics import METRIC_BY_KEY, METRICS
 from .core.records import GameRecord
 from .core.scenario import Scenario
 from .core.stats import DEFAULT_SEED
-from .display import agents_table, breakdown_table, format_diff, format_estimate, pairs_table, power_line
+from .display import (
+    agents_table,
+    breakdown_table,
+    diagnostics_rows,
+    format_diff,
+    format_estimate,
+    pairs_table,
+    power_line,
+)
 from .errors import ResultsError
 from .results import Run, Statistics, TaskSetRef, load_run
 from .storage import write_atomic
@@ -82,6 +90,20 @@ def build(runs: list[Run | Path], b: int = 2000, seed: int | None = None, recomp
 
 # --- text formats ---------------------------------------------------------------------------
 
+SCORED = tuple(m for m in METRICS if m.group != "diagnostic")  # the main tables; diagnostics have their own
+
+
+def _diagnostics(rep: Report) -> dict[str, list[tuple[str, str, str]]]:
+    """Each entry's diagnostics from its own run (as stored: they need the scenarios' private truth)."""
+    out = {}
+    for run in rep.runs:
+        for agent, found in run.results.diagnostics.items():
+            if agent in rep.agents and agent not in out:
+                rows = diagnostics_rows(found)
+                if rows:
+                    out[agent] = rows
+    return out
+
 
 def to_text(rep: Report) -> str:
     st = rep.statistics
@@ -116,7 +138,7 @@ def to_markdown(rep: Report, images: dict[str, str] | None = None) -> str:
         + ".",
         "",
     ]
-    head = ["rank", "rank 95% CI", "agent", "games"] + [m.label for m in METRICS]
+    head = ["rank", "rank 95% CI", "agent", "games"] + [m.label for m in SCORED]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for a in agents:
         r = st.agents[a]
@@ -125,7 +147,7 @@ def to_markdown(rep: Report, images: dict[str, str] | None = None) -> str:
             "| "
             + " | ".join(
                 [str(r.rank), f"{lo}-{hi}", f"`{a}`", str(r.games)]
-                + [_est(r.get(m.key), m.key) for m in METRICS]
+                + [_est(r.get(m.key), m.key) for m in SCORED]
             )
             + " |"
         )
@@ -159,6 +181,18 @@ def to_markdown(rep: Report, images: dict[str, str] | None = None) -> str:
         ]
         for a in agents:
             lines.append(f"| `{a}` | " + " | ".join(_est(table[a].get(g)) for g in groups) + " |")
+    diag = _diagnostics(rep)
+    if diag:
+        lines += [
+            "",
+            "## Diagnostics",
+            "",
+            "| agent | diagnostic | estimate [95% CI] | what it means |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{a}` | {label} | {est} | {why} |" for a, rows in diag.items() for label, est, why in rows
+        ]
     lines += ["", "## Metrics", ""] + [f"- **{m.label}** (`{m.key}`): {m.definition}." for m in METRICS]
     lines += ["", "## Power", "", power_line(st)]
     if images:
@@ -174,9 +208,14 @@ def to_html(rep: Report, images: dict[str, str] | None = None) -> str:
     for a in st.ranked():
         r = st.agents[a]
         lo, hi = r.rank_interval
-        cells = "".join(f"<td>{e(_est(r.get(m.key), m.key))}</td>" for m in METRICS)
+        cells = "".join(f"<td>{e(_est(r.get(m.key), m.key))}</td>" for m in SCORED)
         rows.append(f"<tr><td>{r.rank}</td><td>{lo}-{hi}</td><td>{e(a)}</td><td>{r.games}</td>{cells}</tr>")
-    head = "".join(f'<th title="{e(m.definition)}">{e(m.label)}</th>' for m in METRICS)
+    head = "".join(f'<th title="{e(m.definition)}">{e(m.label)}</th>' for m in SCORED)
+    diag = "".join(
+        f"<tr><td>{e(a)}</td><td>{e(label)}</td><td>{e(est)}</td><td>{e(why)}</td></tr>"
+        for a, rows_ in _diagnostics(rep).items()
+        for label, est, why in rows_
+    )
     pairs = "".join(
         f"<tr><td>{e(p.a)}</td><td>{e(p.b)}</td><td>{e(format_diff(p))}</td>"
         f"<td>{p.p:.4f}</td><td>{p.p_holm:.4f}</td></tr>"
@@ -198,6 +237,7 @@ td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}img{{max-width:100%
 <h2>Paired comparisons (Arena Score)</h2>
 <table><thead><tr><th>A</th><th>B</th><th>A - B [95% CI]</th><th>p</th><th>p (Holm)</th></tr></thead>
 <tbody>{pairs}</tbody></table>
+{"<h2>Diagnostics</h2><table><thead><tr><th>agent</th><th>diagnostic</th><th>estimate [95% CI]</th><th>what it means</th></tr></thead><tbody>" + diag + "</tbody></table>" if diag else ""}
 <h2>Power</h2><p>{e(power_line(st))}</p>
 {imgs}
 </body></html>
@@ -349,6 +389,33 @@ def _save(fig, stem: Path, plt) -> list[Path]:
     return paths
 
 
+def plot_probe_by_turn(rep: Report, out: Path) -> list[Path]:
+    """Belief-probe accuracy (preferred options, minus chance) by when the probe was asked."""
+    series = {
+        agent: found["probe_by_turn"]
+        for run in rep.runs
+        for agent, found in run.results.diagnostics.items()
+        if found.get("probe_by_turn")
+    }
+    if not series:
+        return []
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for k, (agent, by_turn) in enumerate(series.items()):
+        labels = list(by_turn)
+        x = np.arange(len(labels)) + 0.08 * k
+        mean = np.array([_or(by_turn[t].mean, np.nan) for t in labels])
+        lo = np.array([_or(by_turn[t].lo, np.nan) for t in labels])
+        hi = np.array([_or(by_turn[t].hi, np.nan) for t in labels])
+        ax.errorbar(x, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label=agent)
+        ax.set_xticks(np.arange(len(labels)), labels)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_ylabel("preferred-option accuracy\nminus chance")
+    ax.set_title("What the agent believes the other side wants, by turn")
+    ax.legend(fontsize=7)
+    return _save(fig, out / "probe_by_turn", plt)
+
+
 def pick_showcase_game(records: list[GameRecord], agent: str) -> GameRecord | None:
     """A deal by ``agent`` with several offers: the most informative trace to draw."""
     mine = [r for r in records if agent in r.players]
@@ -377,6 +444,9 @@ def write_report(
             ("Value against Welfare", plot_value_welfare),
         ):
             images[name] = fn(st, out)[0].name
+        probe_plot = plot_probe_by_turn(rep, out)
+        if probe_plot:
+            images["Belief-probe accuracy by turn"] = probe_plot[0].name
         game = pick_showcase_game(rep.records, rep.agents[0])
         if game:
             try:

@@ -326,6 +326,15 @@ def usage_by_player(records: Iterable[GameRecord]) -> dict[str, dict[str, Any]]:
             row["unpriced"] += sum(
                 1 for a in attempts if "cost_usd" not in a.usage and not a.usage.get("refused")
             )
+    for r in records:  # belief probes (--probe) are not part of the game: priced on their own
+        for p in r.probes:
+            row = out.get(r.players[p.side])
+            if row is None or not p.usage:
+                continue
+            row["probe_calls"] = row.get("probe_calls", 0) + 1
+            row["probe_tokens_in"] = row.get("probe_tokens_in", 0) + int(p.usage.get("tokens_in", 0))
+            if "cost_usd" in p.usage:
+                row["probe_cost_usd"] = round(row.get("probe_cost_usd", 0.0) + float(p.usage["cost_usd"]), 6)
     for player, row in out.items():
         row["games"] = len(games[player])
         unpriced = row.pop("unpriced") > 0

@@ -201,7 +201,13 @@ def chat(counters: Counters, req: dict, slow_s: float) -> tuple[int, dict]:
     if model.startswith("delay-"):
         time.sleep(int(model.split("-")[1]) / 1000)
     first_try_of_game = len(messages) == 2 and "You move first." in messages[1]["content"]
-    if model == "malformed":
+    probed = "This question is private" in messages[-1]["content"]
+    if probed and model != "malformed":  # a belief probe: issues in table order, first options, a BATNA guess
+        issues = parse_issues(messages[0]["content"])
+        content = json.dumps(
+            {"ranking": [n for n, _ in issues], "preferred": {n: o[0] for n, o in issues}, "batna_share": 0.3}
+        )
+    elif model == "malformed":
         content = "I think we should meet in the middle on everything."
     elif model == "illegal":
         reply = good_reply(messages, seed)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -206,7 +205,7 @@ def _average_ranks(x: np.ndarray) -> np.ndarray:
 def option_accuracy(stated: list[int], role: Role) -> tuple[float, float]:
     """(share of issues whose stated option is one the other side values most, the chance rate)."""
     hits, chance = 0.0, 0.0
-    for k, (o, values) in enumerate(zip(stated, role.values)):
+    for o, values in zip(stated, role.values):
         best = [j for j, v in enumerate(values) if v == max(values)]
         hits += float(o in best)
         chance += len(best) / len(values)
