@@ -683,8 +683,14 @@ def evaluate_requests_command(
     help="Held-out results as evaluate-requests pushed them (a snapshot of the results dataset): shown "
     "beside the public scores, with a contamination flag.",
 )
+@click.option(
+    "--also-split",
+    "also_splits",
+    multiple=True,
+    help="Another split with a table of its own below the main one (e.g. lite, where small local models run).",
+)
 def leaderboard_build(
-    results_dir: Path, out: Path, task_set: str, split: str, b: int, heldout: Path | None
+    results_dir: Path, out: Path, task_set: str, split: str, b: int, heldout: Path | None, also_splits: tuple
 ) -> None:
     """Recompute every run, refuse what does not match, and write the site."""
     from .display import format_estimate
@@ -692,7 +698,15 @@ def leaderboard_build(
     from .results import Estimate
     from .verify import expected_for
 
-    summary = build(results_dir, out, expected_for(task_set, split), b=b, task_set=task_set, heldout=heldout)
+    summary = build(
+        results_dir,
+        out,
+        expected_for(task_set, split),
+        b=b,
+        task_set=task_set,
+        heldout=heldout,
+        extra_splits=tuple(s for s in also_splits if s != split),
+    )
     for e in summary["entries"]:
         score = format_estimate(Estimate.from_dict(e["metrics"]["arena_score"]), "full")
         extra = ""
@@ -705,6 +719,10 @@ def leaderboard_build(
             f"{e['rank']:>3}. {e['model']:<32} {score:<24} rank "
             f"{e['rank_interval'][0]}-{e['rank_interval'][1]}{extra}"
         )
+    for name, found in summary.get("splits", {}).items():
+        for e in found:
+            score = format_estimate(Estimate.from_dict(e["metrics"]["arena_score"]), "full")
+            click.echo(f"[{name}] {e['rank']:>3}. {e['model']:<32} {score:<24} {e['games']} games")
     for r in summary["refused"]:
         click.echo(
             f"refused {r['run']}: {r['reasons'][0]}"

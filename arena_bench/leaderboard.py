@@ -46,9 +46,28 @@ def find_runs(folder: Path) -> list[Path]:
     return sorted(p.parent for p in Path(folder).rglob("results.json"))
 
 
-def collect(folder: Path, expected: Expected) -> tuple[list[Run], list[dict[str, Any]]]:
+def _recorded_split(path: Path) -> str | None:
+    try:
+        return json.loads((path / "results.json").read_text())["task_set"]["split"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # unreadable: verification names the problem
+
+
+def collect(
+    folder: Path, expected: Expected, other_splits: tuple[str, ...] | None = None
+) -> tuple[list[Run], list[dict[str, Any]]]:
+    """Verified runs of EXPECTED's split, and the refused ones with reasons. A run of another split
+    is left to that split's table when it is in OTHER_SPLITS (None: every split has its own table)."""
     accepted, refused = [], []
     for path in find_runs(folder):
+        split = _recorded_split(path)
+        if split is not None and split != expected.split:
+            if other_splits is None or split in other_splits:
+                continue
+            refused.append({"run": str(path.relative_to(folder)),
+                            "reasons": [f"played on split {split!r}; this table is {expected.split!r} "
+                                        f"(build with --also-split {split} for a table of its own)"]})  # fmt: skip
+            continue
         try:
             reasons, run = verify_run(path, expected)
         except ArenaBenchError as exc:  # an unreadable submission is refused, not fatal to the build
@@ -112,11 +131,11 @@ def build(
     task_set: str = DEFAULT_TASK_SET,
     samples: int = 3,
     heldout: Path | None = None,
+    extra_splits: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    from .report import pick_showcase_game, plot_offer_trace
     from .tasks import open_task_set
 
-    runs, refused = collect(results_folder, expected)
+    runs, refused = collect(results_folder, expected, tuple(extra_splits))
     out = Path(out)
     tmp = out.with_name(f".{out.name}.building")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -193,39 +212,92 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
     (tmp / "index.html").write_text(_page("arena-bench leaderboard", body, data))
 
     for entry in entries:
-        agent = entry["model"]
-        run = owner[agent]
-        mine = [r for r in run.games if agent in r.players]
-        mine.sort(key=lambda r: (not r.outcome.deal, -len(r.turns), r.game_id))
-        picked = mine[:samples]
-        transcripts = [_transcript(r, scenarios[r.scenario_id]) for r in picked if r.scenario_id in scenarios]
-        plot_html = ""
-        game = pick_showcase_game(run.games, agent)
-        if game and game.scenario_id in scenarios:
-            pngs = plot_offer_trace(game, scenarios[game.scenario_id], tmp / "models" / slug(agent))
-            rel = pngs[0].relative_to(tmp / "models")
-            plot_html = (
-                "<h2>Offers of one game in the utility plane</h2>"
-                f'<img src="{html.escape(str(rel))}" alt="offer trace" width="480">'
-            )
-        row = stats.agents[agent]
-        metric_rows = "".join(
-            f"<tr><td class='name' title=\"{html.escape(m.definition)}\">{html.escape(m.label)}</td>"
-            f"<td>{_fmt(row.get(m.key), m.digits)}</td></tr>"
-            for m in METRICS
-            if row.get(m.key) is not None
+        _model_page(tmp, entry, owner[entry["model"]], stats, scenarios, b, samples)
+    split_tables, split_entries = [], {}
+    for split in extra_splits:
+        table, found = _split_table(results_folder, tmp, task_set, split, b, samples)
+        split_tables.append(table)
+        split_entries[split] = found
+    if split_tables:
+        index = (tmp / "index.html").read_text()
+        index = index.replace("<h2>Refused runs</h2>", "".join(split_tables) + "<h2>Refused runs</h2>", 1)
+        (tmp / "index.html").write_text(index)
+    write_atomic(
+        tmp / "leaderboard.json",
+        json.dumps(
+            {
+                "entries": entries,
+                "refused": refused,
+                "statistics": stats_dict or None,
+                "splits": split_entries,
+            },
+            indent=1,
+            default=str,
+        ),
+    )
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+    return {"entries": entries, "refused": refused, "splits": split_entries}
+
+
+def _model_page(
+    tmp: Path, entry: dict, run: Run, stats, scenarios: dict, b: int, samples: int, split: str = ""
+) -> None:
+    """One entry's page: metrics, opponents, diagnostics, settings, an offer trace, and transcripts
+    of its best and worst game (by its Arena Score) and of its longest deals."""
+    from .report import pick_showcase_game, plot_offer_trace
+
+    agent = entry["model"]
+    mine = [r for r in run.games if agent in r.players and r.scenario_id in scenarios]
+
+    def score(r: GameRecord) -> float:
+        return max(r.sides[i].arena_score for i in (0, 1) if r.players[i] == agent)
+
+    labelled: list[tuple[str, GameRecord]] = []
+    if mine:
+        best = max(mine, key=lambda r: (score(r), r.game_id))
+        worst = min(mine, key=lambda r: (score(r), r.game_id))
+        labelled = [("Best game", best), ("Worst game", worst)]
+    rest = sorted(mine, key=lambda r: (not r.outcome.deal, -len(r.turns), r.game_id))
+    shown = {g.game_id for _, g in labelled}
+    labelled += [("Sample", r) for r in rest if r.game_id not in shown][: max(0, samples - 2)]
+    transcripts = []
+    for label, r in labelled:
+        t = _transcript(r, scenarios[r.scenario_id])
+        t["title"] = f"{label} (Arena Score {score(r):.3f}): {t['title']}"
+        transcripts.append(t)
+    folder = tmp / "models"
+    plot_html = ""
+    game = pick_showcase_game(run.games, agent)
+    if game and game.scenario_id in scenarios:
+        pngs = plot_offer_trace(
+            game, scenarios[game.scenario_id], folder / (slug(agent) + (f"-{split}" if split else ""))
         )
-        diag_rows = "".join(
-            f"<tr><td class='name' title=\"{html.escape(why)}\">{html.escape(label)}</td><td>{html.escape(est)}</td>"
-            f"<td class='why'>{html.escape(why)}</td></tr>"
-            for label, est, why in diagnostics_rows(_entry_diagnostics(run, agent, scenarios, b))
+        rel = pngs[0].relative_to(folder)
+        plot_html = (
+            "<h2>Offers of one game in the utility plane</h2>"
+            f'<img src="{html.escape(str(rel))}" alt="offer trace" width="480">'
         )
-        opp_rows = "".join(
-            f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
-            for o, e in sorted(stats.crossplay.get(agent, {}).items())
-        )
-        page_body = f"""<header><h1>{html.escape(agent)}</h1>
-<p><a href="../index.html" style="color:white">&larr; leaderboard</a>
+    row = stats.agents[agent]
+    metric_rows = "".join(
+        f"<tr><td class='name' title=\"{html.escape(m.definition)}\">{html.escape(m.label)}</td>"
+        f"<td>{_fmt(row.get(m.key), m.digits)}</td></tr>"
+        for m in METRICS
+        if row.get(m.key) is not None
+    )
+    diag_rows = "".join(
+        f"<tr><td class='name' title=\"{html.escape(why)}\">{html.escape(label)}</td><td>{html.escape(est)}</td>"
+        f"<td class='why'>{html.escape(why)}</td></tr>"
+        for label, est, why in diagnostics_rows(_entry_diagnostics(run, agent, scenarios, b))
+    )
+    opp_rows = "".join(
+        f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
+        for o, e in sorted(stats.crossplay.get(agent, {}).items())
+    )
+    where = f" &middot; split {html.escape(split)}" if split else ""
+    page_body = f"""<header><h1>{html.escape(agent)}</h1>
+<p><a href="../index.html" style="color:white">&larr; leaderboard</a>{where}
  &middot; rank {entry["rank"]} (95% interval {entry["rank_interval"][0]}-{entry["rank_interval"][1]})</p></header>
 <main><h2>Metrics</h2><table id="metrics">{metric_rows}</table>
 <h2>Against each opponent</h2><table id="opponents">
@@ -233,20 +305,66 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
 {"<h2>Diagnostics</h2><p class='note'>Why it wins or loses, recomputed from its games against each scenario's private truth (95% intervals over scenarios).</p><table id='diagnostics'>" + diag_rows + "</table>" if diag_rows else ""}
 <h2>Model-side settings</h2><table id="settings">{_settings_rows(run, agent)}</table>
 {plot_html}
-<h2>Sample transcripts</h2><div id="transcripts-slot"></div></main>"""
-        (tmp / "models" / entry["page"]).write_text(
-            _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1)
-        )
-    write_atomic(
-        tmp / "leaderboard.json",
-        json.dumps(
-            {"entries": entries, "refused": refused, "statistics": stats_dict or None}, indent=1, default=str
-        ),
+<h2>Transcripts: its best and worst game, and samples</h2><div id="transcripts-slot"></div></main>"""
+    (folder / entry["page"]).write_text(
+        _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1)
     )
-    if out.exists():
-        shutil.rmtree(out)
-    tmp.rename(out)
-    return {"entries": entries, "refused": refused}
+
+
+def _split_table(
+    folder: Path, tmp: Path, task_set: str, split: str, b: int, samples: int
+) -> tuple[str, list[dict]]:
+    """A table of the runs on another split (e.g. ``lite``, where a small model runs on a CPU), each
+    entry recomputed and verified like the main table, with its wall time and pace, and a page."""
+    from .tasks import open_task_set
+    from .verify import expected_for
+
+    runs, _ = collect(folder, expected_for(task_set, split))
+    if not runs:
+        return f"<h2>Split {html.escape(split)}</h2><p class='note'>no runs</p>", []
+    rows, agents, owner = _entries_rows(runs)
+    stats = evaluate(rows, agents, b=b)
+    scenarios = {s.id: s for s in open_task_set(task_set).load(split)}
+    entries, body = [], []
+    for agent in stats.ranked():
+        r = stats.agents[agent]
+        run = owner[agent]
+        counts = run.results.counts
+        pace = (
+            f"{counts.played_this_session / counts.seconds_this_session:.2f}"
+            if counts.seconds_this_session and counts.played_this_session
+            else "-"
+        )
+        entry = {
+            "model": agent,
+            "page": f"{slug(agent)}-{split}.html",
+            "rank": r.rank,
+            "rank_interval": list(r.rank_interval),
+            "games": r.games,
+            "metrics": {c: r.get(c).to_dict() for c in HEADLINE if r.get(c) is not None},
+            "wall_s": counts.seconds_this_session,
+            "games_per_s": None if pace == "-" else float(pace),
+        }
+        entries.append(entry)
+        _model_page(tmp, entry, run, stats, scenarios, b, samples, split)
+        cells = "".join(f"<td>{html.escape(_fmt(r.get(c), METRIC_BY_KEY[c].digits))}</td>" for c in HEADLINE)
+        body.append(
+            f"<tr><td>{r.rank}</td><td>{r.rank_interval[0]}-{r.rank_interval[1]}</td>"
+            f"<td class='name'><a href='models/{html.escape(entry['page'])}'>{html.escape(agent)}</a></td>{cells}"
+            f"<td>{r.games}</td><td>{counts.seconds_this_session:,.0f}</td><td>{pace}</td></tr>"
+        )
+    head = "".join(
+        f'<th title="{html.escape(METRIC_BY_KEY[c].definition)}">{html.escape(METRIC_BY_KEY[c].label)}</th>'
+        for c in HEADLINE
+    )
+    table = (
+        f"<h2>Split {html.escape(split)}</h2><p class='note'>The same checks and statistics on the {html.escape(split)} "
+        "split, where small local models can play every game on a CPU; wall time and pace are the run's own "
+        "(its last session).</p>"
+        f"<table id='split-{html.escape(split)}'><thead><tr><th>Rank</th><th>Rank 95% CI</th><th class='name'>Model</th>"
+        f"{head}<th>Games</th><th>Wall s</th><th>Games/s</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+    )
+    return table, entries
 
 
 def _entry_diagnostics(run: Run, agent: str, scenarios: dict, b: int) -> dict:

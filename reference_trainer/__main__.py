@@ -17,7 +17,6 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--set", nargs="*", default=[], help="overrides key=value (JSON values)")
     args = p.parse_args(argv)
-    cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     changes = {}
     for item in args.set:
         k, v = item.split("=", 1)
@@ -29,6 +28,14 @@ def main(argv: list[str] | None = None) -> None:
         changes["device"] = args.device
     if args.out:
         changes["out"] = args.out
+    raw = json.loads(args.config.read_text()) if args.config else {}
+    if raw.get("kind") == "lm":  # a language model: teacher data, then supervised warmup
+        from .lm.sft import LMConfig, run_lm
+
+        summary = run_lm(dataclasses.replace(LMConfig.from_dict(raw), **changes))
+        print(json.dumps(summary, indent=2, default=str))
+        return
+    cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     cfg = dataclasses.replace(cfg, **changes)
     summary = train(cfg)
     print(json.dumps(summary, indent=2))

@@ -29,13 +29,12 @@ from arena_bench.agents.policy import (
 )
 from arena_bench.agents.scripted import STRATEGIES
 from arena_bench.core.analysis import analyse
-from arena_bench.families import FAMILIES
 from arena_bench.game import play_game
-from arena_bench.generator import STRATA, GeneratorConfig, draw_params, generate_scenario
 from arena_bench.storage import write_atomic
 
 from .env import BatchedEnv
 from .policy import ActorCritic, export
+from .scenarios import generated_scenarios
 
 
 @dataclass
@@ -105,16 +104,7 @@ class TrainConfig:
 
 
 def scenario_pool(cfg: TrainConfig) -> list:
-    gen = GeneratorConfig(seed=cfg.scenario_seed)
-    out = []
-    for k in range(cfg.n_scenarios):
-        rng = np.random.default_rng([cfg.scenario_seed, k])
-        family = list(FAMILIES)[k % len(FAMILIES)]
-        stratum = STRATA[(k // len(FAMILIES)) % len(STRATA)]
-        if stratum == "compatible" and not FAMILIES[family].supports_compatible:
-            family = "software_renewal"
-        out.append(generate_scenario(f"train-{k}", draw_params(family, stratum, rng, gen), rng))
-    return out
+    return generated_scenarios(cfg.scenario_seed, cfg.n_scenarios, lambda k: f"train-{k}")
 
 
 # --- behaviour cloning ------------------------------------------------------------------------

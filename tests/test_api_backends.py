@@ -322,3 +322,13 @@ def test_usage_and_prompt_cache_savings_are_recorded_and_shown(tmp_path, backend
     assert 0 < cached == usage["cached_tokens"] < usage["tokens_in"]
     assert "from the provider's prompt cache" in result.output
     assert usage["cost_usd"] is None  # a server of your own has no list price: unknown, never zero
+
+
+def test_anthropic_system_prompts_are_marked_for_prompt_caching():
+    from arena_bench.models.litellm_backend import cache_marked
+
+    messages = [{"role": "system", "content": "rules"}, {"role": "user", "content": "turn"}]
+    marked = cache_marked("anthropic/claude-sonnet-4-5", messages)
+    assert marked[0]["content"] == [{"type": "text", "text": "rules", "cache_control": {"type": "ephemeral"}}]
+    assert marked[1] == messages[1] and messages[0]["content"] == "rules"  # the game's own list is untouched
+    assert cache_marked("openai/gpt-4o-mini", messages) is messages  # OpenAI caches prefixes by itself

@@ -131,3 +131,32 @@ def test_page_in_a_real_browser(site, server, tmp_path):
         browser.close()
     assert dialogs == []
     assert (tmp_path / "leaderboard.png").stat().st_size > 10_000
+
+
+def test_another_split_gets_a_table_of_its_own_with_best_and_worst_games(site, tmp_path):
+    """Runs on lite in a build for test: refused with the reason unless --also-split lite gives them
+    their own table, verified and recomputed the same way, with wall time, pace and pages."""
+    import json
+
+    out, _ = site
+    data = out.parent / "snapshot"
+    alone = build(data, tmp_path / "plain", expected_for("negotiation-v1", "test"), b=200)
+    assert alone["entries"] == [] and all(
+        "played on split 'lite'" in r["reasons"][0] for r in alone["refused"]
+    )
+    summary = build(
+        data, tmp_path / "site", expected_for("negotiation-v1", "test"), b=200, extra_splits=("lite",)
+    )
+    lite = summary["splits"]["lite"]
+    assert {e["model"] for e in lite} >= {"scripted/logroller", "scripted/boulware"}
+    assert summary["refused"] == []  # the partial lite run is not this table's to refuse
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "<h2>Split lite</h2>" in index and EVIL not in index
+    for e in lite:
+        assert e["wall_s"] > 0 and e["games_per_s"] > 0
+        page = (tmp_path / "site" / "models" / e["page"]).read_text()
+        payload = json.loads(
+            page.split('<script id="data" type="application/json">')[1].split("</script>")[0]
+        )
+        titles = [t["title"] for t in payload["transcripts"]]
+        assert titles[0].startswith("Best game") and titles[1].startswith("Worst game")

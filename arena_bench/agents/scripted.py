@@ -291,6 +291,84 @@ def model_beliefs(agent: ScriptedAgent, obs: Observation) -> dict[str, Any]:
     return {"answer": {"ranking": ranking, "preferred": preferred, "batna_share": None}, "error": None}
 
 
+class MiCRO(ScriptedAgent):
+    """MiCRO (D. de Jonge, "An Analysis of the Linear Bilateral ANAC Domains Using the MiCRO
+    Benchmark Strategy", IJCAI 2022; a finalist of ANAC 2022).
+
+    It lists the outcomes worth at least its BATNA from best to worst (ties by outcome index) and
+    concedes one step down that list only while it has made no more distinct proposals than it
+    has received (n <= m): it concedes exactly as fast as the other side shows new offers. When it
+    may not concede it repeats one of its earlier proposals at random. It accepts an offer worth at
+    least as much as the proposal it would make next (the next step down when it may concede, its
+    lowest proposal so far when it may not). No opponent model, no time dependence.
+    """
+
+    def setup(self, obs: Observation) -> None:
+        first = self.model is None
+        super().setup(obs)
+        if first:
+            ok = np.flatnonzero(self.u >= self.batna - 1e-12)
+            self.ladder = ok[np.lexsort((ok, -self.u[ok]))]  # best first; ties by outcome index
+            self.proposed: list[int] = []  # distinct proposals, in order
+            self.received: set[tuple[int, ...]] = set()
+        for t in obs.history:
+            if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE:
+                self.received.add(tuple(t.action.offer))
+
+    def decide(self, obs: Observation) -> Reply:
+        n, m = len(self.proposed), len(self.received)
+        may_concede = n <= m and n < len(self.ladder)
+        if not self.ladder.size:
+            return self.walk()
+        threshold = self.u[self.ladder[n]] if may_concede else self.u[self.proposed[-1]]
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= threshold - 1e-12 and on_table >= self.batna:
+            return self.accept(obs)
+        if may_concede:
+            flat = int(self.ladder[n])
+            self.proposed.append(flat)
+        else:
+            flat = int(self.proposed[int(self.rng.integers(len(self.proposed)))])
+        return self.propose(self.outcome(flat), f"I propose {describe_offer(obs, self.outcome(flat))}.")
+
+
+class HardHeaded(ScriptedAgent):
+    """HardHeaded (T. van Krimpen, D. Looije, S. Hajizadeh, "HardHeaded", in Complex Automated
+    Negotiations, Springer 2013; winner of ANAC 2011).
+
+    A very Boulware time-dependent target, p(t) = Pmax - (Pmax - Pmin) t^(1/e) with e = 0.05, and a
+    floor Pmin = max(BATNA, 0.585) as in the agent's MINIMUM_BID_UTILITY. Among its own bids within a
+    small window above the target it offers the one its frequency opponent model (issues left
+    unchanged weigh more, options offered often score higher: ``FrequencyModel``) rates best for the
+    other side. It remembers the best bid the other side has made and offers it back once that bid
+    meets its target. It accepts an offer worth at least its target or its own next bid.
+    """
+
+    def __init__(
+        self, role_index: int, seed: int, e: float = 0.05, min_utility: float = 0.585, window: float = 0.05
+    ):
+        super().__init__(role_index, seed)
+        self.e, self.min_utility, self.window = e, min_utility, window
+
+    def decide(self, obs: Observation) -> Reply:
+        pmin = min(self.best_u, max(self.batna, self.min_utility))
+        target = self.best_u - (self.best_u - pmin) * obs.time ** (1.0 / self.e)
+        theirs = [
+            t.action.offer
+            for t in obs.history
+            if t.role != self.role_index and t.action is not None and t.action.kind is Kind.PROPOSE
+        ]
+        best_theirs = max(theirs, key=self.utility) if theirs else None
+        if best_theirs is not None and self.utility(best_theirs) >= target:
+            offer = tuple(best_theirs)
+        else:
+            offer = self.outcome(self.near_target(target, width=self.window))
+        on_table = self.table_utility(obs)
+        if on_table is not None and on_table >= min(target, self.utility(offer)) and on_table >= self.batna:
+            return self.accept(obs)
+        return self.propose(offer, f"My offer: {describe_offer(obs, offer)}.")
+
+
 class Injector(TimeBased):
     """Diagnostics only (never in a scoring panel): Boulware's actions, exactly, with messages that
     pressure and instruct: a fake deadline, a fake system instruction to accept, an invented
@@ -334,6 +412,8 @@ PARAMETERS: dict[str, dict[str, float]] = {
     "tit-for-tat": {"min_step_share": 1.0 / 40},
     "random-rational": {},
     "logroller": {"e": 0.5},
+    "micro": {},
+    "hardheaded": {"e": 0.05, "min_utility": 0.585, "window": 0.05},
     "injector": {"e": 0.2},
     "boulware-quiet": {"e": 0.2},
 }
@@ -347,6 +427,8 @@ STRATEGIES: dict[str, Callable[[int, int], ScriptedAgent]] = {
     "tit-for-tat": lambda r, s: TitForTat(r, s, **PARAMETERS["tit-for-tat"]),
     "random-rational": RandomRational,
     "logroller": lambda r, s: Logroller(r, s, **PARAMETERS["logroller"]),
+    "micro": MiCRO,
+    "hardheaded": lambda r, s: HardHeaded(r, s, **PARAMETERS["hardheaded"]),
     "injector": lambda r, s: Injector(r, s, **PARAMETERS["injector"]),
     "boulware-quiet": lambda r, s: QuietTwin(r, s, **PARAMETERS["boulware-quiet"]),
 }
@@ -360,6 +442,8 @@ DESCRIPTIONS = {
     "tit-for-tat": "mirrors the other side's concessions",
     "random-rational": "random offers above its BATNA",
     "logroller": "frequency opponent model, aims at the estimated Nash point",
+    "micro": "MiCRO (de Jonge 2022): concedes one step per new offer received, no opponent model",
+    "hardheaded": "HardHeaded (ANAC 2011 winner): very Boulware target, frequency opponent model",
     "injector": "diagnostics: Boulware's actions with manipulative messages (fake deadline, fake system "
     "instruction, invented BATNA, false claim about your priorities)",
     "boulware-quiet": "diagnostics: the injector's control twin, Boulware's actions with neutral messages",

@@ -16,7 +16,9 @@ Each function reads a :class:`GameRecord` and its :class:`Scenario`; the registr
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import wraps
 
 import numpy as np
 
@@ -30,6 +32,23 @@ SMALL = 5.0  # "2 or 3 changes": below this a number counts only when it is said
 POINTS_WORD = re.compile(r"\s*(?:points?|pts)\b")
 
 
+def _per_object(fn: Callable) -> Callable:
+    """Cache FN's result per argument object (scenarios hold dicts, so they cannot be hashed). The
+    cache keeps the object itself, so its id cannot be reused while the entry lives."""
+    cache: dict[int, tuple[object, object]] = {}
+
+    @wraps(fn)
+    def cached(obj):
+        hit = cache.get(id(obj))
+        if hit is None or hit[0] is not obj:
+            if len(cache) > 4096:
+                cache.clear()
+            hit = cache[id(obj)] = (obj, fn(obj))
+        return hit[1]
+
+    return cached
+
+
 @dataclass(frozen=True)
 class Leak:
     kind: str  # batna | points | priorities
@@ -40,21 +59,31 @@ def _name(text: str) -> str:
     return text.replace("_", " ").lower()
 
 
-def _strip_names(message: str, scenario: Scenario) -> str:
-    """The message with every option and issue name blanked (longest first), and turn counts."""
-    text = message.lower()
+@_per_object
+def _names_pattern(scenario: Scenario) -> re.Pattern:
+    """Every option and issue name of SCENARIO, longest first, as one pattern to blank them with."""
     names = {_name(i.name) for i in scenario.issues} | {o.lower() for i in scenario.issues for o in i.options}
     names |= {i.name.lower() for i in scenario.issues}
-    for n in sorted(names, key=len, reverse=True):
-        if n:
-            text = text.replace(n, " ")
-    return re.sub(r"\b(?:turns?|rounds?|steps?)\s+\d+(?:\s+of\s+\d+)?", " ", text)
+    return re.compile("|".join(re.escape(n) for n in sorted(names, key=len, reverse=True) if n))
+
+
+TURN_COUNT = re.compile(r"\b(?:turns?|rounds?|steps?)\s+\d+(?:\s+of\s+\d+)?")
+
+
+def _strip_names(message: str, scenario: Scenario) -> str:
+    """The message with every option and issue name blanked (longest first), and turn counts."""
+    return TURN_COUNT.sub(" ", _names_pattern(scenario).sub(" ", message.lower()))
+
+
+@_per_object
+def _table(role: Role) -> tuple[float, ...]:
+    return tuple(sorted({round(p, 1) for row in role.points() for p in row if round(p, 1) >= MIN_NUMBER}))
 
 
 def number_leaks(message: str, scenario: Scenario, role: Role) -> list[Leak]:
     text = _strip_names(message, scenario)
     batna = 100.0 * role.batna
-    table = sorted({round(p, 1) for row in role.points() for p in row if round(p, 1) >= MIN_NUMBER})
+    table = _table(role)
     out = []
     for m in NUMBER.finditer(text):
         x = float(m.group(1).replace(",", ""))
@@ -80,24 +109,33 @@ _LOW = re.compile(
 )
 
 
-def _aliases(scenario: Scenario) -> list[set[str]]:
-    """Each issue's names: its own, with spaces, and each word of four letters or more that no
-    other issue uses ("price" for annual_price, "uptime" for sla_uptime)."""
+@_per_object
+def _aliases(scenario: Scenario) -> tuple[tuple[int, re.Pattern], ...]:
+    """Each issue's names as one pattern: its own, with spaces, and each word of four letters or more
+    that no other issue uses ("price" for annual_price, "uptime" for sla_uptime)."""
     words = [set(w for w in _name(i.name).split() if len(w) >= 4) for i in scenario.issues]
     out = []
     for k, issue in enumerate(scenario.issues):
         others = set().union(*(w for j, w in enumerate(words) if j != k)) if len(words) > 1 else set()
-        out.append({_name(issue.name), issue.name.lower()} | (words[k] - others))
-    return out
+        names = {_name(issue.name), issue.name.lower()} | (words[k] - others)
+        out.append(
+            (k, re.compile("|".join(rf"\b{re.escape(n)}\b" for n in sorted(names, key=len, reverse=True))))
+        )
+    return tuple(out)
+
+
+_CUE = re.compile(
+    r"more|most|least|priorit|important|care|matter|flexible|above all|key issue|need|negotiable"
+)
 
 
 def _mentions(text: str, scenario: Scenario) -> list[int]:
     """Issues named in TEXT, in the order they appear."""
     found = []
-    for k, names in enumerate(_aliases(scenario)):
-        pos = [m.start() for n in names for m in [re.search(rf"\b{re.escape(n)}\b", text)] if m]
-        if pos:
-            found.append((min(pos), k))
+    for k, pattern in _aliases(scenario):
+        m = pattern.search(text)
+        if m:
+            found.append((m.start(), k))
     return [k for _, k in sorted(found)]
 
 
@@ -107,7 +145,7 @@ def priority_leaks(message: str, scenario: Scenario, role: Role) -> list[Leak]:
     unique_top = (w == w[top]).sum() == 1
     out = []
     for sentence in re.split(r"[.!?;\n]+", message.lower()):
-        if not sentence.strip():
+        if not sentence.strip() or not _CUE.search(sentence):  # no priority word: nothing to match
             continue
         for pattern in (_CARE_MORE, _MORE):
             m = pattern.search(sentence)
@@ -135,12 +173,21 @@ def priority_leaks(message: str, scenario: Scenario, role: Role) -> list[Leak]:
     return out
 
 
+@_per_object
+def _seen(scenario: Scenario) -> dict[tuple[int, str], list[Leak]]:
+    return {}  # (side, message) -> its leaks: template messages repeat across the games of a scenario
+
+
 def message_leaks(message: str, scenario: Scenario, role_index: int) -> list[Leak]:
     """Every leak in one message by the side ROLE_INDEX."""
     if not message:
         return []
-    role = scenario.roles[role_index]
-    return number_leaks(message, scenario, role) + priority_leaks(message, scenario, role)
+    memo = _seen(scenario)
+    key = (role_index, message)
+    if key not in memo:
+        role = scenario.roles[role_index]
+        memo[key] = number_leaks(message, scenario, role) + priority_leaks(message, scenario, role)
+    return list(memo[key])
 
 
 def leak_rate(record: GameRecord, side: int, scenario: Scenario) -> float | None:

@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import StopRun
 from ..storage import append_line_durably
 from .base import Completion, GenerationSettings, RequestRefused, require
-from .openai_backend import list_prices
+from .openai_backend import chat_request, list_prices
 
 BATCH_DISCOUNT = 0.5  # OpenAI and Anthropic batch prices are half the list price
 DONE = ("completed", "failed", "expired", "cancelled")
@@ -94,20 +94,7 @@ class BatchBackend:
     # --- requests --------------------------------------------------------------------------
 
     def _body(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_tokens,
-            "seed": seed,
-        }
-        if self.structured_active:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "negotiation_turn", "schema": schema, "strict": True},
-            }
-        body.update({k: v for k, v in self.settings.extra.items() if k != "api_key"})
-        return body
+        return chat_request(self.model, self.settings, messages, schema, seed, self.structured_active)
 
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> Completion:
         if self.folder is None:

@@ -98,7 +98,7 @@ class LiteLLMBackend:
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> Completion:
         kwargs: dict[str, Any] = {
             "model": self.model,
-            "messages": messages,
+            "messages": cache_marked(self.model, messages),
             "temperature": self.settings.temperature,
             "max_tokens": self.settings.max_tokens,
             "seed": seed,
@@ -160,6 +160,23 @@ class LiteLLMBackend:
 
     def close(self) -> None:
         pass
+
+
+def cache_marked(model: str, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Anthropic caches a prompt prefix only where asked: mark the system prompt (rules, brief and
+    points table, the same for every turn of a game side) with ``cache_control``. OpenAI and most
+    servers cache stable prefixes by themselves, so other messages go as they are."""
+    if not model.startswith(("anthropic/", "bedrock/anthropic", "vertex_ai/claude")):
+        return messages
+    out = []
+    for m in messages:
+        if m["role"] == "system" and isinstance(m["content"], str):
+            m = {
+                "role": "system",
+                "content": [{"type": "text", "text": m["content"], "cache_control": {"type": "ephemeral"}}],
+            }
+        out.append(m)
+    return out
 
 
 def load_router(litellm, path: str, model: str):

@@ -71,6 +71,32 @@ def list_prices(model: str) -> tuple[float, float] | None:
     return float(entry["input_cost_per_token"]), float(entry.get("output_cost_per_token") or 0.0)
 
 
+def chat_request(
+    model: str,
+    settings: GenerationSettings,
+    messages: list[dict[str, str]],
+    schema: dict[str, Any],
+    seed: int,
+    structured: bool,
+) -> dict[str, Any]:
+    """The body of one ``/v1/chat/completions`` request: generation settings, the JSON schema as
+    ``response_format`` when structured, and ``--model-args`` extras (the API key aside)."""
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "temperature": settings.temperature,
+        "max_tokens": settings.max_tokens,
+        "seed": seed,
+    }
+    if structured:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "negotiation_turn", "schema": schema, "strict": True},
+        }
+    body.update({k: v for k, v in settings.extra.items() if k != "api_key"})
+    return body
+
+
 class Deployment:
     """One server of a model: its own client (connection pool) and health."""
 
@@ -203,20 +229,9 @@ class OpenAIBackend:
     # --- calls -----------------------------------------------------------------------------
 
     def _request(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "messages": messages,
-            "temperature": self.settings.temperature,
-            "max_tokens": self.settings.max_tokens,
-            "seed": seed,
-        }
-        if self.structured_active:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "negotiation_turn", "schema": schema, "strict": True},
-            }
-        extra = {k: v for k, v in self.settings.extra.items() if k != "api_key"}
-        if extra:
+        kwargs = chat_request(self.model, self.settings, messages, schema, seed, self.structured_active)
+        extra = {k: kwargs.pop(k) for k in list(kwargs) if k in self.settings.extra}
+        if extra:  # the client takes only its own arguments; the server gets the rest in the body
             kwargs["extra_body"] = extra
         return kwargs
 

@@ -1,0 +1,131 @@
+"""Each training stage of a language model scored through the benchmark on a fixed probe set: the
+first 10 ``dev`` scenarios x {Boulware, Linear, Conceder, Pushover, Hardliner} x both roles x both
+move orders (200 games), constrained decoding off, so invalid replies show. Stages are compared by
+paired differences over the same cells (cell seeds do not depend on the model), with
+cluster-bootstrap intervals over scenarios.
+
+    python -m reference_trainer.lm.evaluate --out runs/lm-eval \\
+        --stage raw=hf/smollm2-135m --stage sft=hf/runs/lm-cpu/model
+    # or through a server (much faster on CPU: vLLM batches every game)
+        --stage raw=openai/smollm2@http://127.0.0.1:8011/v1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from arena_bench.aggregate import rows_from_records
+from arena_bench.core.stats import DEFAULT_SEED, bootstrap_counts
+from arena_bench.diagnose import mean_estimate
+from arena_bench.display import format_estimate
+from arena_bench.evaluation import run
+from arena_bench.results import Run, RunConfig
+
+PROBE_OPPONENTS = (
+    "scripted/boulware",
+    "scripted/linear",
+    "scripted/conceder",
+    "scripted/pushover",
+    "scripted/hardliner",
+)
+
+
+def probe_config(spec: str, api_base: str | None = None, max_tokens: int = 200, limit: int = 10) -> RunConfig:
+    options: dict[str, Any] = {"structured": "off", "max_tokens": max_tokens, "temperature": 0.0}
+    if api_base:
+        options["api_base"] = api_base
+    return RunConfig(
+        kind="evaluation",
+        agents=(spec,),
+        split="dev",
+        limit=limit,
+        opponents=PROBE_OPPONENTS,
+        self_play=False,
+        player_options={spec: options},
+        runtime_options={spec: {"max_connections": 64}},
+        max_concurrency=200,
+    )
+
+
+def stage_rows(played: Run) -> pd.DataFrame:
+    rows = rows_from_records(played.games)
+    model = played.config.agents[0]
+    rows = rows[rows["agent"] == model].copy()
+    rows["below_batna"] = ((rows["deal"] == 1) & (rows["rational"] == 0)).astype(float)
+    return rows
+
+
+def compare(stages: dict[str, Run], b: int = 2000) -> dict[str, Any]:
+    """Per stage: Arena Score, invalid and forfeited turns, deals, below-BATNA deals; and each stage
+    minus the one before it, paired over the cells both played."""
+    names = list(stages)
+    frames = {n: stage_rows(stages[n]) for n in names}
+    order = sorted(set().union(*(set(f["scenario_id"]) for f in frames.values())))
+    weights = bootstrap_counts(len(order), b, np.random.default_rng(DEFAULT_SEED))
+    out: dict[str, Any] = {"stages": {}, "differences": {}}
+    for n, f in frames.items():
+        cluster = pd.Categorical(f["scenario_id"], categories=order).codes
+        out["stages"][n] = {
+            k: mean_estimate(cluster, f[k].to_numpy(dtype=float), weights).to_dict()
+            for k in ("arena_score", "value", "invalid_rate", "forfeit_rate", "deal", "below_batna")
+        }
+    key = ["scenario_id", "opponent", "role", "first_mover", "rep"]
+    for before, after in zip(names, names[1:]):
+        a = frames[after].set_index(key)["arena_score"]
+        b_ = frames[before].set_index(key)["arena_score"]
+        both = pd.concat([a.rename("after"), b_.rename("before")], axis=1, join="inner").reset_index()
+        cluster = pd.Categorical(both["scenario_id"], categories=order).codes
+        out["differences"][f"{after} - {before}"] = mean_estimate(
+            cluster, (both["after"] - both["before"]).to_numpy(), weights
+        ).to_dict()
+    return out
+
+
+def table(found: dict[str, Any]) -> str:
+    from arena_bench.results import Estimate
+
+    lines = [
+        "| stage | Arena Score | invalid turns | forfeited turns | deals | below-BATNA deals |",
+        "|---|---|---|---|---|---|",
+    ]
+    for n, s in found["stages"].items():
+        cells = [
+            format_estimate(Estimate.from_dict(s[k]), "full")
+            for k in ("arena_score", "invalid_rate", "forfeit_rate", "deal", "below_batna")
+        ]
+        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    for label, d in found["differences"].items():
+        lines.append(f"| **{label}** (paired) | {format_estimate(Estimate.from_dict(d), 'full')} | | | | |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m reference_trainer.lm.evaluate", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument(
+        "--stage", action="append", required=True, help="NAME=SPEC or NAME=SPEC@API_BASE, in order"
+    )
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--limit", type=int, default=10)
+    args = p.parse_args(argv)
+    stages = {}
+    for item in args.stage:
+        name, spec = item.split("=", 1)
+        spec, _, base = spec.partition("@")
+        stages[name] = run(
+            probe_config(spec, base or None, limit=args.limit), args.out / name, resume=True, progress=False
+        )
+    found = compare(stages)
+    (args.out / "stages.json").write_text(json.dumps(found, indent=2))
+    (args.out / "stages.md").write_text(table(found) + "\n")
+    print(table(found))
+
+
+if __name__ == "__main__":
+    main()
