@@ -222,7 +222,9 @@ def test_probes_score_the_frequency_model_above_chance_and_change_nothing(tmp_pa
     assert [g["outcome"] for g in plain] == [g["outcome"] for g in probed]
     probes = [p for g in probed for p in g.get("probes", [])]
     assert {p["after"] for p in probes} == {2, 5, 0}
-    assert all(g["players"][p["side"]] == "scripted/logroller" for g in probed for p in g.get("probes", []))
+    # only agents with an opponent model are asked: Logroller, and the panel's policy
+    askable = {"scripted/logroller", "policy/ppo-nash-v1"}
+    assert all(g["players"][p["side"]] in askable for g in probed for p in g.get("probes", []))
     lift = res["diagnostics"]["scripted/logroller"]["probe_option_lift"]
     assert lift["lo"] > 0  # above chance, with its interval
     assert "probe_option_lift" not in res["diagnostics"].get("scripted/boulware", {})  # no model, no score
@@ -250,3 +252,14 @@ def test_an_llm_probe_is_answered_in_a_side_channel_and_bad_answers_are_counted(
     bad_probes = [p for g in bad_games for p in g["probes"]]
     assert bad_probes and all(p["answer"] is None and p["error"] for p in bad_probes)
     assert bad["diagnostics"]["openai/malformed"]["probe_invalid_rate"]["mean"] == 1.0
+
+
+def test_the_policy_answers_probes_from_its_own_opponent_estimate_and_plays_the_same(tmp_path):
+    _, plain, _ = cli_run(tmp_path / "plain", "run", "--model", "policy/ppo-nash-v1", "--limit", "2",
+                          "--opponents", "scripted/linear", "--no-self-play")  # fmt: skip
+    res, probed, _ = cli_run(tmp_path / "probe", "run", "--model", "policy/ppo-nash-v1", "--limit", "2",
+                             "--opponents", "scripted/linear", "--no-self-play", "--probe")  # fmt: skip
+    assert [g["turns"] for g in plain] == [g["turns"] for g in probed]
+    answers = [p["answer"] for g in probed for p in g["probes"]]
+    assert answers and all(sorted(a["ranking"]) == list(range(len(a["ranking"]))) for a in answers)
+    assert "probe_option_lift" in res["diagnostics"]["policy/ppo-nash-v1"]

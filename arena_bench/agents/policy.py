@@ -193,8 +193,9 @@ def pad_brief(weights, values, shape) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return points, w, opt_mask, issue_mask
 
 
-def observation_features(obs: Observation, points, w, opt_mask, issue_mask):
-    """Features of one observation (batch of one), from its own brief and the public history."""
+def history_counts(obs: Observation) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """From the public history: how often the other side offered each option, how often it kept each
+    issue unchanged between its offers, and both sides' last offers (-1: none)."""
     counts = np.zeros((MAX_ISSUES, MAX_OPTIONS))
     unchanged = np.zeros(MAX_ISSUES)
     my_last = np.full(MAX_ISSUES, -1)
@@ -211,6 +212,12 @@ def observation_features(obs: Observation, points, w, opt_mask, issue_mask):
                 unchanged += (offer == their_last) & (offer >= 0)
             counts[np.arange(len(t.action.offer)), t.action.offer] += 1
             their_last = offer
+    return counts, unchanged, my_last, their_last
+
+
+def observation_features(obs: Observation, points, w, opt_mask, issue_mask):
+    """Features of one observation (batch of one), from its own brief and the public history."""
+    counts, unchanged, my_last, their_last = history_counts(obs)
     table = np.full(MAX_ISSUES, -1)
     if obs.can_accept:
         table[: len(obs.standing_offer)] = obs.standing_offer
@@ -324,6 +331,20 @@ class PolicyAgent:
         offer = tuple(int(o) for o in options[0, : len(self.shape)])
         text = "; ".join(f"{i.name}: {i.options[o]}" for i, o in zip(obs.public.issues, offer))
         return Reply(message=f"I propose {text}.", action=Action.propose(offer))
+
+    async def probe(self, obs: Observation) -> dict[str, Any]:
+        """Belief probe answered from the opponent estimate the policy sees in its features (the
+        frequency model of ``opponent_estimate``); it has no estimate of the other side's BATNA."""
+        if not self.ready:
+            self._setup(obs)
+        counts, unchanged, _, _ = history_counts(obs)
+        values, weights = opponent_estimate(
+            counts[None], unchanged[None], self.opt_mask[None], self.issue_mask[None]
+        )
+        n = len(self.shape)
+        ranking = [int(k) for k in np.argsort(-weights[0, :n], kind="stable")]
+        preferred = [int(np.argmax(values[0, i, : self.shape[i]])) for i in range(n)]
+        return {"answer": {"ranking": ranking, "preferred": preferred, "batna_share": None}, "error": None}
 
 
 class PolicyPlayer:
