@@ -93,7 +93,6 @@ def openai_compatible_player(provider: str, name: str, options: dict[str, Any]) 
             settings,
             api_base=backend.get("api_base"),
             poll_s=float(backend.get("batch_poll_s", 30.0)),
-            label=f"{provider}/{name}",
         )
         return LLMPlayer(f"{provider}/{name}", batch, settings, _cache(backend))
     from .openai_backend import OpenAIBackend

@@ -47,11 +47,9 @@ class BatchBackend:
         api_base: str | None = None,
         poll_s: float = 30.0,
         gather_s: float = 0.25,
-        label: str | None = None,
     ):
         self.openai = require("openai", "litellm", "the Batch API")
         self.model = model
-        self.label = label or model
         self.settings = settings
         self.api_base = api_base
         self.poll_s = poll_s
