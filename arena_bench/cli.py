@@ -239,6 +239,15 @@ def _common_run_options(f):
         ),
         click.option("--resume", is_flag=True, help="Continue an interrupted run with the same settings."),
         click.option(
+            "--engine",
+            type=click.Choice(["auto", "array", "reference"]),
+            default="auto",
+            show_default=True,
+            help="array: every game of a batch at once as array operations (panel-v2's members and shipped "
+            "policies), the same records many times faster; reference: the one-game loop; auto: array when "
+            "every player has an array form and no probe is asked.",
+        ),
+        click.option(
             "--messages",
             type=click.Choice(["on", "off"]),
             default="on",

@@ -127,8 +127,8 @@ def _paired(df: pd.DataFrame, by: str, first, second, column: str, weights: np.n
     """Mean of COLUMN at BY == FIRST minus at BY == SECOND over the cells that have both."""
     keys = [c for c in ("scenario_id", "opponent", "agent", "role", "first_mover", "rep") if c != by]
     a = df[df[by] == first].set_index(keys)[[column, "cluster"]]
-    b = df[df[by] == second].set_index(keys)[[column]]
-    both = a.join(b, rsuffix="_b", how="inner")
+    b = df[df[by] == second].set_index(keys)[[column]].rename(columns={column: column + "_b"})
+    both = a.join(b, how="inner")
     if both.empty:
         return None
     return mean_estimate(both["cluster"].to_numpy(), (both[column] - both[column + "_b"]).to_numpy(), weights)

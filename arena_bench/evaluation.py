@@ -96,6 +96,8 @@ def check_config(config: RunConfig) -> None:
         raise ConfigError(f"kind {config.kind!r}: use evaluation or tournament")
     if config.messages not in ("on", "off"):
         raise ConfigError(f"--messages {config.messages!r}: use on or off")
+    if config.engine not in ("auto", "array", "reference"):
+        raise ConfigError(f"--engine {config.engine!r}: use auto, array or reference")
 
 
 def plan(config: RunConfig):
@@ -191,6 +193,7 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
                 progress=progress,
                 messages=config.messages == "on",
                 probe=config.probe,
+                engine=config.engine,
             )
         )
     finally:
@@ -287,6 +290,7 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
             played_this_session=stats.completed,
             resumed_from_store=stats.skipped_done,
             seconds_this_session=round(stats.seconds, 3),
+            engine=stats.engine,
         ),
         environment=environment(),
         usage=usage_by_player(records),

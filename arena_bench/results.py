@@ -56,6 +56,7 @@ class RunConfig:
     runtime_options: dict[str, Any] = field(
         default_factory=dict
     )  # per spec: connections, cache (not identity)
+    engine: str = "auto"  # array or reference loop: the same records, so not identity
 
     @property
     def partial(self) -> bool:
@@ -73,7 +74,13 @@ class RunConfig:
     def identity(self) -> dict[str, Any]:
         """The settings that decide which games are played and how (not how fast)."""
         d = asdict(self)
-        for speed_only in ("runtime_options", "max_concurrency", "bootstrap_replicates", "bootstrap_seed"):
+        for speed_only in (
+            "runtime_options",
+            "max_concurrency",
+            "bootstrap_replicates",
+            "bootstrap_seed",
+            "engine",
+        ):
             d.pop(speed_only)
         # settings added after runs were published: absent at their default, so those runs keep their ids
         for key, default in (("messages", "on"), ("probe", False)):
@@ -296,6 +303,7 @@ class Counts:
     played_this_session: int = 0
     resumed_from_store: int = 0
     seconds_this_session: float = 0.0
+    engine: str | None = None  # what played this session's games: "array" or "reference" (same records)
 
 
 def usage_by_player(records: Iterable[GameRecord]) -> dict[str, dict[str, Any]]:

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .agents.base import Player
 from .core.analysis import Analysis, analyse
 from .core.metrics import GameMetrics
@@ -161,6 +163,23 @@ class GameStore:
         self.records.append(record)
         self.done.add(record.game_id)
 
+    def append_many(self, records: list[GameRecord], lines: list[str] | None = None) -> None:
+        """Several finished games, one write and one fsync: the array engine finishes games by the
+        thousand. ``lines``: the records' JSON lines where the caller has them already (each must
+        equal what :meth:`append` writes). A crash mid-write leaves whole lines plus at most one torn
+        line, which reopening moves out (only those games are played again)."""
+        if not records:
+            return
+        if lines is None:
+            lines = [json.dumps(r.to_dict(), ensure_ascii=False, separators=(",", ":")) for r in records]
+        self._fh.write("".join(line + "\n" for line in lines))
+        self._fh.flush()
+        if self.fsync:
+            os.fsync(self._fh.fileno())
+        for r in records:
+            self.records.append(r)
+            self.done.add(r.game_id)
+
     def close(self) -> None:
         self._fh.close()
         if self._lock is not None:
@@ -300,6 +319,7 @@ class RunStats:
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     stopped: str | None = None  # why the run stopped before playing every cell (a signal, a dead backend)
+    engine: str = "reference"  # the array engine or the reference loop
 
 
 ProgressFactory = Callable[[int, int], Any]
@@ -321,7 +341,24 @@ async def run_cells(
     progress: bool = True,
     messages: bool = True,
     probe: bool = False,
+    engine: str = "auto",
 ) -> RunStats:
+    """Play every cell not already in ``store``. ``engine``: ``reference`` (the async game loop,
+    the definition), ``array`` (:mod:`arena_bench.arrays`, same records, for players that have an
+    array form), or ``auto`` (array when every player has one and no probes are asked)."""
+    if choose_engine(engine, sorted({p for c in cells for p in c.players}), probe) == "array":
+        return run_cells_array(
+            cells,
+            scenarios,
+            store,
+            task_set=task_set,
+            task_hash=task_hash,
+            split=split,
+            salt=salt,
+            max_turns=max_turns,
+            max_repairs=max_repairs,
+            progress=progress,
+        )
     stats = RunStats(planned=len(cells))
     analyses: dict[str, Analysis] = {}
     todo = []
@@ -418,6 +455,104 @@ async def run_cells(
     for outcome in outcomes:  # a bug in the runner itself, not a failed game: keep its traceback
         if isinstance(outcome, Exception):
             raise outcome
+    return stats
+
+
+ENGINES = ("auto", "array", "reference")
+
+
+def choose_engine(engine: str, specs: list[str], probe: bool = False) -> str:
+    """``array`` or ``reference`` for these players; a clear error when ``array`` cannot play them."""
+    from .arrays import array_capable
+
+    if engine not in ENGINES:
+        raise RunError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if engine == "reference":
+        return "reference"
+    missing = [s for s in specs if not array_capable(s)]
+    if engine == "array" and (missing or probe):
+        why = (
+            f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no array form"
+            if missing
+            else ("belief probes (--probe) need the reference loop")
+        )
+        raise RunError(f"--engine array: {why}; use --engine auto or reference")
+    return "reference" if missing or probe else "array"
+
+
+ARRAY_CHUNK = 2_000_000  # games x outcomes per array batch: bounds the engine's memory (~100 MB)
+
+
+def run_cells_array(
+    cells: list[Cell],
+    scenarios: dict[str, Scenario],
+    store: GameStore,
+    *,
+    task_set: str,
+    task_hash: str,
+    split: str,
+    salt: int = 0,
+    max_turns: int = MAX_TURNS,
+    max_repairs: int = MAX_REPAIRS,
+    progress: bool = True,
+    chunk: int = ARRAY_CHUNK,
+) -> RunStats:
+    """The array engine over the cells not yet stored: batches of games of similar outcome-space
+    size (so that little is padding), each stored with one fsync when it finishes."""
+    from .arrays.batch import GameSpec, play_batch
+    from .arrays.records import Parts, game_records
+
+    stats = RunStats(planned=len(cells), engine="array")
+    todo = []
+    for cell in cells:
+        gid = game_id(task_set, cell, salt)
+        if gid in store.done:
+            stats.skipped_done += 1
+        else:
+            todo.append((gid, cell))
+    size = {sid: int(np.prod(s.shape)) for sid, s in scenarios.items()}
+    todo.sort(key=lambda x: size[x[1].scenario_id])  # stable: cell order within a scenario
+    bar = _progress_bar(len(todo), stats.skipped_done, progress)
+    started = time.perf_counter()
+    parts = Parts({})
+    try:
+        start = 0
+        while start < len(todo):
+            end = start
+            while end < len(todo) and (end - start + 1) * size[todo[end][1].scenario_id] <= max(
+                chunk, size[todo[end][1].scenario_id]
+            ):
+                end += 1
+            part = todo[start:end]
+            seeds = [cell_seed(task_set, c, salt) for _, c in part]
+            specs = [
+                GameSpec(
+                    scenarios[c.scenario_id], c.players, c.first_mover, (agent_seed(sd, 0), agent_seed(sd, 1))
+                )
+                for (_, c), sd in zip(part, seeds)
+            ]
+            games = play_batch(specs, max_turns)
+            records, lines = game_records(
+                games,
+                [c for _, c in part],
+                [g for g, _ in part],
+                seeds,
+                task_set=task_set,
+                task_hash=task_hash,
+                split=split,
+                max_repairs=max_repairs,
+                salt=salt,
+                parts=parts,
+            )
+            store.append_many(records, lines)
+            stats.completed += len(records)
+            bar.update(len(records))
+            start = end
+    except KeyboardInterrupt:
+        stats.stopped = "stopped by SIGINT"
+    finally:
+        bar.close()
+        stats.seconds = time.perf_counter() - started
     return stats
 
 

@@ -1,17 +1,21 @@
-"""Game engine speed: arena-bench vs NegMAS, side by side in one run.
+"""Game engine speed, side by side in one run: the array engine, the reference loop, NegMAS.
 
     python benchmarks/engine_speed.py --negmas-python /path/to/venv-with-negmas/bin/python
 
-Plays the same scenario with equivalent time-based agents (Boulware vs Conceder) in our
-engine and in NegMAS's SAOMechanism (BoulwareTBNegotiator vs ConcederTBNegotiator), prints
-games per second for both and the ratio, then games per second for the whole panel-v1 round
-robin on `lite` through the tournament runner (with the fsynced game store).
+1. The panel-v2 round robin on a split (default dev: 105 scenarios x 162 games) through the
+   tournament runner with the fsynced game store, once per engine: games per second and the
+   ratio. The two stores are compared line for line (they must be the same records). The array
+   engine's time is also split into playing (the array program) and writing the records.
+2. One scenario, Boulware against Conceder (NegMAS's BoulwareTBNegotiator against
+   ConcederTBNegotiator), 20 steps: the array engine on a batch of games, the reference loop one
+   game at a time, and NegMAS's SAOMechanism; games per second and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -19,89 +23,141 @@ from pathlib import Path
 from common import run_negmas, scenario_job
 
 from arena_bench.agents.scripted import TimeBased
+from arena_bench.arrays.batch import GameSpec, play_batch
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
 from arena_bench.players import make_player, panel
-from arena_bench.runner import GameStore, plan_cells, run_cells
+from arena_bench.runner import GameStore, agent_seed, cell_seed, plan_cells, run_cells
 from arena_bench.tasks import open_task_set
 
-
-def ours(scenario, n_games: int, max_turns: int) -> tuple[float, int]:
-    analysis = analyse(scenario)
-
-    async def go() -> int:
-        deals = 0
-        for g in range(n_games):
-            agents = (TimeBased(0, g, e=0.2), TimeBased(1, g + 1, e=2.0))
-            state, _, _ = await play_game(scenario, analysis, agents, first_mover=g % 2, max_turns=max_turns)
-            deals += state.agreement is not None
-        return deals
-
-    t = time.perf_counter()
-    deals = asyncio.run(go())
-    return time.perf_counter() - t, deals
+TS = open_task_set("negotiation-v1")
 
 
-def round_robin(split: str) -> tuple[int, float]:
-    ts = open_task_set("negotiation-v1")
-    scenarios = ts.load(split)
-    specs = panel()
-    players = {s: make_player(s) for s in specs}
+def round_robin(split: str, engine: str, folder: Path, limit: int | None) -> tuple[int, float, list[str]]:
+    scenarios = TS.load(split)[:limit]
+    specs = list(panel("panel-v2"))
     cells = plan_cells(scenarios, [(x, y) for i, x in enumerate(specs) for y in specs[i:]])
-    with tempfile.TemporaryDirectory() as tmp:
-        store = GameStore(Path(tmp) / "games.jsonl")
-        t = time.perf_counter()
-        stats = asyncio.run(
-            run_cells(
-                cells,
-                {s.id: s for s in scenarios},
-                players,
-                store,
-                task_set=ts.full_name,
-                task_hash=ts.hash,
-                split=split,
-                progress=False,
+    store = GameStore(folder / f"{engine}.jsonl")
+    t = time.perf_counter()
+    stats = asyncio.run(
+        run_cells(
+            cells,
+            {s.id: s for s in scenarios},
+            {s: make_player(s) for s in specs},
+            store,
+            task_set=TS.full_name,
+            task_hash=TS.hash,
+            split=split,
+            progress=False,
+            engine=engine,
+        )
+    )
+    elapsed = time.perf_counter() - t
+    store.close()
+    return stats.completed, elapsed, sorted((folder / f"{engine}.jsonl").read_text().splitlines())
+
+
+def array_play_only(split: str, limit: int | None) -> tuple[int, float]:
+    """The array program alone (no records, no store), in the runner's batches."""
+    from arena_bench.runner import ARRAY_CHUNK
+
+    scenarios = TS.load(split)[:limit]
+    specs = list(panel("panel-v2"))
+    cells = plan_cells(scenarios, [(x, y) for i, x in enumerate(specs) for y in specs[i:]])
+    by_id = {s.id: s for s in scenarios}
+    cells.sort(key=lambda c: by_id[c.scenario_id].n_outcomes)
+    games = []
+    for c in cells:
+        seed = cell_seed(TS.full_name, c)
+        games.append(
+            GameSpec(
+                by_id[c.scenario_id], c.players, c.first_mover, (agent_seed(seed, 0), agent_seed(seed, 1))
             )
         )
-        elapsed = time.perf_counter() - t
-        store.close()
-    return stats.completed, elapsed
+    t = time.perf_counter()
+    start = 0
+    while start < len(games):
+        end = start
+        while end < len(games) and (end - start + 1) * games[end].scenario.n_outcomes <= ARRAY_CHUNK:
+            end += 1
+        play_batch(games[start : max(end, start + 1)])
+        start = max(end, start + 1)
+    return len(games), time.perf_counter() - t
+
+
+def one_scenario_reference(scenario, n_games: int) -> float:
+    analysis = analyse(scenario)
+
+    async def go() -> None:
+        for g in range(n_games):
+            agents = (TimeBased(0, g, e=0.2), TimeBased(1, g + 1, e=2.0))
+            await play_game(scenario, analysis, agents, first_mover=g % 2, max_turns=20)
+
+    t = time.perf_counter()
+    asyncio.run(go())
+    return n_games / (time.perf_counter() - t)
+
+
+def one_scenario_array(scenario, n_games: int) -> float:
+    specs = [
+        GameSpec(scenario, ("scripted/boulware", "scripted/conceder"), g % 2, (g, g + 1))
+        for g in range(n_games)
+    ]
+    t = time.perf_counter()
+    play_batch(specs, 20)
+    return n_games / (time.perf_counter() - t)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scenario", default="test-0014", help="scenario id in negotiation-v1 (lite/test)")
-    p.add_argument("--games", type=int, default=400)
-    p.add_argument("--negmas-games", type=int, default=10)
+    p.add_argument("--split", default="dev")
+    p.add_argument("--limit", type=int, default=None, help="first N scenarios of the split only")
+    p.add_argument("--scenario", default="test-0014", help="scenario id in negotiation-v1 (test) for part 2")
+    p.add_argument("--games", type=int, default=400, help="reference-loop games in part 2")
+    p.add_argument("--array-games", type=int, default=20000, help="array-engine games in part 2 (one batch)")
+    p.add_argument("--negmas-games", type=int, default=20)
     p.add_argument("--negmas-python", default=None)
-    p.add_argument("--split", default="lite")
     args = p.parse_args()
 
-    ts = open_task_set("negotiation-v1")
-    scenario = next(s for s in ts.load("test") if s.id == args.scenario)
-    print(f"scenario {scenario.id}: {len(scenario.issues)} issues, {scenario.n_outcomes} outcomes")
-    seconds, deals = ours(scenario, args.games, 20)
-    ours_gps = args.games / seconds
-    print(f"arena-bench, 20 turns max (10 offers each): {ours_gps:,.0f} games/s ({deals}/{args.games} deals)")
-    for steps in (10, 100):
-        res = run_negmas(
-            {"kind": "games", "n_games": args.negmas_games, "n_steps": steps, **scenario_job(scenario)},
-            args.negmas_python,
-            timeout=600,
-        )
-        if "error" in res:
-            print(f"negmas: {res['error']}")
-            break
+    print("1. panel-v2 round robin through the runner (fsynced store), one engine after the other")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        n_a, t_a, lines_a = round_robin(args.split, "array", folder, args.limit)
+        n_r, t_r, lines_r = round_robin(args.split, "reference", folder, args.limit)
+    same = lines_a == lines_r
+    print(f"   reference loop: {n_r} games in {t_r:.1f} s = {n_r / t_r:,.0f} games/s")
+    print(f"   array engine:   {n_a} games in {t_a:.1f} s = {n_a / t_a:,.0f} games/s")
+    print(f"   ratio: {t_r / t_a:.1f}x; records identical: {same}")
+    n_p, t_p = array_play_only(args.split, args.limit)
+    print(
+        f"   array engine, playing only (no records): {n_p / t_p:,.0f} games/s = {n_p / t_p / (n_r / t_r):.1f}x "
+        f"the reference loop with records; writing records takes {max(0.0, t_a - t_p) / t_a:.0%} of its time"
+    )
+
+    scenario = next(s for s in TS.load("test") if s.id == args.scenario)
+    print(
+        f"2. {scenario.id}: {len(scenario.issues)} issues, {scenario.n_outcomes} outcomes; Boulware vs Conceder"
+    )
+    ref = one_scenario_reference(scenario, args.games)
+    arr = one_scenario_array(scenario, args.array_games)
+    print(f"   reference loop (20 turns): {ref:,.0f} games/s")
+    print(
+        f"   array engine, batch {args.array_games} (20 turns): {arr:,.0f} games/s = {arr / ref:.0f}x the loop"
+    )
+    res = run_negmas(
+        {"kind": "games", "n_games": args.negmas_games, "n_steps": 20, **scenario_job(scenario)},
+        args.negmas_python,
+        timeout=600,
+    )
+    if "error" in res:
+        print(f"   negmas: {res['error']}")
+    else:
         gps = res["games"] / res["seconds"]
         print(
-            f"negmas SAOMechanism, n_steps={steps}: {gps:,.2f} games/s ({res['seconds'] / res['games']:.3f} s/game, "
-            f"{res['agreements']}/{res['games']} agreements); arena-bench is {ours_gps / gps:,.0f}x faster"
+            f"   negmas SAOMechanism, n_steps=20: {gps:,.1f} games/s ({res['agreements']}/{res['games']} agreements); "
+            f"the array engine is {arr / gps:,.0f}x, the reference loop {ref / gps:,.1f}x"
         )
-    n, elapsed = round_robin(args.split)
-    print(
-        f"panel-v1 round robin on {args.split} (runner, fsynced store): {n} games in {elapsed:.1f} s = "
-        f"{n / elapsed:,.0f} games/s"
-    )
+    print(json.dumps({"round_robin_ratio": round(t_r / t_a, 2), "records_identical": same}))
 
 
 if __name__ == "__main__":

@@ -29,7 +29,15 @@ from arena_bench.agents.scripted import STRATEGIES
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
 from reference_trainer.policy import ActorCritic, load_actor
-from reference_trainer.train import TrainConfig, advantages, mix_opponents, ppo_update, rollout, scenario_pool
+from reference_trainer.train import (
+    TRAINING_OPPONENTS,
+    TrainConfig,
+    advantages,
+    mix_opponents,
+    ppo_update,
+    rollout,
+    scenario_pool,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +83,7 @@ def runner_rate(cfg: TrainConfig, games: int, policy_ref: str) -> dict[str, floa
     rng = np.random.default_rng(cfg.seed)
     scenarios = scenario_pool(cfg)
     policy = load_policy(policy_ref)
-    names = list(STRATEGIES)
+    names = list(TRAINING_OPPONENTS)
     analyses = {}
     turns = []
 
@@ -111,20 +119,29 @@ def main() -> None:
     p.add_argument("--runner-games", type=int, default=1000)
     p.add_argument("--device", default="cpu")
     p.add_argument(
+        "--engines",
+        default="reference,array",
+        help="rollout environments, side by side: reference (BatchedEnv) and array (the array engine)",
+    )
+    p.add_argument("--games-per-iteration", type=int, default=None, help="override the config's batch")
+    p.add_argument(
         "--policy", default="ppo-nash-v1", help="starting weights: a shipped name or an exported .npz"
     )
     args = p.parse_args()
     cfg = dataclasses.replace(TrainConfig.from_file(args.config), device=args.device)
+    if args.games_per_iteration:
+        cfg = dataclasses.replace(cfg, games_per_iteration=args.games_per_iteration)
     print(
         f"config {args.config.name}: {cfg.games_per_iteration} games/iteration, {cfg.ppo_epochs} PPO epochs, "
         f"opponent mix {cfg.opponent_mix}, device {cfg.device}, {cfg.threads} torch threads"
     )
-    t = trainer_rate(cfg, args.iterations, args.policy)
-    print(
-        f"trainer (batched env + PPO updates): {t['games']} games in {t['wall_s']:.1f} s wall, {t['cpu_s']:.1f} s CPU "
-        f"-> {t['per_wall_min']:,.0f} games/wall-min, {t['per_cpu_min']:,.0f} games/CPU-min "
-        f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall; {t['turns']:.1f} turns a game)"
-    )
+    for engine in args.engines.split(","):
+        t = trainer_rate(dataclasses.replace(cfg, engine=engine), args.iterations, args.policy)
+        print(
+            f"trainer, {engine} environment, PPO updates included: {t['games']} games in {t['wall_s']:.1f} s wall, "
+            f"{t['cpu_s']:.1f} s CPU -> {t['per_wall_min']:,.0f} games/wall-min, {t['per_cpu_min']:,.0f} games/CPU-min "
+            f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall; {t['turns']:.1f} turns a game)"
+        )
     r = runner_rate(cfg, args.runner_games, args.policy)
     print(
         f"arena_bench game loop (policy vs panel, one game at a time): {r['games']} games in {r['wall_s']:.1f} s "

@@ -30,6 +30,7 @@ from arena_bench.agents.policy import (
 from arena_bench.agents.scripted import STRATEGIES
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
+from arena_bench.players import PANELS
 from arena_bench.storage import write_atomic
 
 from .env import BatchedEnv
@@ -84,6 +85,9 @@ class TrainConfig:
     # export the evaluated checkpoint with the best Arena Score on the evaluation split, not the last
     keep_best: bool = False
     out: str = "runs/ppo"
+    # rollouts: "reference" (BatchedEnv, scripted opponents one game at a time: how ppo-nash-v1 was
+    # trained, kept so that its config reproduces it) or "array" (arena_bench's array engine)
+    engine: str = "reference"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -101,6 +105,12 @@ class TrainConfig:
 
 
 # --- scenarios ------------------------------------------------------------------------------
+
+
+# The scripted opponents of training: panel-v1's members, by name. Not every registered strategy:
+# the registry grew (MiCRO, HardHeaded, the diagnostics injector), and a published config must keep
+# training against the population it was trained against.
+TRAINING_OPPONENTS = tuple(spec.split("/", 1)[1] for spec in PANELS["panel-v1"])
 
 
 def scenario_pool(cfg: TrainConfig) -> list:
@@ -134,7 +144,7 @@ class Recorder:
 
 def demonstrations(cfg: TrainConfig, scenarios: list, rng: np.random.Generator) -> list:
     store: list = []
-    names = list(STRATEGIES)
+    names = list(TRAINING_OPPONENTS)
 
     async def go():
         for g in range(cfg.bc_games):
@@ -219,14 +229,26 @@ def rollout(
     """Play ``games_per_iteration`` games; the learner is one side, an opponent from the mix the other."""
     n = cfg.games_per_iteration
     picked = [scenarios[int(i)] for i in rng.integers(len(scenarios), size=n)]
-    env = BatchedEnv(picked, rng.integers(2, size=n))
+    first = rng.integers(2, size=n)
     learner = rng.integers(2, size=n)
     opp_choice = [opponents[int(i)] for i in rng.integers(len(opponents), size=n)]
-    scripted = {
-        k: STRATEGIES[o[1]](1 - int(learner[k]), int(rng.integers(1 << 30)))
-        for k, o in enumerate(opp_choice)
-        if o[0] == "scripted"
-    }
+    seeds = {k: int(rng.integers(1 << 30)) for k, o in enumerate(opp_choice) if o[0] == "scripted"}
+    if cfg.engine == "array":
+        from .array_env import ArrayEnv
+
+        env = ArrayEnv(
+            picked,
+            first,
+            learner,
+            [o[1] if o[0] == "scripted" else None for o in opp_choice],
+            [seeds.get(k, 0) for k in range(n)],
+        )
+        scripted = {}
+    elif cfg.engine == "reference":
+        env = BatchedEnv(picked, first)
+        scripted = {k: STRATEGIES[opp_choice[k][1]](1 - int(learner[k]), seed) for k, seed in seeds.items()}
+    else:
+        raise ValueError(f"engine {cfg.engine!r}: use reference or array")
     steps: list[dict[str, Any]] = []
     dev = cfg.device
     while not env.done.all():
@@ -281,6 +303,8 @@ def rollout(
             tokens, glob, can = env.observe(sel)  # past snapshots run in numpy, as exported
             tl, ol = forward(snap, tokens, glob, env.s.issue_mask[sel], env.s.opt_mask[sel], can)
             kind[sel], offers[sel] = sample(tl, ol, rng)
+        if cfg.engine == "array":
+            env.scripted_moves(theirs, kind, offers)
         for k in theirs:
             if k in scripted:
                 reply = scripted[k].respond(env.observation(int(k)))
@@ -623,7 +647,7 @@ def mix_opponents(cfg: TrainConfig, pool, pool_score, rng) -> list[tuple[str, An
     weights /= weights.sum()
     for i in rng.choice(len(pool), size=int(round(from_pool * slots)), p=weights):
         out.append(("pool", pool[int(i)]))
-    names = list(STRATEGIES)
+    names = list(TRAINING_OPPONENTS)
     for i in rng.integers(len(names), size=int(round(scripted * slots))):
         out.append(("scripted", names[int(i)]))
     return out

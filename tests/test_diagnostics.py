@@ -218,6 +218,8 @@ def test_probes_score_the_frequency_model_above_chance_and_change_nothing(tmp_pa
         probe_dir, "run", "--model", "scripted/logroller", "--limit", "4", "--probe"
     )
     assert res["config"]["probe"] is True
+    # the plain run goes through the array engine, the probed one through the reference loop
+    plain, probed = (sorted(games, key=lambda g: g["game_id"]) for games in (plain, probed))
     assert [g["turns"] for g in plain] == [g["turns"] for g in probed]  # asking changes no move
     assert [g["outcome"] for g in plain] == [g["outcome"] for g in probed]
     probes = [p for g in probed for p in g.get("probes", [])]
@@ -259,6 +261,7 @@ def test_the_policy_answers_probes_from_its_own_opponent_estimate_and_plays_the_
                           "--opponents", "scripted/linear", "--no-self-play")  # fmt: skip
     res, probed, _ = cli_run(tmp_path / "probe", "run", "--model", "policy/ppo-nash-v1", "--limit", "2",
                              "--opponents", "scripted/linear", "--no-self-play", "--probe")  # fmt: skip
+    plain, probed = (sorted(games, key=lambda g: g["game_id"]) for games in (plain, probed))  # two engines
     assert [g["turns"] for g in plain] == [g["turns"] for g in probed]
     answers = [p["answer"] for g in probed for p in g["probes"]]
     assert answers and all(sorted(a["ranking"]) == list(range(len(a["ranking"]))) for a in answers)

@@ -69,7 +69,8 @@ def test_a_run_played_against_a_patched_panel_is_refused(tmp_path, monkeypatch):
 
     original = scripted.TimeBased.decide
     monkeypatch.setattr(scripted.TimeBased, "decide", pushover_decide)
-    patched = evaluation_run(tmp_path / "patched", model="scripted/hardliner")
+    # the patch is to the one-game loop's class: play through it (the array engine has its own forms)
+    patched = evaluation_run(tmp_path / "patched", model="scripted/hardliner", engine="reference")
     monkeypatch.setattr(scripted.TimeBased, "decide", original)
     reasons, _ = verify_run(patched, expected())
     assert reasons and all("not the panel's play" in r for r in reasons)

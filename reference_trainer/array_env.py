@@ -1,0 +1,184 @@
+"""The training environment on arena_bench's array engine (``engine: "array"`` in a config).
+
+Same interface as :class:`reference_trainer.env.BatchedEnv` where the trainer uses it, but the
+state is an :class:`arena_bench.arrays.ArrayGames` and the scripted opponents are its array
+strategies, so a rollout has no per-game Python: the opponents of a whole batch move in a few
+array operations. The learner's features are the ones the exported policy sees in evaluation
+(``PolicyInputs``), to the bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from arena_bench.agents.policy import MAX_ISSUES, PROPOSE, WALK
+from arena_bench.arrays.batch import ACCEPT as A_ACCEPT
+from arena_bench.arrays.batch import END_ACCEPTED, NONE, ArrayGames, GameSpec
+from arena_bench.arrays.batch import PROPOSE as A_PROPOSE
+from arena_bench.arrays.batch import WALK as A_WALK
+from arena_bench.arrays.strategies import PolicyInputs, strategy_for
+from arena_bench.core.protocol import MAX_TURNS
+from arena_bench.core.scenario import Scenario
+
+from .env import ScenarioArrays, scenario_arrays
+
+# the trainer's action codes are the engine's
+assert (PROPOSE, WALK) == (A_PROPOSE, A_WALK) and A_ACCEPT == 1
+
+
+class ArrayEnv:
+    """N games in lockstep; ``opponents[k]``: the scripted strategy name of game k's other side, or
+    None when the trainer moves both sides (self-play, the pool)."""
+
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        first_mover: np.ndarray,
+        learner: np.ndarray,
+        opponents: Sequence[str | None],
+        seeds: Sequence[int],
+        max_turns: int = MAX_TURNS,
+    ):
+        self.scenarios = list(scenarios)
+        self.n = len(scenarios)
+        self.max_turns = max_turns
+        first = np.asarray(first_mover, dtype=int)
+        specs = []
+        for k, sc in enumerate(self.scenarios):
+            players = ["learner", "learner"]
+            if opponents[k] is not None:
+                players[1 - int(learner[k])] = f"scripted/{opponents[k]}"
+            specs.append(
+                GameSpec(sc, (players[0], players[1]), int(first[k]), (int(seeds[k]), int(seeds[k])))
+            )
+        self.games = ArrayGames(specs, max_turns)
+        self.inputs = PolicyInputs(self.games)
+        self.s: ScenarioArrays = _cached_arrays(self.scenarios)
+        self.t = 0
+        self.scripted: dict[str, tuple[np.ndarray, object]] = {}
+        for name in sorted({o for o in opponents if o is not None}):
+            games = np.array([k for k in range(self.n) if opponents[k] == name])
+            seats = 2 * games + 1 - np.asarray(learner)[games]
+            self.scripted[name] = (
+                seats,
+                strategy_for(f"scripted/{name}")(self.games, seats, [seeds[k] for k in games]),
+            )
+        self.seat_strategy = np.full(2 * self.n, -1)
+        self.names = list(self.scripted)
+        for code, name in enumerate(self.names):
+            self.seat_strategy[self.scripted[name][0]] = code
+
+    # --- BatchedEnv's interface -------------------------------------------------------------------
+    @property
+    def done(self) -> np.ndarray:
+        return self.games.done
+
+    @property
+    def turn(self) -> np.ndarray:
+        return self.games.turns
+
+    @property
+    def to_move(self) -> np.ndarray:
+        return (self.games.first + self.t) % 2
+
+    @property
+    def deal(self) -> np.ndarray:
+        return self.games.end == END_ACCEPTED
+
+    def observe(self, idx: np.ndarray):
+        seats = 2 * idx + self.to_move[idx]
+        tokens, glob, can, _, _ = self.inputs.features(self.t, idx, seats)
+        return tokens, glob, can
+
+    def scripted_moves(self, idx: np.ndarray, kind: np.ndarray, offers: np.ndarray) -> np.ndarray:
+        """Fill ``kind`` and ``offers`` (trainer codes, per-issue options) for the games of ``idx`` whose
+        mover is scripted; returns those games."""
+        seats = 2 * idx + self.to_move[idx]
+        codes = self.seat_strategy[seats]
+        moved = []
+        for code in np.unique(codes[codes >= 0]):
+            sel = codes == code
+            g, s = idx[sel], seats[sel]
+            k, flat = self.scripted[self.names[code]][1].decide(self.t, g, s)
+            kind[g] = k
+            options = self.games.options(self.games.sc[g], np.maximum(flat, 0))
+            padded = np.full((len(g), MAX_ISSUES), -1)
+            padded[:, : options.shape[1]] = options
+            offers[g] = np.where((k == A_PROPOSE)[:, None], padded, -1)
+            moved.append(g)
+        return np.concatenate(moved) if moved else np.zeros(0, dtype=int)
+
+    def step(self, idx: np.ndarray, kind: np.ndarray, offers: np.ndarray) -> None:
+        """One turn of every running game (the engine moves all games in lockstep)."""
+        if len(idx) == 0:
+            return
+        running = np.flatnonzero(~self.games.done)
+        if not np.array_equal(np.sort(idx), running):
+            raise ValueError("the array environment steps every running game at once")
+        order = np.argsort(idx)
+        idx, kind, offers = idx[order], np.asarray(kind)[order], offers[order]
+        can = (self.games.table[idx] >= 0) & (self.games.table_by[idx] != self.to_move[idx])
+        if ((kind == 1) & ~can).any():
+            raise ValueError("accept with no standing offer from the other side")
+        flat = np.where(kind == PROPOSE, self.inputs.flat(idx, np.maximum(offers, 0)), NONE)
+        self.games.apply(self.t, idx, kind, flat)
+        self.t += 1
+
+    def utilities(self) -> np.ndarray:
+        G = self.games
+        agreed = np.maximum(G.agreement, 0)
+        u = np.stack([G.U[G.sc, r, agreed] for r in (0, 1)], axis=1)
+        return np.where(self.deal[:, None], u, self.s.batna)
+
+    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
+        u = self.utilities() if u is None else u
+        s = (u - self.s.batna) / (self.s.best - self.s.batna)
+        return np.where(self.deal[:, None], np.maximum(s, -1.0), 0.0)
+
+    def welfare(self) -> np.ndarray:
+        gain = self.utilities() - self.s.batna
+        ok = self.deal & (gain >= -1e-12).all(axis=1)
+        prod = np.clip(gain, 0.0, None).prod(axis=1) / np.where(self.s.zopa, self.s.nash_product, 1.0)
+        return np.where(self.s.zopa, np.where(ok, np.minimum(prod, 1.0), 0.0), (~self.deal).astype(float))
+
+    def table_potential(self) -> np.ndarray:
+        G = self.games
+        has = G.table_by >= 0
+        on = np.maximum(G.table, 0)
+        u = np.stack([G.U[G.sc, r, on] for r in (0, 1)], axis=1)
+        s = np.clip((u - self.s.batna) / (self.s.best - self.s.batna), 0.0, None)
+        return np.where(has & ~self.done, np.sqrt(s[:, 0] * s[:, 1]), 0.0)
+
+    @property
+    def counts(self) -> np.ndarray:
+        """(N, 2, MAX_ISSUES, MAX_OPTIONS): [k, r] what r saw the other side offer."""
+        from arena_bench.arrays.strategies import _pad
+
+        c = _pad(self.games.counts, 0.0)
+        return c.reshape(self.n, 2, *c.shape[1:])
+
+    @property
+    def unchanged(self) -> np.ndarray:
+        from arena_bench.arrays.strategies import _pad
+
+        u = _pad(self.games.unchanged, 0.0)
+        return u.reshape(self.n, 2, -1)
+
+
+_ROWS: dict[str, ScenarioArrays] = {}  # one scenario's padded constants, by id (scenarios are immutable)
+
+
+def _cached_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
+    """``scenario_arrays`` (which analyses each scenario) once per distinct scenario, gathered per game."""
+    missing = list({sc.id: sc for sc in scenarios if sc.id not in _ROWS}.values())
+    if missing:
+        built = scenario_arrays(missing)
+        for j, sc in enumerate(missing):
+            _ROWS[sc.id] = ScenarioArrays(*(getattr(built, f)[j] for f in FIELDS))
+    rows = [_ROWS[sc.id] for sc in scenarios]
+    return ScenarioArrays(*(np.stack([getattr(r, f) for r in rows]) for f in FIELDS))
+
+
+FIELDS = tuple(ScenarioArrays.__dataclass_fields__)

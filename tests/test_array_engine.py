@@ -1,0 +1,206 @@
+"""The array engine writes the reference loop's records, byte for byte (issue 14's conformance)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from arena_bench.errors import RunError
+from arena_bench.players import make_player, panel
+from arena_bench.runner import GameStore, choose_engine, plan_cells, run_cells
+from arena_bench.tasks import open_task_set
+
+TS = open_task_set("negotiation-v1")
+
+
+def _play(tmp: Path, name: str, scenarios, specs, engine: str, max_turns: int = 20, pairs=None):
+    pairs = pairs or [(x, y) for i, x in enumerate(specs) for y in specs[i:]]
+    cells = plan_cells(scenarios, pairs)
+    store = GameStore(tmp / f"{name}.jsonl")
+    stats = asyncio.run(
+        run_cells(
+            cells,
+            {s.id: s for s in scenarios},
+            {s: make_player(s) for s in specs},
+            store,
+            task_set=TS.full_name,
+            task_hash=TS.hash,
+            split=scenarios[0].id.split("-")[0],
+            max_turns=max_turns,
+            progress=False,
+            engine=engine,
+        )
+    )
+    store.close()
+    lines = (tmp / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()
+    return stats, {json.loads(line)["game_id"]: line for line in lines}, store.records
+
+
+def _same(tmp: Path, scenarios, specs, **kw) -> int:
+    a_stats, array, records = _play(tmp, "array", scenarios, specs, "array", **kw)
+    r_stats, reference, _ = _play(tmp, "reference", scenarios, specs, "reference", **kw)
+    assert a_stats.engine == "array" and r_stats.engine == "reference"
+    assert len(array) == len(reference) == r_stats.planned
+    differ = [g for g in reference if array.get(g) != reference[g]]
+    assert not differ, f"{len(differ)} of {len(reference)} records differ, e.g. game {differ[0]}"
+    # what the store holds in memory is what it wrote
+    for r in records:
+        assert json.dumps(r.to_dict(), ensure_ascii=False, separators=(",", ":")) == array[r.game_id]
+    return len(reference)
+
+
+def test_panel_v2_round_robin_on_dev_is_the_reference_record_for_record(tmp_path):
+    """Every dev scenario, every pair of panel-v2 (policy included), both roles and move orders."""
+    n = _same(tmp_path, TS.load("dev"), list(panel("panel-v2")))
+    assert n == 105 * 162
+
+
+@pytest.mark.slow
+def test_panel_v2_round_robin_on_test_is_the_reference_record_for_record(tmp_path):
+    n = _same(tmp_path, TS.load("test"), list(panel("panel-v2")))
+    assert n == 315 * 162
+
+
+def test_short_games_and_a_sampling_policy_conform(tmp_path):
+    """A turn limit of 5 (games end on the limit) and a policy that samples with its own generator."""
+    from importlib import resources
+
+    shipped = Path(str(resources.files("arena_bench").joinpath("policies/ppo-nash-v1.npz")))
+    with np.load(shipped, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["__meta__"]))
+    meta["decoding"] = "sample"
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    sampling = tmp_path / "sampling.npz"
+    np.savez(sampling, **arrays)
+    specs = [f"policy/{sampling}", "scripted/random-rational", "scripted/tit-for-tat", "scripted/logroller"]
+    scenarios = TS.load("lite")[:6]
+    assert _same(tmp_path, scenarios, specs, max_turns=5) == 6 * 2 * 16
+    (tmp_path / "full").mkdir()
+    assert _same(tmp_path / "full", scenarios, specs) == 6 * 2 * 16
+
+
+def test_micro_and_hardheaded_conform(tmp_path):
+    """The ANAC strategies (MiCRO draws from its own generator when it may not concede)."""
+    specs = [
+        "scripted/micro",
+        "scripted/hardheaded",
+        "scripted/boulware",
+        "scripted/hardliner",
+        "policy/ppo-nash-v1",
+    ]
+    assert _same(tmp_path, TS.load("dev")[:12], specs) == 12 * 2 * 25
+
+
+def test_a_resumed_array_run_plays_only_what_is_missing(tmp_path):
+    scenarios = TS.load("dev")[:4]
+    specs = ["scripted/boulware", "scripted/pushover", "scripted/random-rational"]
+    cells = plan_cells(scenarios, [(x, y) for i, x in enumerate(specs) for y in specs[i:]])
+    path = tmp_path / "games.jsonl"
+
+    def go(cells_now):
+        store = GameStore(path)
+        stats = asyncio.run(
+            run_cells(
+                cells_now,
+                {s.id: s for s in scenarios},
+                {s: make_player(s) for s in specs},
+                store,
+                task_set=TS.full_name,
+                task_hash=TS.hash,
+                split="dev",
+                progress=False,
+                engine="array",
+            )
+        )
+        store.close()
+        return stats
+
+    first = go(cells[: len(cells) // 3])
+    with open(path, "a", encoding="utf-8") as fh:  # a crash while writing: a torn last line
+        fh.write('{"game_id": "torn')
+    second = go(cells)
+    assert second.skipped_done == first.completed
+    assert second.completed == len(cells) - first.completed
+    ids = [json.loads(line)["game_id"] for line in path.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == len(cells)
+    assert (tmp_path / "games.rejected.jsonl").exists()
+
+
+def test_engine_choice():
+    assert choose_engine("auto", ["scripted/boulware", "policy/ppo-nash-v1"]) == "array"
+    assert choose_engine("auto", ["scripted/boulware", "openai/gpt-4o-mini"]) == "reference"
+    assert choose_engine("auto", ["scripted/boulware", "scripted/micro"]) == "array"
+    assert choose_engine("auto", ["scripted/boulware", "scripted/injector"]) == "reference"  # no array form
+    assert choose_engine("auto", ["scripted/boulware"], probe=True) == "reference"
+    assert choose_engine("reference", ["scripted/boulware"]) == "reference"
+    with pytest.raises(RunError, match="openai/gpt-4o-mini has no array form"):
+        choose_engine("array", ["scripted/boulware", "openai/gpt-4o-mini"])
+    with pytest.raises(RunError, match="probes"):
+        choose_engine("array", ["scripted/boulware"], probe=True)
+    with pytest.raises(RunError, match="unknown engine"):
+        choose_engine("fast", ["scripted/boulware"])
+
+
+def test_cli_engines_give_the_same_run(tmp_path):
+    """``tournament --engine array`` and ``--engine reference``: the same run id, games and statistics."""
+    from click.testing import CliRunner
+
+    from arena_bench.cli import main
+
+    out = {}
+    for engine in ("array", "reference"):
+        result = CliRunner().invoke(
+            main,
+            ["tournament", "--agents", "scripted/boulware,scripted/logroller,policy/ppo-nash-v1", "--split", "lite",
+             "--limit", "3", "--engine", engine, "--no-progress", "--output-path", str(tmp_path / engine),
+             "--bootstrap", "200"],
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        (run_dir,) = (tmp_path / engine / "tournament").iterdir()
+        results = json.loads((run_dir / "results.json").read_text())
+        assert results["counts"]["engine"] == engine
+        games = sorted((run_dir / "games.jsonl").read_text().splitlines())
+        out[engine] = (run_dir.name, games, results["statistics"])
+    assert out["array"] == out["reference"]
+
+
+def test_the_trainers_array_environment_sees_what_the_batched_one_sees():
+    """reference_trainer's ArrayEnv (rollouts on the array engine) against its BatchedEnv: the same
+    actions give the same features, utilities and rewards' inputs at every turn."""
+    from arena_bench.agents.policy import ACCEPT, PROPOSE, WALK
+    from reference_trainer.array_env import ArrayEnv
+    from reference_trainer.env import BatchedEnv
+    from reference_trainer.scenarios import generated_scenarios
+
+    rng = np.random.default_rng(3)
+    pool = generated_scenarios(5, 40, lambda i: f"train-{i:04d}")
+    scenarios = [pool[int(i)] for i in rng.integers(len(pool), size=64)]
+    first = rng.integers(2, size=64)
+    old = BatchedEnv(scenarios, first)
+    new = ArrayEnv(scenarios, first, np.zeros(64, dtype=int), [None] * 64, [0] * 64)
+    while not old.done.all():
+        live = np.flatnonzero(~old.done)
+        assert np.array_equal(live, np.flatnonzero(~new.done))
+        for a, b in zip(old.observe(live), new.observe(live)):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+        # utilities differ by rounding (the engine rounds grids to 12 decimals); sqrt lifts 1e-17 to 1e-9
+        np.testing.assert_allclose(old.table_potential(), new.table_potential(), atol=1e-7)
+        can = old.can_accept(live)
+        kind = np.where(can & (rng.random(len(live)) < 0.15), ACCEPT, PROPOSE)
+        kind = np.where(rng.random(len(live)) < 0.02, WALK, kind)
+        offers = np.full((len(live), 8), -1)
+        for j, k in enumerate(live):
+            shape = scenarios[k].shape
+            offers[j, : len(shape)] = [rng.integers(n) for n in shape]
+        old.step(live, kind, offers)
+        new.step(live, kind, offers)
+    assert np.array_equal(old.deal, new.deal)
+    np.testing.assert_allclose(old.utilities(), new.utilities(), atol=1e-9)
+    np.testing.assert_allclose(old.shares(), new.shares(), atol=1e-9)
+    np.testing.assert_allclose(old.welfare(), new.welfare(), atol=1e-9)
+    np.testing.assert_allclose(old.counts, new.counts)
