@@ -362,13 +362,7 @@ async def run_cells(
         )
     stats = RunStats(planned=len(cells))
     analyses: dict[str, Analysis] = {}
-    todo = []
-    for cell in cells:
-        gid = game_id(task_set, cell, salt)
-        if gid in store.done:
-            stats.skipped_done += 1
-        else:
-            todo.append((gid, cell))
+    todo = _not_stored(cells, store, task_set, salt, stats)
     bar = _progress_bar(len(todo), stats.skipped_done, progress)
     semaphore = asyncio.Semaphore(max_concurrency)
     started = time.perf_counter()
@@ -463,6 +457,18 @@ async def run_cells(
     return stats
 
 
+def _not_stored(cells: list[Cell], store: GameStore, task_set: str, salt: int, stats: RunStats):
+    """(game id, cell) of the cells the store does not hold yet; the others are counted as done."""
+    todo = []
+    for cell in cells:
+        gid = game_id(task_set, cell, salt)
+        if gid in store.done:
+            stats.skipped_done += 1
+        else:
+            todo.append((gid, cell))
+    return todo
+
+
 ENGINES = ("auto", "array", "reference")
 
 
@@ -508,13 +514,7 @@ def run_cells_array(
     from .arrays.records import Parts, game_records
 
     stats = RunStats(planned=len(cells), engine="array")
-    todo = []
-    for cell in cells:
-        gid = game_id(task_set, cell, salt)
-        if gid in store.done:
-            stats.skipped_done += 1
-        else:
-            todo.append((gid, cell))
+    todo = _not_stored(cells, store, task_set, salt, stats)
     size = {sid: int(np.prod(s.shape)) for sid, s in scenarios.items()}
     todo.sort(key=lambda x: size[x[1].scenario_id])  # stable: cell order within a scenario
     bar = _progress_bar(len(todo), stats.skipped_done, progress)

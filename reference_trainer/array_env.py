@@ -22,7 +22,7 @@ from arena_bench.arrays.strategies import PolicyInputs, strategy_for
 from arena_bench.core.protocol import MAX_TURNS
 from arena_bench.core.scenario import Scenario
 
-from .env import ScenarioArrays, scenario_arrays
+from .env import BatchedEnv, ScenarioArrays, scenario_arrays
 
 # the trainer's action codes are the engine's
 assert (PROPOSE, WALK) == (A_PROPOSE, A_WALK) and A_ACCEPT == 1
@@ -132,16 +132,9 @@ class ArrayEnv:
         u = np.stack([G.U[G.sc, r, agreed] for r in (0, 1)], axis=1)
         return np.where(self.deal[:, None], u, self.s.batna)
 
-    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
-        u = self.utilities() if u is None else u
-        s = (u - self.s.batna) / (self.s.best - self.s.batna)
-        return np.where(self.deal[:, None], np.maximum(s, -1.0), 0.0)
-
-    def welfare(self) -> np.ndarray:
-        gain = self.utilities() - self.s.batna
-        ok = self.deal & (gain >= -1e-12).all(axis=1)
-        prod = np.clip(gain, 0.0, None).prod(axis=1) / np.where(self.s.zopa, self.s.nash_product, 1.0)
-        return np.where(self.s.zopa, np.where(ok, np.minimum(prod, 1.0), 0.0), (~self.deal).astype(float))
+    # the same formulas as the batched environment's, over this environment's utilities
+    shares = BatchedEnv.shares
+    welfare = BatchedEnv.welfare
 
     def table_potential(self) -> np.ndarray:
         G = self.games

@@ -74,6 +74,15 @@ def _row(u: np.ndarray, flat: np.ndarray) -> np.ndarray:
     return u[np.arange(len(flat)), flat]
 
 
+def _accept_or_propose(u, offer, can, on_table, batna, last: bool):
+    """The time-based agents' answer: accept an offer worth at least my own next offer and my
+    BATNA, or, on the game's last turn, any offer worth my BATNA; else propose ``offer``."""
+    accept = can & (on_table >= _row(u, offer)) & (on_table >= batna)
+    if last:
+        accept |= can & (on_table >= batna)
+    return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
+
+
 class TimeBased(Strategy):
     template = "I can offer {}."
 
@@ -85,11 +94,7 @@ class TimeBased(Strategy):
         u, batna, best, can, on_table, time, last = self.context(t, g, s)
         factor = time ** (1.0 / self.e)
         offer = self.near_target(s, u, best - (best - batna) * factor, best, 0.05)
-        mine = _row(u, offer)
-        accept = can & (on_table >= mine) & (on_table >= batna)
-        if last:
-            accept |= can & (on_table >= batna)
-        return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
+        return _accept_or_propose(u, offer, can, on_table, batna, last)
 
 
 class Hardliner(Strategy):
@@ -149,11 +154,7 @@ class TitForTat(Strategy):
         level = np.where(first, best, np.where(moved, np.maximum(batna, level - step), level))
         self.level[s] = level
         offer = self.near_target(s, u, level, best, 0.05)
-        mine = _row(u, offer)
-        accept = can & (on_table >= mine) & (on_table >= batna)
-        if last:
-            accept |= can & (on_table >= batna)
-        return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
+        return _accept_or_propose(u, offer, can, on_table, batna, last)
 
 
 class RandomRational(Strategy):
@@ -166,7 +167,6 @@ class RandomRational(Strategy):
         self.ok: dict[int, np.ndarray] = {}
 
     def decide(self, t, g, s):
-        G = self.games
         u, batna, best, can, on_table, time, last = self.context(t, g, s)
         offer = np.empty(len(s), dtype=np.int64)
         for j, seat in enumerate(s.tolist()):
@@ -175,7 +175,6 @@ class RandomRational(Strategy):
                 ok = self.ok[seat] = np.flatnonzero(u[j] > batna[j])
             offer[j] = self.rng[seat].choice(ok)
         accept = can & (on_table >= _row(u, offer)) & (on_table > batna)
-        del G
         return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
 
 
@@ -198,11 +197,7 @@ class Logroller(Strategy):
         top = np.where(ok, product, NEG).max(axis=1)
         pick = ok & (product >= (top - 1e-12)[:, None])
         offer = np.where(pick, u, NEG).argmax(axis=1)
-        mine = _row(u, offer)
-        accept = can & (on_table >= mine) & (on_table >= batna)
-        if last:
-            accept |= can & (on_table >= batna)
-        return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
+        return _accept_or_propose(u, offer, can, on_table, batna, last)
 
 
 class MiCRO(Strategy):
