@@ -578,6 +578,67 @@ def train_command(
     trainer_main(argv)
 
 
+@main.command("exploit")
+@click.option(
+    "--target", required=True, help="The fixed agent to exploit: scripted/NAME or policy/NAME-OR-PATH."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="TrainConfig JSON for the best response (default: a 3-minute CPU run on the array environment).",
+)
+@click.option(
+    "--split", default="dev", show_default=True, help="Where the best response and the panel meet the target."
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Only the first N scenarios of the split."
+)
+@click.option("--panel", "panel_version", default=PANEL_VERSION, show_default=True)
+@click.option("--out", default=None, help="Output folder (default: runs/exploit-<target>).")
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    help="Override a training setting: --set iterations=20 (JSON values).",
+)
+def exploit_command(
+    target: str,
+    config_path: Path | None,
+    split: str,
+    limit: int | None,
+    panel_version: str,
+    out: str | None,
+    overrides: tuple[str, ...],
+) -> None:
+    """Train a best response against TARGET and report how much more it gets than the panel's best
+    against TARGET (paired over the same cells; needs torch: pip install -e '.[train]')."""
+    try:
+        from reference_trainer.exploit import config_for, exploit, table
+    except ImportError as exc:
+        fail(
+            f"exploit trains a policy and needs torch ({exc}); install it with: "
+            "pip install torch==2.13.0 && pip install -e '.[train]'"
+        )
+    changes: dict = {}
+    for item in overrides:
+        key, _, value = item.partition("=")
+        try:
+            changes[key] = json.loads(value)
+        except json.JSONDecodeError:
+            changes[key] = value
+    if out:
+        changes["out"] = out
+    try:
+        cfg = config_for(target, config_path, changes)
+        result = exploit(target, cfg, split=split, limit=limit, panel_version=panel_version, log=click.echo)
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(table(result))
+    click.echo(f"written: {Path(cfg.out) / 'exploit.json'}")
+
+
 # --- results, submission, leaderboard -------------------------------------------------------
 
 

@@ -88,6 +88,9 @@ class TrainConfig:
     # rollouts: "reference" (BatchedEnv, scripted opponents one game at a time: how ppo-nash-v1 was
     # trained, kept so that its config reproduces it) or "array" (arena_bench's array engine)
     engine: str = "reference"
+    # a best response (``arena-bench exploit``): every game against this one fixed agent, a
+    # scripted spec (scripted/NAME) or an exported policy (policy/NAME-OR-PATH, played as exported)
+    target: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -303,6 +306,13 @@ def rollout(
             tokens, glob, can = env.observe(sel)  # past snapshots run in numpy, as exported
             tl, ol = forward(snap, tokens, glob, env.s.issue_mask[sel], env.s.opt_mask[sel], can)
             kind[sel], offers[sel] = sample(tl, ol, rng)
+        fixed = [k for k in theirs if opp_choice[k][0] == "policy"]
+        for file in {id(opp_choice[k][1]): opp_choice[k][1] for k in fixed}.values():
+            sel = np.array([k for k in fixed if opp_choice[k][1] is file], dtype=int)
+            tokens, glob, can = env.observe(sel)  # an exported policy, played with its own decoding
+            tl, ol = forward(file.params, tokens, glob, env.s.issue_mask[sel], env.s.opt_mask[sel], can)
+            greedy = file.meta.get("decoding", "sample") == "greedy"
+            kind[sel], offers[sel] = sample(tl, ol, rng, greedy=greedy)
         if cfg.engine == "array":
             env.scripted_moves(theirs, kind, offers)
         for k in theirs:
@@ -634,9 +644,25 @@ def _interval(e: dict) -> str:
     return f"{e['mean']:.3f} [{e['lo']:.3f}, {e['hi']:.3f}]"
 
 
+def target_opponent(target: str) -> tuple[str, Any]:
+    """The fixed opponent of a best response: ("scripted", name) or ("policy", the exported file)."""
+    provider, _, name = target.partition("/")
+    if provider == "scripted":
+        if name not in STRATEGIES:
+            raise ValueError(f"target {target!r}: no such scripted strategy; known: {', '.join(STRATEGIES)}")
+        return ("scripted", name)
+    if provider == "policy":
+        from arena_bench.agents.policy import load_policy
+
+        return ("policy", load_policy(name))
+    raise ValueError(f"target {target!r}: a best response is trained against scripted/NAME or policy/NAME")
+
+
 def mix_opponents(cfg: TrainConfig, pool, pool_score, rng) -> list[tuple[str, Any]]:
     """Opponent draw: latest-vs-latest, the pool (weighted toward members the learner does worst
-    against), and the scripted panel. Without a population: latest only."""
+    against), and the scripted panel. Without a population: latest only. With a target: the target."""
+    if cfg.target:
+        return [target_opponent(cfg.target)]
     if not cfg.population:
         return [("latest", None)]
     latest, from_pool, scripted = cfg.opponent_mix

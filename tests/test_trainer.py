@@ -189,3 +189,32 @@ def test_keep_best_exports_an_evaluated_checkpoint_even_without_intervals(tmp_pa
     summary = train(cfg, log=lambda *_: None)
     assert summary["iteration"] in (1, 2) and summary["decoding"] in ("sample", "greedy")
     assert load_policy(summary["policy"]).meta["iteration"] == summary["iteration"]
+
+
+def test_exploit_trains_a_best_response_and_pairs_it_with_the_panel_against_the_target(tmp_path):
+    """``arena-bench exploit`` on a tiny budget: the table names every challenger, the gain is the
+    best response minus the best panel member on the same cells, and exploit.json holds it."""
+    pytest.importorskip("torch")
+    from click.testing import CliRunner
+
+    from arena_bench.cli import main
+
+    out = tmp_path / "exploit"
+    result = CliRunner().invoke(
+        main,
+        ["exploit", "--target", "policy/ppo-nash-v1", "--limit", "3", "--out", str(out),
+         "--set", "iterations=2", "--set", "bc_games=40", "--set", "bc_epochs=2", "--set", "games_per_iteration=64"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads((out / "exploit.json").read_text())
+    scores = data["arena_score_vs_target"]
+    assert "policy/ppo-nash-v1" not in scores and len(scores) == 9  # eight scripted members and the response
+    best = data["best_panel_member"]
+    assert scores[best] == max(v for k, v in scores.items() if k.startswith("scripted/"))
+    gain = data["gain_over_best_member"]
+    assert gain["cells"] == 3 * 2 * 2 and gain["lo"] <= gain["mean"] <= gain["hi"]
+    response = "policy/" + data["best_response"]
+    assert abs(gain["mean"] - (scores[response] - scores[best])) < 1e-9  # every cell is shared
+    assert "gain over the best panel member" in result.output
+    bad = CliRunner().invoke(main, ["exploit", "--target", "openai/gpt-4o", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "scripted/NAME or policy/NAME" in bad.output
