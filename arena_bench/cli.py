@@ -587,7 +587,7 @@ def train_command(
     "config_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="TrainConfig JSON for the best response (default: a 3-minute CPU run on the array environment).",
+    help="TrainConfig JSON for the best response (default: about 10 minutes on a 2-core CPU, array environment).",
 )
 @click.option(
     "--split", default="dev", show_default=True, help="Where the best response and the panel meet the target."
