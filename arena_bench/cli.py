@@ -615,19 +615,14 @@ def exploit_command(
     """Train a best response against TARGET and report how much more it gets than the panel's best
     against TARGET (paired over the same cells; needs torch: pip install -e '.[train]')."""
     try:
+        from reference_trainer.__main__ import parse_overrides
         from reference_trainer.exploit import config_for, exploit, table
     except ImportError as exc:
         fail(
             f"exploit trains a policy and needs torch ({exc}); install it with: "
             "pip install torch==2.13.0 && pip install -e '.[train]'"
         )
-    changes: dict = {}
-    for item in overrides:
-        key, _, value = item.partition("=")
-        try:
-            changes[key] = json.loads(value)
-        except json.JSONDecodeError:
-            changes[key] = value
+    changes = parse_overrides(overrides)
     if out:
         changes["out"] = out
     try:

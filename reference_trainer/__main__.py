@@ -10,6 +10,18 @@ from pathlib import Path
 from .train import TrainConfig, train
 
 
+def parse_overrides(items) -> dict:
+    """``key=value`` settings; a value is JSON where it parses as JSON, else the plain string."""
+    changes = {}
+    for item in items:
+        k, _, v = item.partition("=")
+        try:
+            changes[k] = json.loads(v)
+        except json.JSONDecodeError:
+            changes[k] = v
+    return changes
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m reference_trainer", description=__doc__)
     p.add_argument("--config", type=Path, default=None, help="JSON file of TrainConfig settings")
@@ -17,13 +29,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=None)
     p.add_argument("--set", nargs="*", default=[], help="overrides key=value (JSON values)")
     args = p.parse_args(argv)
-    changes = {}
-    for item in args.set:
-        k, v = item.split("=", 1)
-        try:
-            changes[k] = json.loads(v)
-        except json.JSONDecodeError:
-            changes[k] = v
+    changes = parse_overrides(args.set)
     if args.device:
         changes["device"] = args.device
     if args.out:

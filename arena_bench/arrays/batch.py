@@ -117,6 +117,7 @@ class ArrayGames:
         self.best_theirs_u = np.full(seats, -np.inf)
         self.seen = np.zeros((seats, self.k), dtype=bool)
         self.n_distinct_theirs = np.zeros(seats, dtype=np.int64)
+        self.strategies: dict = {}  # spec -> its array strategy, set by play_batch (records read the templates)
 
     # --- views for the strategies -----------------------------------------------------------------
     def seat_u(self, seats: np.ndarray) -> np.ndarray:
