@@ -374,7 +374,8 @@ def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
 @click.option(
     "--batch",
     is_flag=True,
-    help="The OpenAI Batch API at half price: every open game's turn goes into one batch, polled until done "
+    help="The OpenAI Batch API (openai/) or Anthropic's Message Batches (anthropic/) at half price: every open "
+    "game's turn goes into one batch, polled until done "
     "(--model-args batch_poll_s=30); resumable.",
 )
 @click.option("--dry-run", is_flag=True, help="Print games, calls, tokens and the price; call nothing.")
@@ -554,8 +555,19 @@ def metrics_command() -> None:
 @click.option(
     "--set", "overrides", multiple=True, help="Override a setting: --set iterations=50 (JSON values)."
 )
+@click.option(
+    "--push-to-hub",
+    "push_to_hub",
+    default=None,
+    metavar="ORG/NAME",
+    help="Upload the trained language model (model/ and its card) to this Hub repository (LM configs).",
+)
 def train_command(
-    config_path: Path | None, device: str | None, out: str | None, overrides: tuple[str, ...]
+    config_path: Path | None,
+    device: str | None,
+    out: str | None,
+    overrides: tuple[str, ...],
+    push_to_hub: str | None,
 ) -> None:
     """Train a negotiation policy with the bundled reference trainer (needs torch: pip install -e '.[train]')."""
     # The one place arena_bench reaches for the trainer, and only when this command runs: the
@@ -575,6 +587,8 @@ def train_command(
         argv += ["--out", out]
     if overrides:
         argv += ["--set", *overrides]
+    if push_to_hub:
+        argv += ["--push-to-hub", push_to_hub]
     trainer_main(argv)
 
 

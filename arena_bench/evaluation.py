@@ -376,8 +376,11 @@ def evaluation_config(
     if budget_usd is not None:
         runtime["budget_usd"] = budget_usd
     if batch:
-        if model.split("/")[0] != "openai":
-            raise ConfigError(f"--batch: the Batch API is reached through openai/ models, not {model}")
+        if model.split("/")[0] not in ("openai", "anthropic"):
+            raise ConfigError(
+                f"--batch: batches are reached through openai/ (OpenAI Batch API) and anthropic/ "
+                f"(Message Batches) models, not {model}"
+            )
         runtime["batch"] = True
         if common.get("max_concurrency") is None:
             common["max_concurrency"] = 1_000_000  # every open game takes its turn in each batch

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--device", default=None)
     p.add_argument("--out", default=None)
     p.add_argument("--set", nargs="*", default=[], help="overrides key=value (JSON values)")
+    p.add_argument(
+        "--push-to-hub", default=None, metavar="ORG/NAME", help="upload the trained LM's model/ folder"
+    )
     args = p.parse_args(argv)
     changes = parse_overrides(args.set)
     if args.device:
@@ -35,12 +38,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.out:
         changes["out"] = args.out
     raw = json.loads(args.config.read_text()) if args.config else {}
-    if raw.get("kind") == "lm":  # a language model: teacher data, then supervised warmup
-        from .lm.sft import LMConfig, run_lm
+    if raw.get("kind") == "lm":  # a language model: teacher data, warmup, RL, evaluation
+        from .lm.pipeline import run_lm
+        from .lm.sft import LMConfig
 
-        summary = run_lm(dataclasses.replace(LMConfig.from_dict(raw), **changes))
+        cfg = dataclasses.replace(LMConfig.from_dict(raw), **changes)
+        summary = run_lm(cfg, str(args.config) if args.config else None, changes)
+        if args.push_to_hub:
+            from .lm.hub import push_to_hub
+
+            summary["pushed"] = {
+                "repo": args.push_to_hub,
+                "commit": push_to_hub(Path(cfg.out) / "model", args.push_to_hub),
+            }
+            (Path(cfg.out) / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
         print(json.dumps(summary, indent=2, default=str))
         return
+    if args.push_to_hub:
+        p.error('--push-to-hub uploads a language model: it needs a config with "kind": "lm"')
     cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     cfg = dataclasses.replace(cfg, **changes)
     summary = train(cfg)

@@ -20,6 +20,9 @@ class HubState:
         self.auth_headers: list[str] = []
         self.datasets: dict[str, dict[str, bytes]] = {}  # repo id -> {path: content}, at its latest commit
         self.commits: dict[str, int] = {}  # repo id -> commits made through the API (changes its sha)
+        self.models: dict[
+            str, dict[str, bytes]
+        ] = {}  # model repo id -> {path: content}, created by create_repo
 
     def sha(self, repo: str) -> str:
         n = self.commits.get(repo, 0)
@@ -146,6 +149,40 @@ def make_handler(state: HubState):
             self._record()
             url = urlparse(self.path)
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if url.path == "/api/validate-yaml":  # upload_folder checks a model card's metadata first
+                import yaml
+
+                try:
+                    meta = yaml.safe_load(json.loads(body)["content"].split("---")[1])
+                except Exception as exc:  # noqa: BLE001 - the Hub answers 400 with the parser's complaint
+                    return self._send(400, {"error": f"invalid YAML: {exc}"})
+                ok = isinstance(meta, dict)
+                return self._send(
+                    200 if ok else 400, {"errors": [] if ok else ["not a mapping"], "warnings": []}
+                )
+            if url.path == "/api/repos/create":  # HfApi.create_repo, for model repositories
+                req = json.loads(body)
+                repo = f"{req['organization']}/{req['name']}" if req.get("organization") else req["name"]
+                with state.lock:
+                    state.models.setdefault(repo, {})
+                return self._send(200, {"url": f"http://{self.headers['Host']}/{repo}"})
+            if url.path.startswith("/api/models/") and "/commit/" in url.path:
+                repo = url.path.split("/api/models/")[1].split("/commit/")[0]
+                lines = [json.loads(x) for x in body.decode().splitlines() if x.strip()]
+                with state.lock:
+                    if repo not in state.models:
+                        return self._send(404, {"error": f"repository {repo} not found"})
+                    state.models[repo].update(
+                        {
+                            x["value"]["path"]: base64.b64decode(x["value"]["content"])
+                            for x in lines
+                            if x["key"] == "file"
+                        }
+                    )
+                    state.commits[repo] = state.commits.get(repo, 0) + 1
+                    n = state.commits[repo]
+                return self._send(200, {"commitUrl": f"http://{self.headers['Host']}/{repo}/commit/{n:040d}",
+                                        "commitOid": f"{n:040d}"})  # fmt: skip
             if "/preupload/" in url.path:
                 files = json.loads(body)["files"]
                 return self._send(

@@ -56,6 +56,7 @@ class Counters:
         self.context: dict[str, int] = {}  # model name -> max_model_len reported by /v1/models
         self.files: dict[str, bytes] = {}
         self.batches: dict[str, dict] = {}
+        self.anthropic_headers: list[dict] = []
         self.batch_lines: list[int] = []  # requests per batch, in order
 
     def add_file(self, raw: bytes, content_type: str) -> dict:
@@ -143,6 +144,67 @@ class Counters:
                         batch[key] = fid
             batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors)}
             batch["status"] = "completed"
+
+        threading.Thread(target=work, daemon=True).start()
+        return dict(batch)
+
+    def add_message_batch(self, req: dict, headers: dict, base: str) -> dict:
+        """Anthropic's Message Batches: each request's ``params`` is a Messages API body; answered as
+        the chat endpoint would, in Anthropic's shapes (a tool_use block when a tool is forced).
+        A model named ``batch-lineerror`` fails every third line as ``errored``."""
+        with self.lock:
+            bid = f"msgbatch_{len(self.batches) + 1:04d}"
+            batch = {"id": bid, "type": "message_batch", "processing_status": "in_progress",
+                     "request_counts": {"processing": len(req["requests"]), "succeeded": 0, "errored": 0,
+                                        "canceled": 0, "expired": 0},
+                     "results_url": None}  # fmt: skip
+            self.batches[bid] = batch
+            self.batch_lines.append(len(req["requests"]))
+            self.anthropic_headers.append(headers)
+
+        def work() -> None:
+            time.sleep(0.05)
+            rows = []
+            for n, item in enumerate(req["requests"]):
+                params = item["params"]
+                system = "".join(b["text"] for b in params.get("system", []))
+                messages = [{"role": "system", "content": system}, *params["messages"]]
+                if params["model"] == "batch-lineerror" and n % 3 == 0:
+                    error = {
+                        "type": "error",
+                        "error": {"type": "invalid_request_error", "message": "line rejected"},
+                    }
+                    rows.append(
+                        {"custom_id": item["custom_id"], "result": {"type": "errored", "error": error}}
+                    )
+                    continue
+                status, body = chat(self, {"model": params["model"], "messages": messages}, 0.0)
+                text = body["choices"][0]["message"]["content"]
+                if params.get("tool_choice"):
+                    try:
+                        content = [
+                            {"type": "tool_use", "id": f"tu{n}", "name": "reply", "input": json.loads(text)}
+                        ]
+                    except json.JSONDecodeError:
+                        content = [{"type": "text", "text": text}]
+                else:
+                    content = [{"type": "text", "text": text}]
+                cached = body["usage"]["prompt_tokens_details"]["cached_tokens"]
+                message = {"id": f"msg_{n}", "type": "message", "role": "assistant", "model": params["model"],
+                           "content": content, "stop_reason": "end_turn",
+                           "usage": {"input_tokens": body["usage"]["prompt_tokens"] - cached,
+                                     "output_tokens": body["usage"]["completion_tokens"],
+                                     "cache_read_input_tokens": cached, "cache_creation_input_tokens": 0}}  # fmt: skip
+                rows.append(
+                    {"custom_id": item["custom_id"], "result": {"type": "succeeded", "message": message}}
+                )
+            with self.lock:
+                self.files[f"{bid}-results"] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+            batch["request_counts"] = {"processing": 0, "succeeded": sum(r["result"]["type"] == "succeeded" for r in rows),
+                                       "errored": sum(r["result"]["type"] == "errored" for r in rows),
+                                       "canceled": 0, "expired": 0}  # fmt: skip
+            batch["results_url"] = f"{base}/v1/messages/batches/{bid}/results"
+            batch["processing_status"] = "ended"
 
         threading.Thread(target=work, daemon=True).start()
         return dict(batch)
@@ -280,6 +342,14 @@ def make_handler(counters: Counters, slow_s: float):
                     },
                     count=False,
                 )
+            m = re.search(r"/messages/batches/([\w-]+)/results$", path)
+            if m and f"{m.group(1)}-results" in counters.files:
+                data = counters.files[f"{m.group(1)}-results"]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/binary")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                return self.wfile.write(data)
             m = re.search(r"/batches/([\w-]+)$", path)
             if m and m.group(1) in counters.batches:
                 return self._send(200, counters.batches[m.group(1)], count=False)
@@ -302,6 +372,12 @@ def make_handler(counters: Counters, slow_s: float):
             if path.endswith("/files"):
                 return self._send(
                     200, counters.add_file(raw, self.headers.get("Content-Type", "")), count=False
+                )
+            if path.endswith("/messages/batches"):
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                base = f"http://{self.headers['Host']}"
+                return self._send(
+                    200, counters.add_message_batch(json.loads(raw), headers, base), count=False
                 )
             if path.endswith("/batches"):
                 return self._send(200, counters.add_batch(json.loads(raw), slow_s), count=False)

@@ -62,6 +62,19 @@ def litellm_player(provider: str, name: str, options: dict[str, Any]) -> LLMPlay
     from .litellm_backend import LiteLLMBackend
 
     settings, backend = split_options(options)
+    if str(backend.get("batch", "")).lower() in ("1", "true", "yes", "on"):
+        if provider != "anthropic":
+            raise ConfigError(
+                f"--batch: batches are reached through openai/ and anthropic/ models, not {provider}/"
+            )
+        if isinstance(backend.get("api_base"), list):
+            raise ConfigError("--batch takes one --api-base: a batch goes to one server")
+        from .anthropic_batch import AnthropicBatchBackend
+
+        batch = AnthropicBatchBackend(
+            name, settings, api_base=backend.get("api_base"), poll_s=float(backend.get("batch_poll_s", 30.0))
+        )
+        return LLMPlayer(f"{provider}/{name}", batch, settings, _cache(backend))
     b = LiteLLMBackend(
         f"{provider}/{name}",
         settings,

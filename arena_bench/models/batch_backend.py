@@ -38,7 +38,11 @@ DONE = ("completed", "failed", "expired", "cancelled")
 
 
 class BatchBackend:
+    """The OpenAI Batch API (``/v1/files``, ``/v1/batches``); :class:`AnthropicBatchBackend` swaps in
+    Anthropic's Message Batches and keeps the rest (gathering, logs, resume, answers)."""
+
     structured_active: bool
+    kind = "openai-batch"
 
     def __init__(
         self,
@@ -94,6 +98,17 @@ class BatchBackend:
     def _body(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> dict[str, Any]:
         return chat_request(self.model, self.settings, messages, schema, seed, self.structured_active)
 
+    def _cid(self, body: dict[str, Any], seed: int) -> str:
+        """A request's name: the hash of its body (which carries the seed)."""
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:40]
+
+    def _read(self, body: dict[str, Any]) -> tuple[str, int, int, int]:
+        """(text, prompt tokens, completion tokens, cached prompt tokens) of an answered line."""
+        usage = body.get("usage") or {}
+        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        text = body["choices"][0]["message"].get("content") or ""
+        return text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0), cached
+
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> Completion:
         if self.folder is None:
             raise StopRun("--batch needs the run folder (a bug: attach() was not called)")
@@ -101,7 +116,7 @@ class BatchBackend:
             self._resumed = True
             self._resume_pending()
         body = self._body(messages, schema, seed)
-        cid = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:40]
+        cid = self._cid(body, seed)
         started = time.perf_counter()
         if cid not in self.answers:
             if cid in self.waiting:
@@ -130,13 +145,10 @@ class BatchBackend:
             error = answer.get("error") or (answer.get("body") or {}).get("error") or answer.get("body")
             detail = error.get("message") if isinstance(error, dict) else str(error)
             raise RequestRefused(answer.get("status"), f"batch line {cid[:12]}: {detail}"[:300])
-        body = answer["body"]
-        usage = body.get("usage") or {}
-        tokens_in, tokens_out = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-        cached = int((usage.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+        text, tokens_in, tokens_out, cached = self._read(answer["body"])
         cost = None if self.prices is None else tokens_in * self.prices[0] + tokens_out * self.prices[1]
         return Completion(
-            text=body["choices"][0]["message"].get("content") or "",
+            text=text,
             tokens_in=tokens_in,
             tokens_out=tokens_out,
             latency_s=waited,
@@ -159,25 +171,14 @@ class BatchBackend:
     async def _submit(self, lines: dict[str, tuple[dict[str, Any], list[asyncio.Future]]]) -> None:
         futures = [f for _, fs in lines.values() for f in fs]
         try:
-            client = self._client_now()
-            text = "".join(
-                json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body})
-                + "\n"
-                for cid, (body, _) in lines.items()
-            )
-            uploaded = await client.files.create(
-                file=("arena-bench-batch.jsonl", text.encode()), purpose="batch"
-            )
-            batch = await client.batches.create(
-                input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
-            )
+            batch_id, extra = await self._send({cid: body for cid, (body, _) in lines.items()})
             append_line_durably(
                 self.folder / "batches.jsonl",
-                json.dumps({"batch_id": batch.id, "input_file_id": uploaded.id, "custom_ids": list(lines)}),
+                json.dumps({"batch_id": batch_id, **extra, "custom_ids": list(lines)}),
             )
             for cid in lines:
                 self.waiting[cid] = asyncio.get_running_loop().create_future()
-            await self._collect(batch.id, list(lines))
+            await self._collect(batch_id, list(lines))
         except Exception as exc:  # noqa: BLE001 - every game waiting on this batch gets the failure
             for f in futures:
                 if not f.done():
@@ -189,16 +190,29 @@ class BatchBackend:
             if not f.done():
                 f.set_result(None)
 
-    async def _collect(self, batch_id: str, cids: list[str]) -> None:
-        """Poll BATCH_ID until it is done, then store and hand out its answers."""
+    async def _send(self, bodies: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+        """Upload the requests as a JSONL file and create the batch: (batch id, what else to log)."""
         client = self._client_now()
-        started = time.perf_counter()
+        text = "".join(
+            json.dumps({"custom_id": cid, "method": "POST", "url": "/v1/chat/completions", "body": body})
+            + "\n"
+            for cid, body in bodies.items()
+        )
+        uploaded = await client.files.create(file=("arena-bench-batch.jsonl", text.encode()), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=uploaded.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        return batch.id, {"input_file_id": uploaded.id}
+
+    async def _fetch(self, batch_id: str) -> tuple[str, list[dict[str, Any]]]:
+        """Poll BATCH_ID until it is done: (its final status, its lines as custom_id, status, body, error)."""
+        client = self._client_now()
         while True:
             batch = await client.batches.retrieve(batch_id)
             if batch.status in DONE:
                 break
             await asyncio.sleep(self.poll_s)
-        got: dict[str, dict[str, Any]] = {}
+        rows = []
         for file_id in (batch.output_file_id, batch.error_file_id):
             if not file_id:
                 continue
@@ -208,15 +222,18 @@ class BatchBackend:
                     continue
                 row = json.loads(line)
                 response = row.get("response") or {}
-                got[row["custom_id"]] = {
-                    "custom_id": row["custom_id"],
-                    "session": self.session,
-                    "batch_id": batch_id,
-                    "batch_lines": len(cids),
-                    "status": response.get("status_code"),
-                    "body": response.get("body"),
-                    "error": row.get("error"),
-                }
+                rows.append({"custom_id": row["custom_id"], "status": response.get("status_code"),
+                             "body": response.get("body"), "error": row.get("error")})  # fmt: skip
+        return batch.status, rows
+
+    async def _collect(self, batch_id: str, cids: list[str]) -> None:
+        """Wait for BATCH_ID, then store and hand out its answers."""
+        started = time.perf_counter()
+        status, rows = await self._fetch(batch_id)
+        got: dict[str, dict[str, Any]] = {
+            row["custom_id"]: {**row, "session": self.session, "batch_id": batch_id, "batch_lines": len(cids)}
+            for row in rows
+        }
         if got:
             append_line_durably(
                 self.folder / "batch_results.jsonl", "\n".join(json.dumps(r) for r in got.values())
@@ -226,13 +243,13 @@ class BatchBackend:
             {
                 "id": batch_id,
                 "lines": len(cids),
-                "status": batch.status,
+                "status": status,
                 "seconds": round(time.perf_counter() - started, 2),
             }
         )
         missing = [c for c in cids if c not in self.answers]
         error = StopRun(
-            f"batch {batch_id} ended {batch.status} with {len(missing)} of {len(cids)} requests unanswered; "
+            f"batch {batch_id} ended {status} with {len(missing)} of {len(cids)} requests unanswered; "
             "the answers that came back are kept in batch_results.jsonl, and --resume submits the rest again"
         )
         for cid in cids:
@@ -260,7 +277,7 @@ class BatchBackend:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "kind": "openai-batch",
+            "kind": self.kind,
             "openai_version": self.openai.__version__,
             "api_base": self.api_base,
             "poll_s": self.poll_s,

@@ -36,7 +36,9 @@ PROBE_OPPONENTS = (
 )
 
 
-def probe_config(spec: str, api_base: str | None = None, max_tokens: int = 200, limit: int = 10) -> RunConfig:
+def probe_config(
+    spec: str, api_base: str | None = None, max_tokens: int = 200, limit: int = 10, max_connections: int = 64
+) -> RunConfig:
     options: dict[str, Any] = {"structured": "off", "max_tokens": max_tokens, "temperature": 0.0}
     if api_base:
         options["api_base"] = api_base
@@ -48,7 +50,7 @@ def probe_config(spec: str, api_base: str | None = None, max_tokens: int = 200, 
         opponents=PROBE_OPPONENTS,
         self_play=False,
         player_options={spec: options},
-        runtime_options={spec: {"max_connections": 64}},
+        runtime_options={spec: {"max_connections": max_connections}},
         max_concurrency=200,
     )
 
@@ -113,15 +115,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--limit", type=int, default=10)
+    p.add_argument("--max-tokens", type=int, default=200, help="per reply (the teacher's replies need under 120)")
+    p.add_argument("--max-connections", type=int, default=64, help="requests in flight to a server")
     args = p.parse_args(argv)
     stages = {}
     for item in args.stage:
         name, spec = item.split("=", 1)
         spec, _, base = spec.partition("@")
-        stages[name] = run(
-            probe_config(spec, base or None, limit=args.limit), args.out / name, resume=True, progress=False
-        )
+        config = probe_config(spec, base or None, args.max_tokens, args.limit, args.max_connections)
+        stages[name] = run(config, args.out / name, resume=True, progress=False)
     found = compare(stages)
+    found["specs"] = {name: item.split("=", 1)[1] for name, item in zip(stages, args.stage)}
     (args.out / "stages.json").write_text(json.dumps(found, indent=2))
     (args.out / "stages.md").write_text(table(found) + "\n")
     print(table(found))

@@ -1,0 +1,113 @@
+"""The language-model pipeline of ``arena-bench train`` for a config with ``"kind": "lm"``: teacher
+data, supervised warmup, RL through text, evaluation of every stage on the probe set, a model card.
+
+Writes under ``out``:
+
+- ``teacher-data/``: the SFT dataset and its card (``reference_trainer.lm.data``);
+- ``sft-model/``: the warm-started model, when an RL stage follows (else it is ``model/``);
+- ``model/``: the last stage's transformers folder, with ``README.md`` (the model card);
+- ``rl_curve.jsonl``: one line per RL iteration;
+- ``eval/``: each stage's probe-set run and ``stages.md`` (when ``eval_limit`` > 0);
+- ``summary.json``: settings, versions, timings and results of every stage.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from .data import DataConfig, build_dataset
+from .rl import RLConfig, rl
+from .sft import LMConfig, freeze_below, load_base, sft
+
+
+def versions() -> dict[str, Any]:
+    import torch
+    import transformers
+    import trl
+
+    import arena_bench
+
+    return {"arena_bench": arena_bench.__version__, "torch": torch.__version__,
+            "transformers": transformers.__version__, "trl": trl.__version__,
+            "python": platform.python_version(), "machine": platform.machine(),
+            "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}  # fmt: skip
+
+
+def evaluate_stages(stages: dict[str, str], out: Path, cfg: LMConfig) -> dict[str, Any]:
+    """Each stage (name -> player spec, e.g. hf/FOLDER) through arena_bench on the probe set's first
+    ``eval_limit`` dev scenarios, constrained decoding off; paired differences between stages."""
+    from arena_bench.evaluation import run
+
+    from .evaluate import compare, probe_config, table
+
+    runs = {}
+    for name, spec in stages.items():
+        config = probe_config(spec, max_tokens=cfg.eval_max_tokens, limit=cfg.eval_limit)
+        if spec.startswith("hf/"):  # played in this process: the machine's threads, batched turns
+            options = dict(config.player_options[spec])
+            if cfg.bf16:
+                options["dtype"] = "bfloat16"
+            runtime = {"threads": cfg.threads, "max_batch": 32, "device": cfg.device}
+            config = replace(config, player_options={spec: options}, runtime_options={spec: runtime})
+        runs[name] = run(config, out / name, resume=True, progress=False)
+    found = compare(runs)
+    (out / "stages.json").write_text(json.dumps(found, indent=2))
+    (out / "stages.md").write_text(table(found) + "\n")
+    return found
+
+
+def run_lm(
+    cfg: LMConfig, config_file: str | None = None, overrides: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    import torch
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rl_cfg = RLConfig.from_dict(cfg.rl)
+    summary: dict[str, Any] = {"config": asdict(cfg), "config_file": config_file, "overrides": overrides or {},
+                               "versions": versions()}  # fmt: skip
+    stages = {"raw": f"hf/{cfg.base}"}
+    if cfg.start:
+        sft_folder = Path(cfg.start)
+        if not (sft_folder / "config.json").is_file():
+            raise FileNotFoundError(
+                f"LM config, start: {sft_folder} is not a transformers folder (no config.json)"
+            )
+        summary["sft"] = {"skipped": True, "model": str(sft_folder)}
+    else:
+        data_cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.data.items()})
+        started = time.perf_counter()
+        dataset = build_dataset(data_cfg, out / "teacher-data")
+        summary["data"] = {"rows": len(dataset), "seconds": round(time.perf_counter() - started, 1)}
+        sft_folder = out / ("sft-model" if rl_cfg.iterations else "model")
+        summary["sft"] = sft(cfg, dataset, out, sft_folder)
+    stages["sft"] = f"hf/{sft_folder}"
+    if rl_cfg.iterations:
+        if cfg.device == "cpu":
+            torch.set_num_threads(cfg.threads)
+        model, tokenizer = load_base(str(sft_folder), cfg.device)
+        freeze_below(model, cfg.train_layers)
+        reference, _ = load_base(str(sft_folder), cfg.device)
+        summary["rl"] = rl(rl_cfg, model, reference, tokenizer, out, cfg.device, cfg.bf16, cfg.seed)
+        model.save_pretrained(out / "model")
+        tokenizer.save_pretrained(out / "model")
+        stages["rl"] = f"hf/{out / 'model'}"
+        del model, reference
+    elif cfg.start:  # a warm start and no RL: the start is the last stage
+        shutil.copytree(sft_folder, out / "model", dirs_exist_ok=True)
+    if cfg.eval_limit:
+        started = time.perf_counter()
+        summary["evaluation"] = evaluate_stages(stages, out / "eval", cfg)
+        summary["evaluation_seconds"] = round(time.perf_counter() - started, 1)
+    from .hub import model_card
+
+    (out / "model").mkdir(exist_ok=True)
+    (out / "model" / "README.md").write_text(model_card(summary, out))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

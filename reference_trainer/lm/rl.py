@@ -1,0 +1,429 @@
+"""RL through text: a language model plays whole games of arena-bench against a population and is
+trained on its own turns, with a compact loop written here rather than TRL's GRPO trainer.
+
+Why a compact loop: TRL's ``GRPOTrainer`` scores one completion per prompt, and its multi-turn
+"environment" hooks generate with vLLM or its own ``generate`` loop outside the game. Here a sample
+is a whole game: the model's turns are asked by ``arena_bench.game.play_game`` itself, through an
+``LLMAgent`` exactly as in an evaluation (same prompts, same parser, same repairs and forfeits), and
+the opponent answers in between. So this loop owns the games and hands TRL nothing to do but the
+gradient step, which is a dozen lines of torch below.
+
+Per iteration:
+
+- **Groups.** ``groups`` cells (a training scenario, the learner's seat, who moves first, one
+  opponent), each played ``group_size`` times with different sampling seeds. Opponents come from the
+  population: scripted panel members, the array policy, and frozen snapshots of the LM itself
+  (``self``: the warm-start model first, then a snapshot every ``snapshot_every`` iterations, the
+  latest ``max_snapshots`` kept), as in the array trainer's population.
+- **Reward.** The array trainer's terminal reward (``nash`` by default: the geometric mean of both
+  sides' normalised surpluses, 0 without a deal, a below-BATNA deal costs its shortfall plus
+  ``below_batna_penalty``), and potential-based shaping on each of the learner's turns:
+  ``gamma * phi(next) - phi(now)``, phi the Nash product of the offer on the table when the learner
+  is to move (0 at the end). The return of each turn is its reward-to-go.
+- **Group-relative advantages (GRPO-style).** A turn's return minus the mean return, at the same
+  turn index, of the games of its group, divided by the spread of the group's total returns. There is
+  no value network.
+- **Loss.** Token-mean policy gradient on the completion tokens of every call the learner made
+  (repairs included: a repair belongs to the turn it tried to save), plus ``kl_coef`` times the k3
+  estimate of KL to the frozen warm-start model. One gradient step per iteration, on-policy.
+- **Invalid replies** are counted (calls whose reply did not parse or was illegal, and forfeited
+  turns) and keep the protocol's consequence: the game loop asks for a repair and forfeits the turn
+  after ``MAX_REPAIRS``; nothing is repaired here.
+
+Generation is batched across all games in flight (one ``generate`` call for every pending turn).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from arena_bench.agents.base import Observation, Reply
+from arena_bench.core.analysis import analyse, grids
+from arena_bench.core.scenario import Scenario
+from arena_bench.game import play_game
+from arena_bench.models.base import Batcher, Completion, GenerationSettings, LLMAgent
+from arena_bench.players import make_player
+
+REWARDS = ("nash", "selfish", "close")
+
+
+@dataclass
+class RLConfig:
+    iterations: int = 0  # 0: no RL stage
+    groups: int = 4  # cells per iteration
+    group_size: int = 4  # games per cell, differing only in sampling seeds
+    opponents: tuple[str, ...] = (
+        "scripted/boulware",
+        "scripted/linear",
+        "scripted/conceder",
+        "scripted/hardliner",
+        "scripted/tit-for-tat",
+        "policy/ppo-nash-v1",
+        "self",
+    )
+    n_scenarios: int = 64  # the training scenario pool (generated, never the task set)
+    scenario_seed: int = 727272
+    reward: str = "nash"
+    below_batna_penalty: float = 0.5
+    shaping: bool = True
+    gamma: float = 1.0
+    kl_coef: float = 0.05
+    lr: float = 1e-5
+    temperature: float = 1.0
+    max_new_tokens: int = 160
+    max_turns: int = 20
+    max_batch: int = 32
+    snapshot_every: int = 2
+    max_snapshots: int = 2
+    micro_batch: int = 4
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RLConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"LM config, rl: unknown setting(s) {unknown}; known: {sorted(known)}")
+        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+        cfg = cls(**d)
+        if cfg.reward not in REWARDS:
+            raise ValueError(f"LM config, rl.reward: {cfg.reward!r}; use one of {', '.join(REWARDS)}")
+        return cfg
+
+
+# --- generation ----------------------------------------------------------------------------------
+
+
+class Sampler:
+    """Batched sampling from a causal LM; each reply comes back with its prompt and completion ids."""
+
+    def __init__(self, model, tokenizer, cfg: RLConfig, device: str, bf16: bool):
+        self.model, self.tokenizer, self.cfg, self.device, self.bf16 = model, tokenizer, cfg, device, bf16
+        self.batcher = Batcher(self._generate, max_batch=cfg.max_batch)
+        self.tokens = 0
+        self.seconds = 0.0
+
+    async def submit(self, messages: list[dict[str, str]], seed: int):
+        return await self.batcher.submit((messages, seed))
+
+    def _generate(self, items):
+        import torch
+
+        started = time.perf_counter()
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        prompts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _ in items]
+        enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+        torch.manual_seed(items[0][1])  # one generator per batch, seeded from the batch's first call
+        with torch.inference_mode(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
+            out = self.model.generate(
+                **enc,
+                max_new_tokens=self.cfg.max_new_tokens,
+                do_sample=True,
+                temperature=self.cfg.temperature,
+                top_k=0,
+                top_p=1.0,
+                pad_token_id=tok.pad_token_id,
+            )
+        new = out[:, enc["input_ids"].shape[1] :]
+        elapsed = time.perf_counter() - started
+        self.seconds += elapsed
+        results = []
+        for row, ids, mask in zip(new.tolist(), enc["input_ids"], enc["attention_mask"]):
+            n = next((k for k, t in enumerate(row) if t == tok.eos_token_id), None)
+            done = row[: n + 1] if n is not None else row  # the end-of-turn token is part of the action
+            self.tokens += len(done)
+            text = tok.decode(done, skip_special_tokens=True)
+            prompt_ids = ids[mask.bool()].tolist()
+            results.append((Completion(text=text, tokens_in=len(prompt_ids), tokens_out=len(done),
+                                       latency_s=elapsed, batch_size=len(items)), prompt_ids, done))  # fmt: skip
+        return results
+
+
+@dataclass
+class Call:
+    turn: int
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    valid: bool = True
+
+
+class TapePlayer:
+    """What an ``LLMAgent`` needs of its player, for one game side: it samples through the shared
+    batcher and keeps every call on a tape."""
+
+    def __init__(self, sampler: Sampler, seed: int):
+        self.sampler = sampler
+        self.settings = GenerationSettings(temperature=sampler.cfg.temperature,
+                                           max_tokens=sampler.cfg.max_new_tokens, seed=seed, structured="off")  # fmt: skip
+        self.tape: list[Call] = []
+        self.turn = -1
+
+    async def complete(self, messages, schema, seed) -> Completion:
+        completion, prompt_ids, completion_ids = await self.sampler.submit(messages, seed)
+        self.tape.append(Call(self.turn, prompt_ids, completion_ids))
+        return completion
+
+
+class LearnerAgent(LLMAgent):
+    """An LLM game side that also notes, at each of its turns, the potential of the table."""
+
+    def __init__(self, player: TapePlayer, role_index: int, seed: int, scenario: Scenario, best: np.ndarray):
+        super().__init__(player, role_index, seed)  # type: ignore[arg-type]
+        self.scenario, self.best = scenario, best
+        self.potentials: dict[int, float] = {}
+
+    async def act(self, obs: Observation) -> Reply:
+        self.player.turn = obs.turn
+        if obs.turn not in self.potentials:
+            self.potentials[obs.turn] = table_potential(self.scenario, self.best, obs.standing_offer)
+        reply = await super().act(obs)
+        if reply.error is not None and self.player.tape and self.player.tape[-1].turn == obs.turn:
+            self.player.tape[-1].valid = False
+        return reply
+
+
+def table_potential(scenario: Scenario, best: np.ndarray, offer) -> float:
+    """Nash product (geometric mean of both normalised surpluses, clipped at 0) of the offer on the
+    table; 0 when there is none. The same phi as the array trainer's ``table_potential``."""
+    if offer is None:
+        return 0.0
+    u = np.array(scenario.utilities(offer))
+    b = np.array([r.batna for r in scenario.roles])
+    s = np.clip((u - b) / (best - b), 0.0, None)
+    return float(np.sqrt(s[0] * s[1]))
+
+
+def terminal_reward(metrics, role: int, cfg: RLConfig) -> float:
+    """The array trainer's ``terminal_reward`` for one game, from arena_bench's metrics."""
+    own, other = metrics.sides[role].value, metrics.sides[1 - role].value
+    if cfg.reward == "selfish":
+        r = own if metrics.deal else 0.0
+    elif cfg.reward == "close":
+        r = float(metrics.deal)
+    else:
+        r = float(np.sqrt(max(own, 0.0) * max(other, 0.0))) if metrics.deal else 0.0
+    if metrics.deal and own < -1e-9:  # below one's own BATNA: the shortfall and a fixed cost
+        r += own - cfg.below_batna_penalty
+    return r
+
+
+# --- advantages ----------------------------------------------------------------------------------
+
+
+def turn_returns(turns: list[int], potentials: dict[int, float], reward: float, cfg: RLConfig) -> np.ndarray:
+    """Reward-to-go of each of the learner's turns: shaping gamma*phi(next) - phi(now) on each turn
+    (phi = 0 after the last), the terminal reward on the last."""
+    phi = np.array([potentials.get(t, 0.0) for t in turns]) if cfg.shaping else np.zeros(len(turns))
+    r = cfg.gamma * np.append(phi[1:], 0.0) - phi
+    if len(r):
+        r[-1] += reward
+    out = np.zeros(len(r))
+    acc = 0.0
+    for k in reversed(range(len(r))):
+        acc = r[k] + cfg.gamma * acc
+        out[k] = acc
+    return out
+
+
+def group_advantages(returns: list[np.ndarray], eps: float = 1e-6) -> list[np.ndarray]:
+    """GRPO-style: each turn's return minus the group's mean return at that turn index (a game that
+    ended earlier contributes its last turn), over the spread of the group's first-turn returns."""
+    if not returns:
+        return []
+    depth = max(len(r) for r in returns)
+    padded = np.array([[r[min(k, len(r) - 1)] if len(r) else 0.0 for k in range(depth)] for r in returns])
+    base = padded.mean(axis=0)
+    spread = float(np.std([r[0] if len(r) else 0.0 for r in returns])) + eps
+    return [(r - base[: len(r)]) / spread for r in returns]
+
+
+# --- the loop ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Population:
+    snapshots: list[tuple[str, Any]] = field(default_factory=list)  # (name, model), oldest first
+
+
+def seed_of(*parts: Any) -> int:
+    return int.from_bytes(hashlib.sha256(json.dumps(parts).encode()).digest()[:4], "big") & 0x7FFFFFFF
+
+
+def completion_logps(model, calls: list[Call], device: str, bf16: bool):
+    """(per-call sums of completion log-probabilities, per-call token log-probabilities), with grad
+    when the model has it; logits only over the completion positions."""
+    import torch
+
+    sums, per_token = [], []
+    for c in calls:
+        ids = torch.tensor([c.prompt_ids + c.completion_ids], device=device)
+        n = len(c.completion_ids)
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+            logits = model(input_ids=ids, logits_to_keep=n + 1).logits[0, :-1].float()
+        lp = torch.log_softmax(logits, dim=-1).gather(1, ids[0, -n:, None])[:, 0]
+        per_token.append(lp)
+        sums.append(lp.sum())
+    return sums, per_token
+
+
+def play_iteration(it: int, cfg: RLConfig, sampler: Sampler, scenarios, analyses, bests, rng,
+                   scripted: dict[str, Any], population: Population, snap_samplers: dict[str, Sampler]):  # fmt: skip
+    """Play one iteration's games; return, per group, the list of (learner tape, turns, returns, info)."""
+    cells = []
+    for _ in range(cfg.groups):
+        k = int(rng.integers(len(scenarios)))
+        opponent = cfg.opponents[int(rng.integers(len(cfg.opponents)))]
+        if opponent == "self":  # one of the kept snapshots, uniformly
+            opponent = population.snapshots[int(rng.integers(len(population.snapshots)))][0]
+        cells.append((k, int(rng.integers(2)), int(rng.integers(2)), opponent))
+
+    async def one(g: int, rep: int):
+        k, role, first, opponent = cells[g]
+        s = scenarios[k]
+        seed = seed_of(it, g, rep, cfg.scenario_seed)
+        tape = TapePlayer(sampler, seed)
+        agents: list[Any] = [None, None]
+        agents[role] = LearnerAgent(tape, role, seed, s, bests[k])
+        if opponent in snap_samplers:
+            agents[1 - role] = LLMAgent(TapePlayer(snap_samplers[opponent], seed + 1), 1 - role, seed + 1)  # type: ignore[arg-type]
+        else:
+            agents[1 - role] = scripted[opponent].new_agent(1 - role, seed + 1)
+        state, logs, metrics = await play_game(s, analyses[k], tuple(agents), first, max_turns=cfg.max_turns)
+        reward = terminal_reward(metrics, role, cfg)
+        turns = sorted({c.turn for c in tape.tape})
+        rets = turn_returns(turns, agents[role].potentials, reward, cfg)
+        side = metrics.sides[role]
+        info = {"opponent": opponent, "reward": reward, "deal": metrics.deal, "value": side.value,
+                "below_batna": bool(metrics.deal and not side.rational), "calls": len(tape.tape),
+                "invalid_calls": sum(not c.valid for c in tape.tape), "forfeited_turns": side.forfeited_turns,
+                "learner_turns": len(turns), "welfare": metrics.welfare}  # fmt: skip
+        return g, tape.tape, turns, rets, info
+
+    async def play_all():
+        return await asyncio.gather(*(one(g, r) for g in range(cfg.groups) for r in range(cfg.group_size)))
+
+    played = asyncio.run(play_all())
+    groups: list[list[tuple]] = [[] for _ in range(cfg.groups)]
+    for g, tape, turns, rets, info in played:
+        groups[g].append((tape, turns, rets, info))
+    return cells, groups
+
+
+def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu", bf16: bool = False,
+       seed: int = 1, log=print) -> dict[str, Any]:  # fmt: skip
+    """Train MODEL in place; REF_MODEL (frozen) is the KL anchor and the first ``self`` snapshot.
+    Writes ``rl_curve.jsonl`` under OUT and returns the run's summary."""
+    import torch
+
+    from .data import DataConfig, check_no_overlap, training_scenarios
+
+    scenarios = training_scenarios(
+        DataConfig(n_scenarios=cfg.n_scenarios, seed=cfg.scenario_seed, id_prefix="lmrl")
+    )
+    check_no_overlap(scenarios, "negotiation-v1")
+    analyses = [analyse(s) for s in scenarios]
+    bests = [np.array([g.max() for g in grids(s)]) for s in scenarios]
+    scripted = {o: make_player(o) for o in cfg.opponents if o != "self"}
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    ref_model.eval()
+    for p in ref_model.parameters():
+        p.requires_grad = False
+    population = Population([("self@0", ref_model)])
+    sampler = Sampler(model, tokenizer, cfg, device, bf16)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)  # the KL term is the only pull
+    curve_path = out / "rl_curve.jsonl"
+    curve_path.unlink(missing_ok=True)
+    totals = {"games": 0, "calls": 0, "invalid_calls": 0, "forfeited_turns": 0, "seconds_play": 0.0,
+              "seconds_update": 0.0}  # fmt: skip
+    for it in range(1, cfg.iterations + 1):
+        started = time.perf_counter()
+        snap_samplers = {name: Sampler(m, tokenizer, cfg, device, bf16) for name, m in population.snapshots}
+        model.eval()
+        cells, groups = play_iteration(it, cfg, sampler, scenarios, analyses, bests, rng, scripted,
+                                       population, snap_samplers)  # fmt: skip
+        played_s = time.perf_counter() - started
+        samples: list[tuple[Call, float]] = []
+        infos = []
+        for group in groups:
+            advs = group_advantages([rets for _, _, rets, _ in group])
+            for (tape, turns, _, info), adv in zip(group, advs):
+                infos.append(info)
+                by_turn = dict(zip(turns, adv))
+                samples += [(c, float(by_turn[c.turn])) for c in tape]
+        # one on-policy step: token-mean policy gradient plus KL(policy || warm start), k3 estimate
+        started = time.perf_counter()
+        model.train()
+        opt.zero_grad()
+        n_tokens = sum(len(c.completion_ids) for c, _ in samples) or 1
+        kl_sum, pg_sum = 0.0, 0.0
+        for i in range(0, len(samples), cfg.micro_batch):
+            chunk = samples[i : i + cfg.micro_batch]
+            _, lps = completion_logps(model, [c for c, _ in chunk], device, bf16)
+            with torch.no_grad():
+                _, ref_lps = completion_logps(ref_model, [c for c, _ in chunk], device, bf16)
+            loss = 0.0
+            for (_, a), lp, ref in zip(chunk, lps, ref_lps):
+                d = ref - lp
+                kl = torch.exp(d) - d - 1.0
+                pg = -(a * lp).sum()
+                loss = loss + (pg + cfg.kl_coef * kl.sum()) / n_tokens
+                kl_sum += float(kl.detach().sum())
+                pg_sum += float(pg.detach())
+            if chunk:
+                loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, 1.0)) if samples else 0.0
+        if samples:
+            opt.step()
+        update_s = time.perf_counter() - started
+        if cfg.snapshot_every and it % cfg.snapshot_every == 0:
+            frozen = copy.deepcopy(model).eval()
+            for p in frozen.parameters():
+                p.requires_grad = False
+            population.snapshots.append((f"self@{it}", frozen))
+            # the warm start stays (it is the KL anchor); the oldest later snapshot goes
+            while len(population.snapshots) > cfg.max_snapshots + 1:
+                population.snapshots.pop(1)
+        row = {
+            "iteration": it,
+            "games": len(infos),
+            "reward": float(np.mean([i["reward"] for i in infos])),
+            "value": float(np.mean([i["value"] for i in infos])),
+            "deal_rate": float(np.mean([i["deal"] for i in infos])),
+            "below_batna_rate": float(np.mean([i["below_batna"] for i in infos])),
+            "invalid_call_rate": sum(i["invalid_calls"] for i in infos)
+            / max(1, sum(i["calls"] for i in infos)),
+            "forfeited_turns": int(sum(i["forfeited_turns"] for i in infos)),
+            "kl_per_token": kl_sum / n_tokens,
+            "grad_norm": grad_norm,
+            "tokens": n_tokens,
+            "opponents": sorted({i["opponent"] for i in infos}),
+            "seconds_play": round(played_s, 1),
+            "seconds_update": round(update_s, 1),
+        }
+        with curve_path.open("a") as f:
+            f.write(json.dumps(row) + "\n")
+        log(f"rl iteration {it}/{cfg.iterations}: reward {row['reward']:+.3f} deals {row['deal_rate']:.2f} "
+            f"below-BATNA {row['below_batna_rate']:.2f} invalid calls {row['invalid_call_rate']:.3f} "
+            f"KL/token {row['kl_per_token']:.4f} ({played_s:.0f}s play, {update_s:.0f}s update)")  # fmt: skip
+        totals["games"] += len(infos)
+        totals["calls"] += sum(i["calls"] for i in infos)
+        totals["invalid_calls"] += sum(i["invalid_calls"] for i in infos)
+        totals["forfeited_turns"] += row["forfeited_turns"]
+        totals["seconds_play"] += played_s
+        totals["seconds_update"] += update_s
+    totals["seconds_play"] = round(totals["seconds_play"], 1)
+    totals["seconds_update"] = round(totals["seconds_update"], 1)
+    return {"iterations": cfg.iterations, **totals, "generated_tokens": sampler.tokens,
+            "curve": str(curve_path), "config": dataclasses.asdict(cfg)}  # fmt: skip
