@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--limit", type=int, default=10)
-    p.add_argument("--max-tokens", type=int, default=200, help="per reply (the teacher's replies need under 120)")
+    p.add_argument(
+        "--max-tokens", type=int, default=200, help="per reply (the teacher's replies need under 120)"
+    )
     p.add_argument("--max-connections", type=int, default=64, help="requests in flight to a server")
     args = p.parse_args(argv)
     stages = {}

@@ -23,7 +23,7 @@ from typing import Any
 
 from .data import DataConfig, build_dataset
 from .rl import RLConfig, rl
-from .sft import LMConfig, freeze_below, load_base, sft
+from .sft import LMConfig, freeze_below, known_settings, load_base, sft
 
 
 def versions() -> dict[str, Any]:
@@ -81,7 +81,7 @@ def run_lm(
             )
         summary["sft"] = {"skipped": True, "model": str(sft_folder)}
     else:
-        data_cfg = DataConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.data.items()})
+        data_cfg = DataConfig(**known_settings(DataConfig, cfg.data, "LM config, data"))
         started = time.perf_counter()
         dataset = build_dataset(data_cfg, out / "teacher-data")
         summary["data"] = {"rows": len(dataset), "seconds": round(time.perf_counter() - started, 1)}

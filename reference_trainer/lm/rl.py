@@ -89,12 +89,9 @@ class RLConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RLConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"LM config, rl: unknown setting(s) {unknown}; known: {sorted(known)}")
-        d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-        cfg = cls(**d)
+        from .sft import known_settings
+
+        cfg = cls(**known_settings(cls, d, "LM config, rl"))
         if cfg.reward not in REWARDS:
             raise ValueError(f"LM config, rl.reward: {cfg.reward!r}; use one of {', '.join(REWARDS)}")
         return cfg

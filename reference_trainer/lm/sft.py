@@ -50,11 +50,16 @@ class LMConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LMConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"LM config: unknown setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**d)
+        return cls(**known_settings(cls, d, "LM config"))
+
+
+def known_settings(cls, d: dict[str, Any], where: str) -> dict[str, Any]:
+    """D with lists as tuples, after refusing any key that is not a field of the dataclass CLS."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown:
+        raise ValueError(f"{where}: unknown setting(s) {unknown}; known: {sorted(known)}")
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
 def load_base(ref: str, device: str = "cpu"):
