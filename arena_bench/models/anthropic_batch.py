@@ -29,8 +29,8 @@ import json
 import os
 from typing import Any
 
-from .base import GenerationSettings, require
-from .batch_backend import BATCH_DISCOUNT, BatchBackend
+from .base import require
+from .batch_backend import BatchBackend
 from .openai_backend import list_prices
 
 API_VERSION = "2023-06-01"
@@ -40,18 +40,8 @@ DEFAULT_BASE = "https://api.anthropic.com"
 class AnthropicBatchBackend(BatchBackend):
     kind = "anthropic-batch"
 
-    def __init__(
-        self,
-        model: str,
-        settings: GenerationSettings,
-        api_base: str | None = None,
-        poll_s: float = 30.0,
-        gather_s: float = 0.25,
-    ):
-        super().__init__(model, settings, api_base=api_base, poll_s=poll_s, gather_s=gather_s)
-        self.httpx = require("httpx", "litellm", "Anthropic's Message Batches")
-        prices = None if api_base else list_prices(f"anthropic/{model}")
-        self.prices = None if prices is None else (prices[0] * BATCH_DISCOUNT, prices[1] * BATCH_DISCOUNT)
+    def _list_prices(self, model: str) -> tuple[float, float] | None:
+        return list_prices(f"anthropic/{model}")
 
     def _client_now(self):
         if self._client is None:
@@ -63,7 +53,8 @@ class AnthropicBatchBackend(BatchBackend):
             base = (self.api_base or DEFAULT_BASE).rstrip("/")
             if base.endswith("/v1"):
                 base = base[: -len("/v1")]
-            self._client = self.httpx.AsyncClient(
+            httpx = require("httpx", "litellm", "Anthropic's Message Batches")
+            self._client = httpx.AsyncClient(
                 base_url=base,
                 headers={
                     "x-api-key": key,

@@ -59,7 +59,7 @@ class BatchBackend:
         self.poll_s = poll_s
         self.gather_s = gather_s
         self.structured_active = settings.structured != "off"
-        prices = None if api_base else list_prices(model)
+        prices = None if api_base else self._list_prices(model)
         self.prices = None if prices is None else (prices[0] * BATCH_DISCOUNT, prices[1] * BATCH_DISCOUNT)
         self.folder: Path | None = None
         self.answers: dict[
@@ -94,6 +94,9 @@ class BatchBackend:
         return self._client
 
     # --- requests --------------------------------------------------------------------------
+
+    def _list_prices(self, model: str) -> tuple[float, float] | None:
+        return list_prices(model)
 
     def _body(self, messages: list[dict[str, str]], schema: dict[str, Any], seed: int) -> dict[str, Any]:
         return chat_request(self.model, self.settings, messages, schema, seed, self.structured_active)
