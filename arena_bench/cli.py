@@ -768,8 +768,23 @@ def evaluate_requests_command(
     multiple=True,
     help="Another split with a table of its own below the main one (e.g. lite, where small local models run).",
 )
+@click.option(
+    "--panel",
+    "panel_version",
+    default=PANEL_VERSION,
+    show_default=True,
+    help="The board's panel: runs against another panel are refused, and baselines/<other panel>/ is left "
+    "to that panel's board.",
+)
 def leaderboard_build(
-    results_dir: Path, out: Path, task_set: str, split: str, b: int, heldout: Path | None, also_splits: tuple
+    results_dir: Path,
+    out: Path,
+    task_set: str,
+    split: str,
+    b: int,
+    heldout: Path | None,
+    also_splits: tuple,
+    panel_version: str,
 ) -> None:
     """Recompute every run, refuse what does not match, and write the site."""
     from .display import format_estimate
@@ -780,7 +795,7 @@ def leaderboard_build(
     summary = build(
         results_dir,
         out,
-        expected_for(task_set, split),
+        expected_for(task_set, split, panel_version),
         b=b,
         task_set=task_set,
         heldout=heldout,

@@ -24,7 +24,7 @@ from .aggregate import evaluate, rows_from_records
 from .core.metrics import METRICS_VERSION
 from .core.protocol import PROTOCOL_VERSION
 from .core.stats import bootstrap_counts
-from .errors import ConfigError, RunError
+from .errors import ArenaBenchError, ConfigError, RunError
 from .players import make_player, panel
 from .results import DEFAULT_CONCURRENCY, Counts, Run, RunConfig, RunResults, TaskSetRef, usage_by_player
 from .runner import GameStore, RunStats, plan_cells, run_cells
@@ -206,7 +206,7 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
             close = getattr(p, "close", None)
             if close:
                 close()
-    results = build_results(config, ts, stats, players, store.records)
+    results = build_results(config, ts, stats, players, store.records, _previous_counts(run_dir, stats))
     results.save(run_dir)
     if stats.stopped:
         raise RunError(
@@ -265,7 +265,20 @@ def _check_context(config: RunConfig, players: dict[str, Any]) -> None:
                 )
 
 
-def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any], records) -> RunResults:
+def _previous_counts(run_dir: Path, stats: RunStats) -> Counts | None:
+    """The counts of the session before this one, when this one resumed a stored run (for the run's
+    time over all sessions); None when there is no readable earlier results file."""
+    if not stats.skipped_done or not (run_dir / "results.json").is_file():
+        return None
+    try:
+        return RunResults.from_dict(json.loads((run_dir / "results.json").read_text(encoding="utf-8"))).counts
+    except (ArenaBenchError, ValueError):
+        return None
+
+
+def build_results(
+    config: RunConfig, ts, stats: RunStats, players: dict[str, Any], records, previous: Counts | None = None
+) -> RunResults:
     results = RunResults(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         arena_bench_version=__version__,
@@ -291,6 +304,12 @@ def build_results(config: RunConfig, ts, stats: RunStats, players: dict[str, Any
             resumed_from_store=stats.skipped_done,
             seconds_this_session=round(stats.seconds, 3),
             engine=stats.engine,
+            sessions=1 + (previous.sessions if previous else 0),
+            seconds_all_sessions=round(
+                stats.seconds
+                + ((previous.seconds_all_sessions or previous.seconds_this_session) if previous else 0),
+                3,
+            ),
         ),
         environment=environment(),
         usage=usage_by_player(records),

@@ -22,6 +22,7 @@ from .core.records import GameRecord
 from .display import diagnostics_rows, format_estimate, result_line, transcript_lines
 from .errors import ArenaBenchError
 from .evaluation import slug
+from .players import PANELS
 from .results import Run
 from .storage import write_atomic
 from .verify import Expected, verify_run
@@ -60,6 +61,14 @@ def collect(
     is left to that split's table when it is in OTHER_SPLITS (None: every split has its own table)."""
     accepted, refused = [], []
     for path in find_runs(folder):
+        parts = path.relative_to(folder).parts
+        if (
+            len(parts) > 1
+            and parts[0] == "baselines"
+            and parts[1] in PANELS
+            and parts[1] != expected.panel_version
+        ):
+            continue  # another panel's baselines: that panel's board (``build --panel``)
         split = _recorded_split(path)
         if split is not None and split != expected.split:
             if other_splits is None or split in other_splits:
@@ -215,7 +224,7 @@ replicates. Every number is recomputed from the submitted per-game records. Clic
         _model_page(tmp, entry, owner[entry["model"]], stats, scenarios, b, samples)
     split_tables, split_entries = [], {}
     for split in extra_splits:
-        table, found = _split_table(results_folder, tmp, task_set, split, b, samples)
+        table, found = _split_table(results_folder, tmp, task_set, split, b, samples, expected.panel_version)
         split_tables.append(table)
         split_entries[split] = found
     if split_tables:
@@ -312,14 +321,14 @@ def _model_page(
 
 
 def _split_table(
-    folder: Path, tmp: Path, task_set: str, split: str, b: int, samples: int
+    folder: Path, tmp: Path, task_set: str, split: str, b: int, samples: int, panel: str
 ) -> tuple[str, list[dict]]:
     """A table of the runs on another split (e.g. ``lite``, where a small model runs on a CPU), each
     entry recomputed and verified like the main table, with its wall time and pace, and a page."""
     from .tasks import open_task_set
     from .verify import expected_for
 
-    runs, _ = collect(folder, expected_for(task_set, split))
+    runs, _ = collect(folder, expected_for(task_set, split, panel))
     if not runs:
         return f"<h2>Split {html.escape(split)}</h2><p class='note'>no runs</p>", []
     rows, agents, owner = _entries_rows(runs)
@@ -335,6 +344,14 @@ def _split_table(
             if counts.seconds_this_session and counts.played_this_session
             else "-"
         )
+        # a run resumed from a file that did not count sessions: its time is the last session's, at least
+        known = counts.sessions is not None or not counts.resumed_from_store
+        wall = (
+            counts.seconds_all_sessions
+            if counts.seconds_all_sessions is not None
+            else counts.seconds_this_session
+        )
+        sessions = counts.sessions if counts.sessions is not None else (1 if known else None)
         entry = {
             "model": agent,
             "page": f"{slug(agent)}-{split}.html",
@@ -342,7 +359,8 @@ def _split_table(
             "rank_interval": list(r.rank_interval),
             "games": r.games,
             "metrics": {c: r.get(c).to_dict() for c in HEADLINE if r.get(c) is not None},
-            "wall_s": counts.seconds_this_session,
+            "wall_s": wall,
+            "sessions": sessions,
             "games_per_s": None if pace == "-" else float(pace),
         }
         entries.append(entry)
@@ -351,7 +369,8 @@ def _split_table(
         body.append(
             f"<tr><td>{r.rank}</td><td>{r.rank_interval[0]}-{r.rank_interval[1]}</td>"
             f"<td class='name'><a href='models/{html.escape(entry['page'])}'>{html.escape(agent)}</a></td>{cells}"
-            f"<td>{r.games}</td><td>{counts.seconds_this_session:,.0f}</td><td>{pace}</td></tr>"
+            f"<td>{r.games}</td><td>{wall:,.0f}{'' if known else ' (last session)'}</td>"
+            f"<td>{sessions if known else '2+'}</td><td>{pace}</td></tr>"
         )
     head = "".join(
         f'<th title="{html.escape(METRIC_BY_KEY[c].definition)}">{html.escape(METRIC_BY_KEY[c].label)}</th>'
@@ -359,10 +378,11 @@ def _split_table(
     )
     table = (
         f"<h2>Split {html.escape(split)}</h2><p class='note'>The same checks and statistics on the {html.escape(split)} "
-        "split, where small local models can play every game on a CPU; wall time and pace are the run's own "
-        "(its last session).</p>"
+        "split, where small local models can play every game on a CPU. Wall time is the run's own over the "
+        "sessions that played it (as far as its results file records them); games per second are its last "
+        "session's.</p>"
         f"<table id='split-{html.escape(split)}'><thead><tr><th>Rank</th><th>Rank 95% CI</th><th class='name'>Model</th>"
-        f"{head}<th>Games</th><th>Wall s</th><th>Games/s</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"{head}<th>Games</th><th>Wall s</th><th>Sessions</th><th>Games/s</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
     return table, entries
 

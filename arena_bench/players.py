@@ -43,6 +43,22 @@ PANELS: dict[str, tuple[str, ...]] = {
         "scripted/logroller",
         "policy/ppo-nash-v1",
     ),
+    # panel-v1's eight, the two ANAC strategies (MiCRO, HardHeaded) and the second trained policy,
+    # which replaces ppo-nash-v1 (the panel stays at eleven members: every member costs an
+    # evaluated model four games per scenario)
+    "panel-v3": (
+        "scripted/boulware",
+        "scripted/linear",
+        "scripted/conceder",
+        "scripted/hardliner",
+        "scripted/pushover",
+        "scripted/tit-for-tat",
+        "scripted/random-rational",
+        "scripted/logroller",
+        "scripted/micro",
+        "scripted/hardheaded",
+        "policy/ppo-nash-v2",
+    ),
     # Not a scoring panel: opponents that test how an agent fails (``--panel diagnostics-v1``):
     # the injector and its quiet twin, for susceptibility to manipulation.
     "diagnostics-v1": ("scripted/injector", "scripted/boulware-quiet"),

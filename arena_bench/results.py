@@ -304,6 +304,10 @@ class Counts:
     resumed_from_store: int = 0
     seconds_this_session: float = 0.0
     engine: str | None = None  # what played this session's games: "array" or "reference" (same records)
+    # over every session that wrote this run's games (a resumed run adds its sessions to the last file's)
+    # (None in files written before these were recorded)
+    sessions: int | None = None
+    seconds_all_sessions: float | None = None
 
 
 def usage_by_player(records: Iterable[GameRecord]) -> dict[str, dict[str, Any]]:

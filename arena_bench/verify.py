@@ -358,10 +358,14 @@ def replay_games(
         _REPLAY = None
 
 
-def expected_for(task_set: str = DEFAULT_TASK_SET, split: str = "test") -> Expected:
+def expected_for(
+    task_set: str = DEFAULT_TASK_SET, split: str = "test", panel: str = PANEL_VERSION
+) -> Expected:
+    from .players import panel as panel_members
     from .tasks import open_task_set
 
-    return Expected(task_hash=open_task_set(task_set).hash, split=split)
+    panel_members(panel)  # an unknown panel is refused here, with the published ones named
+    return Expected(task_hash=open_task_set(task_set).hash, split=split, panel_version=panel)
 
 
 def validate_and_verify(path: Path, split: str | None = None, recompute: bool = True) -> list[str]:

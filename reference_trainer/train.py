@@ -22,9 +22,12 @@ from arena_bench.agents.policy import (
     MAX_ISSUES,
     PROPOSE,
     WALK,
+    accept_allowed,
     forward,
+    guard_offers,
     observation_features,
     pad_brief,
+    policy_guard,
     sample,
 )
 from arena_bench.agents.scripted import STRATEGIES
@@ -91,6 +94,11 @@ class TrainConfig:
     # a best response (``arena-bench exploit``): every game against this one fixed agent, a
     # scripted spec (scripted/NAME) or an exported policy (policy/NAME-OR-PATH, played as exported)
     target: str | None = None
+    # the policy never accepts or proposes a deal below its BATNA (exported as ``guard: batna``;
+    # off for ppo-nash-v1, which was trained and published without it)
+    batna_guard: bool = False
+    # the scripted opponents of training and of the cloning games, by name (None: panel-v1's eight)
+    scripted_opponents: tuple[str, ...] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -101,8 +109,8 @@ class TrainConfig:
             raise ValueError(
                 f"{path}: unknown settings {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
             )
-        for key in ("bc_demonstrators", "opponent_mix"):
-            if key in data:
+        for key in ("bc_demonstrators", "opponent_mix", "scripted_opponents"):
+            if data.get(key) is not None:
                 data[key] = tuple(data[key])
         return cls(**data)
 
@@ -114,6 +122,14 @@ class TrainConfig:
 # the registry grew (MiCRO, HardHeaded, the diagnostics injector), and a published config must keep
 # training against the population it was trained against.
 TRAINING_OPPONENTS = tuple(spec.split("/", 1)[1] for spec in PANELS["panel-v1"])
+
+
+def training_opponents(cfg: TrainConfig) -> list[str]:
+    names = list(cfg.scripted_opponents or TRAINING_OPPONENTS)
+    unknown = [n for n in names if n not in STRATEGIES]
+    if unknown:
+        raise ValueError(f"scripted_opponents: no strategy {unknown}; known: {', '.join(STRATEGIES)}")
+    return names
 
 
 def scenario_pool(cfg: TrainConfig) -> list:
@@ -147,7 +163,7 @@ class Recorder:
 
 def demonstrations(cfg: TrainConfig, scenarios: list, rng: np.random.Generator) -> list:
     store: list = []
-    names = list(TRAINING_OPPONENTS)
+    names = training_opponents(cfg)
 
     async def go():
         for g in range(cfg.bc_games):
@@ -254,6 +270,11 @@ def rollout(
         raise ValueError(f"engine {cfg.engine!r}: use reference or array")
     steps: list[dict[str, Any]] = []
     dev = cfg.device
+    guard = "batna" if cfg.batna_guard else "none"
+
+    def mover_points(idx: np.ndarray) -> np.ndarray:
+        return env.s.points[idx, env.to_move[idx]]
+
     while not env.done.all():
         live = np.flatnonzero(~env.done)
         mover = env.to_move[live]
@@ -263,6 +284,7 @@ def rollout(
         offers = np.full((env.n, MAX_ISSUES), -1)
         if len(mine):
             tokens, glob, can = env.observe(mine)
+            can = accept_allowed(can, glob, guard)  # the mask PPO's update uses too
             potential = env.table_potential()[mine]
             with torch.no_grad():
                 t = lambda x, dt=torch.float32: torch.as_tensor(x, dtype=dt, device=dev)  # noqa: E731
@@ -277,6 +299,9 @@ def rollout(
                     t(tokens), t(glob), im, t(env.s.points[mine, other]), t(env.s.batna[mine, other])
                 )
             kind[mine], offers[mine] = k_d.cpu().numpy(), o_d.cpu().numpy()
+            executed = guard_offers(
+                kind[mine], offers[mine], glob, mover_points(mine), env.s.opt_mask[mine], guard
+            )
             steps.append(
                 {
                     "idx": mine,
@@ -290,29 +315,43 @@ def rollout(
                     "potential": potential,
                 }
             )
+            offers[mine] = executed  # the guard is part of the environment: PPO learns the sampled action
         sel = np.array([k for k in theirs if opp_choice[k][0] == "latest"], dtype=int)
         if len(sel):  # the learner's current weights, without gradients
             tokens, glob, can = env.observe(sel)
+            can = accept_allowed(can, glob, guard)
             with torch.no_grad():
                 t = lambda x, dt=torch.float32: torch.as_tensor(x, dtype=dt, device=dev)  # noqa: E731
                 tl, ol = model.actor(
                     t(tokens), t(glob), t(env.s.issue_mask[sel]), t(env.s.opt_mask[sel]), t(can, torch.bool)
                 )
                 kind[sel] = torch.distributions.Categorical(logits=tl).sample().cpu().numpy()
-                offers[sel] = torch.distributions.Categorical(logits=ol).sample().cpu().numpy()
+                sampled = torch.distributions.Categorical(logits=ol).sample().cpu().numpy()
+            offers[sel] = guard_offers(
+                kind[sel], sampled, glob, mover_points(sel), env.s.opt_mask[sel], guard
+            )
         pool_games = [k for k in theirs if opp_choice[k][0] == "pool"]
         for snap in {id(opp_choice[k][1]): opp_choice[k][1] for k in pool_games}.values():
             sel = np.array([k for k in pool_games if opp_choice[k][1] is snap], dtype=int)
             tokens, glob, can = env.observe(sel)  # past snapshots run in numpy, as exported
+            can = accept_allowed(can, glob, guard)
             tl, ol = forward(snap, tokens, glob, env.s.issue_mask[sel], env.s.opt_mask[sel], can)
-            kind[sel], offers[sel] = sample(tl, ol, rng)
+            kind[sel], sampled = sample(tl, ol, rng)
+            offers[sel] = guard_offers(
+                kind[sel], sampled, glob, mover_points(sel), env.s.opt_mask[sel], guard
+            )
         fixed = [k for k in theirs if opp_choice[k][0] == "policy"]
         for file in {id(opp_choice[k][1]): opp_choice[k][1] for k in fixed}.values():
             sel = np.array([k for k in fixed if opp_choice[k][1] is file], dtype=int)
-            tokens, glob, can = env.observe(sel)  # an exported policy, played with its own decoding
+            tokens, glob, can = env.observe(sel)  # an exported policy, played with its own decoding and guard
+            own_guard = policy_guard(file.meta)
+            can = accept_allowed(can, glob, own_guard)
             tl, ol = forward(file.params, tokens, glob, env.s.issue_mask[sel], env.s.opt_mask[sel], can)
             greedy = file.meta.get("decoding", "sample") == "greedy"
-            kind[sel], offers[sel] = sample(tl, ol, rng, greedy=greedy)
+            kind[sel], sampled = sample(tl, ol, rng, greedy=greedy)
+            offers[sel] = guard_offers(
+                kind[sel], sampled, glob, mover_points(sel), env.s.opt_mask[sel], own_guard
+            )
         if cfg.engine == "array":
             env.scripted_moves(theirs, kind, offers)
         for k in theirs:
@@ -481,6 +520,8 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         "environment": env_info,
         "git_commit": git_hash(),
     }
+    if cfg.batna_guard:
+        meta["guard"] = "batna"
     if cfg.warmup:
         demo = demonstrations(cfg, scenarios, rng)
         bc_loss = behaviour_cloning(model, to_tensors(demo, cfg.device), cfg, rng)
@@ -673,7 +714,7 @@ def mix_opponents(cfg: TrainConfig, pool, pool_score, rng) -> list[tuple[str, An
     weights /= weights.sum()
     for i in rng.choice(len(pool), size=int(round(from_pool * slots)), p=weights):
         out.append(("pool", pool[int(i)]))
-    names = list(TRAINING_OPPONENTS)
+    names = training_opponents(cfg)
     for i in rng.integers(len(names), size=int(round(scripted * slots))):
         out.append(("scripted", names[int(i)]))
     return out

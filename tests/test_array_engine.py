@@ -84,6 +84,59 @@ def test_short_games_and_a_sampling_policy_conform(tmp_path):
     assert _same(tmp_path / "full", scenarios, specs) == 6 * 2 * 16
 
 
+def _variant(tmp_path: Path, name: str, **meta_changes) -> Path:
+    """ppo-nash-v1's weights with other meta (decoding, guard) in a file of its own."""
+    from importlib import resources
+
+    shipped = Path(str(resources.files("arena_bench").joinpath("policies/ppo-nash-v1.npz")))
+    with np.load(shipped, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = {**json.loads(str(arrays["__meta__"])), **meta_changes}
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    path = tmp_path / f"{name}.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+def test_a_guarded_policy_conforms_and_never_deals_below_its_batna(tmp_path):
+    """The batna guard: both engines mask the same accepts and replace the same offers; no side played
+    by the guarded policy ends a deal below its BATNA, where the unguarded weights do on the same cells."""
+    guarded = _variant(tmp_path, "guarded", guard="batna", decoding="sample")
+    plain = _variant(tmp_path, "plain", decoding="sample")
+    opponents = ["scripted/pushover", "scripted/conceder", "scripted/random-rational", "scripted/logroller"]
+    scenarios = [s for s in TS.load("dev") if s.stratum in ("no_zopa", "asymmetric_batna")][:16]
+    pairs = [(f"policy/{guarded}", o) for o in opponents] + [(f"policy/{guarded}", f"policy/{guarded}")]
+    specs = [f"policy/{guarded}", *opponents]
+    assert _same(tmp_path, scenarios, specs, pairs=pairs) == len(scenarios) * (
+        4 * 4 + 2
+    )  # self-play: 2 cells
+
+    def below(path: Path) -> tuple[int, int]:
+        spec = f"policy/{path}"
+        pairs = [(spec, o) for o in opponents]
+        _, _, records = _play(
+            tmp_path / path.stem, "games", scenarios, [spec, *opponents], "array", pairs=pairs
+        )
+        sides = [s for r in records for s in r.to_dict()["sides"] if s["player"] == spec]
+        return sum(not s["rational"] for s in sides), len(sides)
+
+    for p in (guarded, plain):
+        (tmp_path / p.stem).mkdir()
+    bad_guarded, n = below(guarded)
+    bad_plain, _ = below(plain)
+    assert n == len(scenarios) * 4 * 4
+    assert bad_guarded == 0
+    assert bad_plain > 0, "the unguarded weights should make some below-BATNA deals here"
+
+
+def test_an_unknown_guard_is_refused_when_loaded(tmp_path):
+    from arena_bench.errors import PolicyError
+
+    path = _variant(tmp_path, "odd", guard="oracle")
+    with pytest.raises(PolicyError, match="guard 'oracle'"):
+        make_player(f"policy/{path}")
+
+
 def test_micro_and_hardheaded_conform(tmp_path):
     """The ANAC strategies (MiCRO draws from its own generator when it may not concede)."""
     specs = [

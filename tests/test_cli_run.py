@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from arena_bench.cli import main
@@ -202,3 +203,20 @@ def test_a_run_reads_its_games_at_most_once_and_draws_its_bootstrap_once(tmp_pat
         "draw": 2,
         "report_evaluate": 0,
     }  # resumed: the store's one read
+
+
+def test_a_resumed_run_counts_its_sessions_and_their_time(tmp_path):
+    from arena_bench.results import load_run
+
+    args = ["run", "--model", "scripted/linear", "--limit", "1", "--output-path", str(tmp_path), "--no-progress",
+            "--bootstrap", "50"]  # fmt: skip
+    assert CliRunner().invoke(main, args).exit_code == 0
+    (run_dir,) = [p.parent for p in tmp_path.rglob("results.json")]
+    first = load_run(run_dir).results.counts
+    assert first.sessions == 1 and first.seconds_all_sessions == first.seconds_this_session > 0
+    assert CliRunner().invoke(main, [*args, "--resume"]).exit_code == 0
+    second = load_run(run_dir).results.counts
+    assert second.sessions == 2 and second.played_this_session == 0
+    assert second.seconds_all_sessions == pytest.approx(
+        first.seconds_this_session + second.seconds_this_session
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from arena_bench.leaderboard import build
+from arena_bench.players import UnknownPlayer
 from arena_bench.verify import expected_for
 
 from .leaderboard_fixtures import evaluation_run, rename_model, tournament_run
@@ -153,10 +154,26 @@ def test_another_split_gets_a_table_of_its_own_with_best_and_worst_games(site, t
     index = (tmp_path / "site" / "index.html").read_text()
     assert "<h2>Split lite</h2>" in index and EVIL not in index
     for e in lite:
-        assert e["wall_s"] > 0 and e["games_per_s"] > 0
+        assert e["wall_s"] > 0 and e["games_per_s"] > 0 and e["sessions"] == 1
         page = (tmp_path / "site" / "models" / e["page"]).read_text()
         payload = json.loads(
             page.split('<script id="data" type="application/json">')[1].split("</script>")[0]
         )
         titles = [t["title"] for t in payload["transcripts"]]
         assert titles[0].startswith("Best game") and titles[1].startswith("Worst game")
+
+
+def test_a_board_for_another_panel_skips_other_panels_baselines_and_refuses_their_submissions(site, tmp_path):
+    out, _ = site
+    data = out.parent / "snapshot"
+    alt = tmp_path / "data"
+    shutil.copytree(data / "baselines" / "tournament", alt / "baselines" / "panel-v2")
+    shutil.copytree(data / "submissions" / "logroller", alt / "submissions" / "logroller")
+    summary = build(alt, tmp_path / "site", expected_for("negotiation-v1", "lite", "panel-v3"), b=100)
+    assert summary["entries"] == []
+    (refused,) = summary[
+        "refused"
+    ]  # the submission, with the reason; panel-v2's baselines are not this board's
+    assert refused["run"].startswith("submissions/") and "panel 'panel-v2' differs" in refused["reasons"][0]
+    with pytest.raises(UnknownPlayer, match="panel-v9"):
+        expected_for("negotiation-v1", "lite", "panel-v9")

@@ -39,6 +39,7 @@ SCRIPTED_V1 = {
     "scripted/logroller": {"e": 0.5},
 }
 PPO_NASH_V1_SHA256 = "29680494485618b6a6b7e047938a1d128e3a4890e844ed216b250ec89433ca95"
+PPO_NASH_V2_SHA256 = "c65d439511172ac854a18f0be44beedad6105df869b751beddf83149ddf55a6f"
 NEGOTIATION_V1_HASH = "c817044a86f8a1f21b6f6431826b7ad12b31a058a510fdd86e290dd33a14bf40"
 
 
@@ -52,7 +53,17 @@ def test_published_panels_are_pinned():
     assert {m: _definition(m) for m in PANELS["panel-v1"]} == SCRIPTED_V1
     assert PANELS["panel-v2"] == tuple(SCRIPTED_V1) + ("policy/ppo-nash-v1",)
     assert _definition("policy/ppo-nash-v1") == PPO_NASH_V1_SHA256
-    assert PANEL_VERSION == "panel-v2"
+    assert PANELS["panel-v3"] == tuple(SCRIPTED_V1) + (
+        "scripted/micro",
+        "scripted/hardheaded",
+        "policy/ppo-nash-v2",
+    )
+    assert _definition("scripted/micro") == {}
+    assert _definition("scripted/hardheaded") == {"e": 0.05, "min_utility": 0.585, "window": 0.05}
+    assert _definition("policy/ppo-nash-v2") == PPO_NASH_V2_SHA256
+    assert (
+        PANEL_VERSION == "panel-v2"
+    )  # panel-v3 is published; runs default to panel-v2 until the board moves
 
 
 def test_the_published_prompt_is_pinned():

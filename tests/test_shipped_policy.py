@@ -47,3 +47,20 @@ def test_shipped_policy_plays_without_torch():
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["turns"] >= 1 and res["torch"] is False
+
+
+def test_ppo_nash_v2_is_guarded_and_records_its_training():
+    meta = load_policy("ppo-nash-v2").meta
+    assert meta["features_version"] == FEATURES_VERSION and meta["guard"] == "batna"
+    cfg = meta["config"]
+    assert cfg["engine"] == "array" and cfg["batna_guard"] and cfg["population"] and cfg["shaping"]
+    assert {"micro", "hardheaded"} <= set(cfg["scripted_opponents"])
+    assert panel("panel-v3")[-1] == "policy/ppo-nash-v2" and set(panel("panel-v1")) < set(panel("panel-v3"))
+    # published things do not move: panel-v2 keeps ppo-nash-v1
+    assert panel("panel-v2")[-1] == "policy/ppo-nash-v1"
+
+
+def test_ppo_nash_v2_only_plays_legal_actions():
+    player = PolicyPlayer("ppo-nash-v2")
+    scenarios = open_task_set("negotiation-v1").load("lite")[:10]
+    assert check_agent(player.new_agent, scenarios) == []

@@ -168,6 +168,68 @@ def test_smoke_training_run_exports_a_policy_that_arena_bench_plays(tmp_path):
     assert "policy/" in r.output
 
 
+def test_a_guarded_run_on_the_array_engine_exports_the_guard_and_its_population(tmp_path):
+    """batna_guard and scripted_opponents (MiCRO and HardHeaded among them): the exported file carries
+    the guard, so arena_bench plays it guarded, and no side it plays ends below its BATNA."""
+    pytest.importorskip("torch")
+    from arena_bench.results import load_run
+    from reference_trainer.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        out=str(tmp_path / "run"),
+        n_scenarios=40,
+        bc_games=20,
+        bc_epochs=1,
+        iterations=2,
+        games_per_iteration=64,
+        eval_every=0,
+        select_decoding=False,
+        engine="array",
+        batna_guard=True,
+        scripted_opponents=("micro", "hardheaded", "pushover"),
+        opponent_mix=(0.0, 0.0, 1.0),
+    )
+    summary = train(cfg, log=lambda *_: None)
+    meta = load_policy(summary["policy"]).meta
+    assert meta["guard"] == "batna" and meta["config"]["scripted_opponents"] == [
+        "micro",
+        "hardheaded",
+        "pushover",
+    ]
+    from click.testing import CliRunner
+
+    from arena_bench.cli import main
+
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            "--model",
+            f"policy/{summary['policy']}",
+            "--limit",
+            "6",
+            "--panel",
+            "panel-v1",
+            "--output-path",
+            str(tmp_path / "eval"),
+            "--no-progress",
+            "--bootstrap",
+            "100",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    (run_dir,) = [p.parent for p in (tmp_path / "eval").rglob("games.jsonl")]
+    sides = [
+        s for g in load_run(run_dir).games for s in g.to_dict()["sides"] if s["player"].startswith("policy/")
+    ]
+    assert len(sides) > 6 * 16 and all(s["rational"] for s in sides)
+    with pytest.raises(ValueError, match="no strategy"):
+        train(
+            TrainConfig(out=str(tmp_path / "bad"), scripted_opponents=("nobody",), bc_games=2),
+            log=lambda *_: None,
+        )
+
+
 def test_keep_best_exports_an_evaluated_checkpoint_even_without_intervals(tmp_path):
     """One dev scenario gives no interval: the paired curve must still be written, and keep_best
     must export one of the evaluated iterations."""

@@ -31,6 +31,40 @@ TOKEN_DIM = 6 * MAX_OPTIONS + 2
 GLOBAL_DIM = 8
 FEATURES_VERSION = 2  # features and layers; recorded in exported policies, another version is refused
 PROPOSE, ACCEPT, WALK = 0, 1, 2
+GUARDS = ("none", "batna")  # an exported policy's ``guard`` (meta); files without one have none
+
+
+def accept_allowed(can_accept: np.ndarray, glob: np.ndarray, guard: str) -> np.ndarray:
+    """Where accepting is legal for a policy: an offer stands and, under the ``batna`` guard, it is
+    worth at least the BATNA (``glob``'s utility of the table against its BATNA, the features' own
+    numbers, so every engine decides alike)."""
+    can = np.asarray(can_accept, dtype=bool)
+    return can & (glob[:, 2] >= glob[:, 1]) if guard == "batna" else can
+
+
+def guard_offers(
+    kind: np.ndarray,
+    options: np.ndarray,
+    glob: np.ndarray,
+    points: np.ndarray,
+    opt_mask: np.ndarray,
+    guard: str,
+) -> np.ndarray:
+    """Under the ``batna`` guard a proposal worth less than the BATNA becomes the proposer's best
+    offer (the first best option of every issue), so the policy can never propose a deal it should
+    refuse; ``options`` (N, I) otherwise unchanged. Padded issues carry no points."""
+    if guard != "batna":
+        return options
+    low = (np.asarray(kind) == PROPOSE) & (utility_of(options, points) < glob[:, 1])
+    best = np.where(opt_mask > 0, points, -np.inf).argmax(axis=2)
+    return np.where(low[:, None], best, options)
+
+
+def policy_guard(meta: dict[str, Any]) -> str:
+    guard = meta.get("guard", "none")
+    if guard not in GUARDS:
+        raise PolicyError(f"policy guard {guard!r}: this arena_bench knows {', '.join(GUARDS)}")
+    return guard
 
 
 def _onehot(offer: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -320,10 +354,17 @@ class PolicyAgent:
         tokens, glob, can_accept = observation_features(
             obs, self.points, self.w, self.opt_mask, self.issue_mask
         )
+        guard = policy_guard(self.policy.meta)
         tl, ol = forward(
-            self.policy.params, tokens, glob, self.issue_mask[None], self.opt_mask[None], can_accept
+            self.policy.params,
+            tokens,
+            glob,
+            self.issue_mask[None],
+            self.opt_mask[None],
+            accept_allowed(can_accept, glob, guard),
         )
         kind, options = sample(tl, ol, self.rng, self.greedy)
+        options = guard_offers(kind, options, glob, self.points[None], self.opt_mask[None], guard)
         if kind[0] == ACCEPT:
             return Reply(message="I accept.", action=Action.accept())
         if kind[0] == WALK:
@@ -353,6 +394,7 @@ class PolicyPlayer:
     def __init__(self, ref: str):
         self.file = load_policy(ref)
         self.spec = f"policy/{ref}"
+        policy_guard(self.file.meta)  # an unknown guard is refused when loaded, not mid-run
         self.greedy = self.file.meta.get("decoding", "sample") == "greedy"
 
     def new_agent(self, role_index: int, seed: int) -> PolicyAgent:

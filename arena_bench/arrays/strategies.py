@@ -336,12 +336,14 @@ class Policy(Strategy):
         super().__init__(games, seats, seeds)
         self.file = P.load_policy(ref)
         self.greedy = self.file.meta.get("decoding", "sample") == "greedy"
+        self.guard = P.policy_guard(self.file.meta)
         self.rng = {int(seat): np.random.default_rng(seed) for seat, seed in zip(seats, seeds)}
         self.inputs = PolicyInputs(games)
 
     def decide(self, t, g, s):
         tokens, glob, can, issue_mask, opt_mask = self.inputs.features(t, g, s)
-        tl, ol = forward_rowwise(self.file.params, tokens, glob, issue_mask, opt_mask, can)
+        allowed = P.accept_allowed(can, glob, self.guard)
+        tl, ol = forward_rowwise(self.file.params, tokens, glob, issue_mask, opt_mask, allowed)
         n = len(s)
         if self.greedy:
             kind, options = tl.argmax(axis=-1), ol.argmax(axis=-1)
@@ -351,6 +353,8 @@ class Policy(Strategy):
             for j, seat in enumerate(s.tolist()):
                 k, o = P.sample(tl[j : j + 1], ol[j : j + 1], self.rng[seat])
                 kind[j], options[j] = k[0], o[0]
+        sc, role = self.games.seat_sc[s], self.games.seat_role[s]
+        options = P.guard_offers(kind, options, glob, self.inputs.points[sc, role], opt_mask, self.guard)
         flat = self.inputs.flat(g, options)
         return np.where(kind == P.ACCEPT, ACCEPT, np.where(kind == P.WALK, WALK, PROPOSE)), np.where(
             kind == P.PROPOSE, flat, NONE
