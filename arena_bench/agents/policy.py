@@ -52,12 +52,12 @@ def guard_offers(
 ) -> np.ndarray:
     """Under the ``batna`` guard a proposal worth less than the BATNA becomes the proposer's best
     offer (the first best option of every issue), so the policy can never propose a deal it should
-    refuse; ``options`` (N, I) otherwise unchanged. Padded issues carry no points."""
+    refuse; ``options`` (N, I) otherwise unchanged, padded issues always."""
     if guard != "batna":
         return options
     low = (np.asarray(kind) == PROPOSE) & (utility_of(options, points) < glob[:, 1])
     best = np.where(opt_mask > 0, points, -np.inf).argmax(axis=2)
-    return np.where(low[:, None], best, options)
+    return np.where(low[:, None] & (opt_mask > 0).any(axis=2), best, options)  # padding left as it was
 
 
 def policy_guard(meta: dict[str, Any]) -> str:
