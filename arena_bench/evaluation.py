@@ -304,7 +304,8 @@ def build_results(
             resumed_from_store=stats.skipped_done,
             seconds_this_session=round(stats.seconds, 3),
             engine=stats.engine,
-            sessions=1 + (previous.sessions if previous else 0),
+            # an earlier file without these counted its own session only: a lower bound
+            sessions=1 + ((previous.sessions or 1) if previous else 0),
             seconds_all_sessions=round(
                 stats.seconds
                 + ((previous.seconds_all_sessions or previous.seconds_this_session) if previous else 0),

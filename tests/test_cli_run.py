@@ -220,3 +220,14 @@ def test_a_resumed_run_counts_its_sessions_and_their_time(tmp_path):
     assert second.seconds_all_sessions == pytest.approx(
         first.seconds_this_session + second.seconds_this_session
     )
+    # a results file from before sessions were counted: its session counts once, never a crash
+    path = run_dir / "results.json"
+    data = json.loads(path.read_text())
+    del data["counts"]["sessions"], data["counts"]["seconds_all_sessions"]
+    path.write_text(json.dumps(data))
+    assert CliRunner().invoke(main, [*args, "--resume"]).exit_code == 0
+    third = load_run(run_dir).results.counts
+    assert third.sessions == 2
+    assert third.seconds_all_sessions == pytest.approx(
+        second.seconds_this_session + third.seconds_this_session
+    )

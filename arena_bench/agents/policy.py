@@ -323,6 +323,7 @@ def load_policy(ref: str) -> PolicyFile:
             f"this arena_bench reads version {FEATURES_VERSION} (token size {TOKEN_DIM}): "
             "re-export it with a matching reference_trainer"
         )
+    policy_guard(meta)  # an unknown guard is refused when loaded, not mid-run
     return PolicyFile(ref, params, meta, digest)
 
 
@@ -394,7 +395,6 @@ class PolicyPlayer:
     def __init__(self, ref: str):
         self.file = load_policy(ref)
         self.spec = f"policy/{ref}"
-        policy_guard(self.file.meta)  # an unknown guard is refused when loaded, not mid-run
         self.greedy = self.file.meta.get("decoding", "sample") == "greedy"
 
     def new_agent(self, role_index: int, seed: int) -> PolicyAgent:
