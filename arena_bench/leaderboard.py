@@ -365,7 +365,7 @@ def _split_table(
         }
         entries.append(entry)
         _model_page(tmp, entry, run, stats, scenarios, b, samples, split)
-        cells = "".join(f"<td>{html.escape(_fmt(r.get(c), METRIC_BY_KEY[c].digits))}</td>" for c in HEADLINE)
+        cells = "".join(f"<td>{_fmt(r.get(c), METRIC_BY_KEY[c].digits)}</td>" for c in HEADLINE)
         body.append(
             f"<tr><td>{r.rank}</td><td>{r.rank_interval[0]}-{r.rank_interval[1]}</td>"
             f"<td class='name'><a href='models/{html.escape(entry['page'])}'>{html.escape(agent)}</a></td>{cells}"

@@ -124,11 +124,14 @@ def main() -> None:
         help="rollout environments, side by side: reference (BatchedEnv) and array (the array engine)",
     )
     p.add_argument("--games-per-iteration", type=int, default=None, help="override the config's batch")
+    p.add_argument("--threads", type=int, default=None, help="override the config's torch threads")
     p.add_argument(
         "--policy", default="ppo-nash-v1", help="starting weights: a shipped name or an exported .npz"
     )
     args = p.parse_args()
     cfg = dataclasses.replace(TrainConfig.from_file(args.config), device=args.device)
+    if args.threads:
+        cfg = dataclasses.replace(cfg, threads=args.threads)
     if args.games_per_iteration:
         cfg = dataclasses.replace(cfg, games_per_iteration=args.games_per_iteration)
     print(

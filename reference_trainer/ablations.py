@@ -1,18 +1,20 @@
 """Ablations of the reference trainer, each one command, several seeds, evaluated on ``test``.
 
-    python -m reference_trainer.ablations --config reference_trainer/configs/ablation.json \
-        --seeds 1 2 3 --jobs 2 --out runs/ablations
+    python -m reference_trainer.ablations --config reference_trainer/configs/ablation-v2.json \
+        --seeds 1 2 3 --jobs 2 --out runs/ablations-v2
 
-Each variant changes one setting of the base config (reward, population, shaping, warmup).
-Every (variant, seed) trains to ``<out>/<variant>/seed<k>/`` (skipped when its policy already
-exists, so an interrupted sweep resumes) and its policy plays the scripted panel and itself on
-the evaluation split. All policies play the same cells with the same game seeds, so variants
-are compared paired, cell by cell; seed k of a variant is paired with seed k of the default
-(``rep`` = seed index), and the cluster bootstrap over scenarios gives the interval. The spread
-over training seeds is reported beside it (one mean per seed), because the bootstrap over
-scenarios does not include training noise.
+Each variant changes one setting of the base config (reward, population, shaping, warmup); a
+variant that would not change the base (its reward already) is left out. Every (variant, seed)
+trains to ``<out>/<variant>/seed<k>/`` (skipped when its policy already exists, so an interrupted
+sweep resumes) and its policy plays the scripted panel and itself on the evaluation split. All
+policies play the same cells with the same game seeds, so variants are compared paired, cell by
+cell; seed k of a variant is paired with seed k of the base config (``rep`` = seed index), and the
+cluster bootstrap over scenarios gives the interval. The spread over training seeds is reported
+beside it (one mean per seed), because the bootstrap over scenarios does not include training
+noise. Then every variant's policies play every other variant's (``--crossplay-limit`` scenarios):
+the essay's test of whether a policy trained one way is brittle against policies trained another.
 
-Writes ``ablations.json``, ``ablations.md`` (the table) and ``ablations.png``.
+Writes ``ablations.json``, ``ablations.md`` (the tables) and ``ablations.png``.
 """
 
 from __future__ import annotations
@@ -28,22 +30,35 @@ from typing import Any
 
 import numpy as np
 
+BASELINE = "base config"
 VARIANTS: dict[str, dict[str, Any]] = {
-    "nash (default)": {},
+    BASELINE: {},
+    "nash": {"reward": "nash"},
     "selfish": {"reward": "selfish"},
     "close": {"reward": "close"},
     "latest-only": {"population": False},
     "terminal only": {"shaping": False},
     "from scratch": {"warmup": False},
-    "arena": {"reward": "arena"},  # the benchmark's own per-game score as the reward (optional)
+    "arena": {"reward": "arena"},  # the benchmark's own per-game score as the reward
 }
-REQUIRED = [name for name in VARIANTS if name != "arena"]
-BASELINE = "nash (default)"
+REQUIRED = list(VARIANTS)
+
+
+def applicable(base: dict[str, Any], names: list[str]) -> list[str]:
+    """The variants that change something in ``base`` (a reward variant equal to the base's own
+    reward is the base config itself), the base config first."""
+    out = [BASELINE]
+    for name in names:
+        if name != BASELINE and any(base.get(k) != v for k, v in VARIANTS[name].items()):
+            out.append(name)
+    return out
+
+
 EVAL_PANEL = "panel-v1"  # the scripted panel: the shipped trained policy is not an opponent here
 
 
 def slug(name: str) -> str:
-    return name.split(" (")[0].replace(" ", "-")
+    return name.replace(" ", "-")
 
 
 def _train_one(cfg_dict: dict[str, Any]) -> str:
@@ -79,7 +94,10 @@ def sweep(
     limit: int | None,
     jobs: int,
     variants: list[str],
+    crossplay_limit: int | None = 0,
 ) -> dict[str, Any]:
+    """Train and evaluate every (variant, seed); ``crossplay_limit``: the first N scenarios of the
+    split for the cross-play of the variants' policies (None: as the evaluation; 0: none)."""
     out.mkdir(parents=True, exist_ok=True)
     plan = []
     for name in variants:
@@ -98,7 +116,65 @@ def sweep(
         policies = list(pool.map(_train_one, [d for _, _, d in plan]))
         eval_jobs = [(p, split, limit, str(Path(d["out"]) / "eval")) for p, (_, _, d) in zip(policies, plan)]
         run_dirs = list(pool.map(_evaluate_one, eval_jobs))
-    return summarise(plan, policies, run_dirs, seeds, variants, out, split, limit)
+    result = summarise(plan, policies, run_dirs, seeds, variants, out, split, limit)
+    if crossplay_limit != 0 and len(variants) > 1:
+        by_variant: dict[str, list[str]] = {}
+        for (name, _, _), policy in zip(plan, policies):
+            by_variant.setdefault(name, []).append(policy)
+        cross_limit = limit if crossplay_limit is None else crossplay_limit
+        result["crossplay"] = crossplay(by_variant, split, cross_limit, out / "crossplay")
+        from arena_bench.storage import write_atomic
+
+        write_atomic(out / "ablations.json", json.dumps(result, indent=2, default=str))
+        write_atomic(out / "ablations.md", markdown(result))
+    return result
+
+
+def crossplay(
+    by_variant: dict[str, list[str]], split: str, limit: int | None, folder: Path
+) -> dict[str, Any]:
+    """Every variant's policies against every other variant's (seed k against every seed), on the
+    same cells: the matrix of mean Arena Scores (row against column), and each variant paired with
+    the base config against the opponents that are neither of them (same opponent policy, seed
+    index, scenario, role and move order), with a cluster-bootstrap interval over scenarios. This
+    is the essay's test of brittleness: a policy trained only against itself meeting policies
+    trained differently."""
+    from .exploit import challenge_pairs, paired_gain
+
+    spec_of = {f"policy/{p}": (name, k) for name, paths in by_variant.items() for k, p in enumerate(paths)}
+    specs = list(spec_of)
+    pairs = [(a, b) for i, a in enumerate(specs) for b in specs[i + 1 :] if spec_of[a][0] != spec_of[b][0]]
+    records = challenge_pairs(pairs, split, limit, folder)
+    names = list(by_variant)
+    sums = {(a, b): [0.0, 0] for a in names for b in names}
+    # score[(variant, seed index)][(scenario, role, first mover, opponent spec)]
+    score: dict[tuple[str, int], dict[tuple, float]] = {}
+    for r in records:
+        for side in (0, 1):
+            me, them = spec_of[r.players[side]], spec_of[r.players[1 - side]]
+            x = r.sides[side].arena_score
+            cell = sums[(me[0], them[0])]
+            cell[0] += x
+            cell[1] += 1
+            score.setdefault(me, {})[(r.scenario_id, side, r.first_mover, r.players[1 - side])] = x
+    matrix = {
+        a: {b: (sums[(a, b)][0] / sums[(a, b)][1] if sums[(a, b)][1] else None) for b in names} for a in names
+    }
+    paired = {}
+    for name in names:
+        if name == BASELINE:
+            continue
+        a_cells, b_cells = {}, {}
+        for k in range(min(len(by_variant[name]), len(by_variant[BASELINE]))):
+            for key, x in score.get((name, k), {}).items():
+                if spec_of[key[3]][0] in (name, BASELINE):
+                    continue
+                y = score.get((BASELINE, k), {}).get(key)
+                if y is not None:
+                    a_cells[(key[0], k, *key[1:])], b_cells[(key[0], k, *key[1:])] = x, y
+        if a_cells:
+            paired[name] = paired_gain(a_cells, b_cells)
+    return {"split": split, "limit": limit, "games": len(records), "matrix": matrix, "vs_base": paired}
 
 
 def summarise(
@@ -187,6 +263,25 @@ def markdown(result: dict[str, Any]) -> str:
             f"{_ci(r['deal'])} | {', '.join(f'{x:.3f}' for x in r['seed_means'])} | "
             f"{w['opponent'].split('/')[-1]} {w['mean']:.3f} | {diff} |"
         )
+    cross = result.get("crossplay")
+    if cross:
+        names = list(cross["matrix"])
+        lines += [
+            "",
+            f"Cross-play on `{cross['split']}` (first {cross['limit']} scenarios; {cross['games']} games): each "
+            "variant's policies (rows) against the other variants' policies (columns), mean Arena Score; the last "
+            "column pairs the row with the base config against the opponents that are neither of them.",
+            "",
+            "| policies of | " + " | ".join(names) + " | minus base config, same opponents |",
+            "| --- |" + " --- |" * (len(names) + 1),
+        ]
+        for a in names:
+            cells = " | ".join(
+                "" if cross["matrix"][a][b] is None else f"{cross['matrix'][a][b]:.3f}" for b in names
+            )
+            g = cross["vs_base"].get(a)
+            diff = f"{g['mean']:+.3f} [{g['lo']:+.3f}, {g['hi']:+.3f}]" if g else ""
+            lines.append(f"| {a} | {cells} | {diff} |")
     return "\n".join(lines) + "\n"
 
 
@@ -239,12 +334,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--split", default="test")
     p.add_argument("--limit", type=int, default=None, help="first N scenarios of the split (default: all)")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument(
+        "--crossplay-limit",
+        type=int,
+        default=105,
+        help="cross-play of the variants' policies on the first N scenarios of the split (0: none)",
+    )
     p.add_argument("--out", type=Path, default=Path("runs/ablations"))
     args = p.parse_args(argv)
-    if BASELINE not in args.variants:
-        args.variants = [BASELINE] + args.variants
     base = dataclasses.asdict(TrainConfig.from_file(args.config))
-    result = sweep(base, args.seeds, args.out, args.split, args.limit, args.jobs, args.variants)
+    args.variants = applicable(base, args.variants)
+    result = sweep(
+        base, args.seeds, args.out, args.split, args.limit, args.jobs, args.variants, args.crossplay_limit
+    )
     print(markdown(result))
 
 

@@ -160,6 +160,124 @@ class ArrayEnv:
         return u.reshape(self.n, 2, -1)
 
 
+BUCKET_RATIO = 8  # a bucket's largest outcome space is at most this many times its smallest
+
+
+def buckets(sizes: np.ndarray, ratio: int = BUCKET_RATIO) -> list[np.ndarray]:
+    """Games grouped by outcome-space size (indices into ``sizes``, each group in index order):
+    one array batch pads every game to its largest scenario, and the training pool runs from 4 to
+    12,500 outcomes, so one batch of all of them is mostly padding."""
+    order = np.argsort(sizes, kind="stable")
+    groups, start = [], 0
+    for j in range(1, len(order) + 1):
+        if j == len(order) or sizes[order[j]] > ratio * sizes[order[start]]:
+            groups.append(np.sort(order[start:j]))
+            start = j
+    return groups
+
+
+class BucketedArrayEnv:
+    """N games in lockstep as several :class:`ArrayEnv` of similar outcome-space size, behind
+    ArrayEnv's interface with the games in their drawn order. Every rule of the engine is per game
+    (each seat has its own generator), so the games play exactly as in one ArrayEnv: only the
+    padding, and with it the memory and time, shrinks."""
+
+    def __init__(
+        self,
+        scenarios: Sequence[Scenario],
+        first_mover: np.ndarray,
+        learner: np.ndarray,
+        opponents: Sequence[str | None],
+        seeds: Sequence[int],
+        max_turns: int = MAX_TURNS,
+        ratio: int | None = None,
+    ):
+        self.scenarios = list(scenarios)
+        self.n = len(self.scenarios)
+        self.first = np.asarray(first_mover, dtype=int)
+        learner = np.asarray(learner, dtype=int)
+        sizes = np.array([sc.n_outcomes for sc in self.scenarios])
+        self.members = buckets(sizes, ratio or BUCKET_RATIO)
+        self.envs = [
+            ArrayEnv(
+                [self.scenarios[k] for k in m],
+                self.first[m],
+                learner[m],
+                [opponents[k] for k in m],
+                [seeds[k] for k in m],
+                max_turns,
+            )
+            for m in self.members
+        ]
+        self.bucket = np.zeros(self.n, dtype=int)
+        self.local = np.zeros(self.n, dtype=int)
+        for b, m in enumerate(self.members):
+            self.bucket[m], self.local[m] = b, np.arange(len(m))
+        self.s: ScenarioArrays = _cached_arrays(self.scenarios)
+        self.t = 0
+
+    def _gather(self, per_env) -> np.ndarray:
+        parts = [per_env(e) for e in self.envs]
+        out = np.empty((self.n,) + parts[0].shape[1:], dtype=parts[0].dtype)
+        for m, part in zip(self.members, parts):
+            out[m] = part
+        return out
+
+    def _split(self, idx: np.ndarray):
+        """(bucket, positions in idx, local indices) for every bucket with games in ``idx``."""
+        b_of = self.bucket[idx]
+        for b in np.unique(b_of):
+            pos = np.flatnonzero(b_of == b)
+            yield b, pos, self.local[idx[pos]]
+
+    done = property(lambda self: self._gather(lambda e: e.done))
+    turn = property(lambda self: self._gather(lambda e: e.turn))
+    deal = property(lambda self: self._gather(lambda e: e.deal))
+    counts = property(lambda self: self._gather(lambda e: e.counts))
+    unchanged = property(lambda self: self._gather(lambda e: e.unchanged))
+
+    @property
+    def to_move(self) -> np.ndarray:
+        return (self.first + self.t) % 2
+
+    def utilities(self) -> np.ndarray:
+        return self._gather(lambda e: e.utilities())
+
+    def table_potential(self) -> np.ndarray:
+        return self._gather(lambda e: e.table_potential())
+
+    shares = BatchedEnv.shares
+    welfare = BatchedEnv.welfare
+
+    def observe(self, idx: np.ndarray):
+        out = None
+        for b, pos, local in self._split(idx):
+            parts = self.envs[b].observe(local)
+            if out is None:
+                out = [np.empty((len(idx),) + p.shape[1:], dtype=p.dtype) for p in parts]
+            for o, p in zip(out, parts):
+                o[pos] = p
+        return tuple(out)
+
+    def scripted_moves(self, idx: np.ndarray, kind: np.ndarray, offers: np.ndarray) -> np.ndarray:
+        moved = []
+        for b, _, local in self._split(idx):
+            env, m = self.envs[b], self.members[b]
+            k_b, o_b = np.zeros(env.n, dtype=kind.dtype), np.full((env.n,) + offers.shape[1:], -1)
+            done = env.scripted_moves(local, k_b, o_b)
+            kind[m[done]], offers[m[done]] = k_b[done], o_b[done]
+            moved.append(m[done])
+        return np.concatenate(moved) if moved else np.zeros(0, dtype=int)
+
+    def step(self, idx: np.ndarray, kind: np.ndarray, offers: np.ndarray) -> None:
+        if len(idx) == 0:
+            return
+        kind = np.asarray(kind)
+        for b, pos, local in self._split(idx):
+            self.envs[b].step(local, kind[pos], offers[pos])
+        self.t += 1
+
+
 _ROWS: dict[str, ScenarioArrays] = {}  # one scenario's padded constants, by id (scenarios are immutable)
 
 

@@ -253,9 +253,9 @@ def rollout(
     opp_choice = [opponents[int(i)] for i in rng.integers(len(opponents), size=n)]
     seeds = {k: int(rng.integers(1 << 30)) for k, o in enumerate(opp_choice) if o[0] == "scripted"}
     if cfg.engine == "array":
-        from .array_env import ArrayEnv
+        from .array_env import BucketedArrayEnv
 
-        env = ArrayEnv(
+        env = BucketedArrayEnv(
             picked,
             first,
             learner,
@@ -367,42 +367,62 @@ def rollout(
 
 def advantages(batch: dict[str, Any], cfg: TrainConfig) -> dict[str, np.ndarray]:
     """Flatten learner steps game by game; GAE with the terminal reward on each game's last step
-    and, when enabled, potential-based shaping gamma * phi(s') - phi(s) (phi = 0 at the end)."""
+    and, when enabled, potential-based shaping gamma * phi(s') - phi(s) (phi = 0 at the end).
+
+    Rows are ordered game by game (games in order of their first step), step by step, and the
+    recursion runs over all games at once, one step position at a time, with each game's float
+    operations in the same order as a per-game loop."""
     env, steps = batch["env"], batch["steps"]
-    per_game: dict[int, list[tuple[int, int]]] = {}
-    for si, st in enumerate(steps):
-        for j, k in enumerate(st["idx"]):
-            per_game.setdefault(int(k), []).append((si, j))
-    rows = {
-        key: [] for key in ("tokens", "glob", "can", "kind", "options", "logp", "value", "adv", "ret", "game")
+    if not steps:
+        raise ValueError("no learner steps in the batch")
+    game = np.concatenate([st["idx"] for st in steps]).astype(int)
+    step_no = np.concatenate([np.full(len(st["idx"]), si) for si, st in enumerate(steps)])
+    pos = np.arange(len(game))
+    first_row = np.full(env.n, len(game))
+    np.minimum.at(first_row, game, pos)
+    order = np.lexsort((step_no, first_row[game]))  # by the game's first row, then by step
+    # values stay float32, as the network gives them: a per-game loop computes gamma * V in float32
+    game, values = game[order], np.concatenate([st["value"] for st in steps])[order]
+    start = np.flatnonzero(np.r_[True, game[1:] != game[:-1]])
+    length = np.diff(np.r_[start, len(game)])
+    j = pos - np.repeat(start, length)  # step position within its game
+    n_games, width = len(start), int(length.max())
+    grid = np.full((n_games, width), -1)
+    grid[np.repeat(np.arange(n_games), length), j] = pos
+    live = grid >= 0
+    v = np.where(live, values[np.maximum(grid, 0)], np.float32(0.0))
+    if cfg.shaping:
+        potential = np.concatenate([st["potential"] for st in steps])[order].astype(float)
+        phi = np.where(live, potential[np.maximum(grid, 0)], 0.0)
+    else:
+        phi = np.zeros_like(v)
+    last_step = (np.arange(width)[None, :] == (length - 1)[:, None]) & live
+    rewards = np.where(last_step, np.asarray(batch["reward"], dtype=float)[game[start]][:, None], 0.0)
+    phi_next = np.concatenate([phi[:, 1:], np.zeros((n_games, 1))], axis=1)
+    phi_next = np.where(last_step, 0.0, phi_next)
+    rewards = rewards + cfg.gamma * phi_next - phi
+    adv = np.zeros(v.shape)
+    acc = np.zeros(n_games)
+    for t in reversed(range(width)):
+        next_v = np.where(last_step[:, t], np.float32(0.0), v[:, t + 1] if t + 1 < width else np.float32(0.0))
+        delta = rewards[:, t] + cfg.gamma * next_v - v[:, t]
+        acc = np.where(
+            live[:, t], delta + cfg.gamma * cfg.gae_lambda * np.where(last_step[:, t], 0.0, acc), 0.0
+        )
+        adv[:, t] = acc
+    adv_rows = adv[live]  # row-major over (game, step): the rows' order
+    out = {
+        key: np.concatenate([st[key] for st in steps])[order]
+        for key in ("tokens", "glob", "can", "kind", "options", "logp", "value")
     }
-    for k, seq in per_game.items():
-        values = np.array([steps[si]["value"][j] for si, j in seq])
-        phi = np.array([steps[si]["potential"][j] for si, j in seq]) if cfg.shaping else np.zeros(len(seq))
-        rewards = np.zeros(len(seq))
-        rewards[-1] = batch["reward"][k]
-        phi_next = np.append(phi[1:], 0.0)
-        rewards = rewards + cfg.gamma * phi_next - phi
-        adv = np.zeros(len(seq))
-        last = 0.0
-        for t in reversed(range(len(seq))):
-            next_v = values[t + 1] if t + 1 < len(seq) else 0.0
-            delta = rewards[t] + cfg.gamma * next_v - values[t]
-            last = delta + cfg.gamma * cfg.gae_lambda * last
-            adv[t] = last
-        for t, (si, j) in enumerate(seq):
-            st = steps[si]
-            for key in ("tokens", "glob", "can", "kind", "options", "logp", "value"):
-                rows[key].append(st[key][j])
-            rows["adv"].append(adv[t])
-            rows["ret"].append(adv[t] + values[t])
-            rows["game"].append(k)
-    out = {key: np.array(v) for key, v in rows.items()}
-    learner = batch["learner"][out["game"]]
-    out["issue_mask"] = env.s.issue_mask[out["game"]]
-    out["opt_mask"] = env.s.opt_mask[out["game"]]
-    out["other_points"] = env.s.points[out["game"], 1 - learner]
-    out["other_batna"] = env.s.batna[out["game"], 1 - learner]
+    out["adv"] = adv_rows
+    out["ret"] = adv_rows + values
+    out["game"] = game
+    learner = batch["learner"][game]
+    out["issue_mask"] = env.s.issue_mask[game]
+    out["opt_mask"] = env.s.opt_mask[game]
+    out["other_points"] = env.s.points[game, 1 - learner]
+    out["other_batna"] = env.s.batna[game, 1 - learner]
     return out
 
 

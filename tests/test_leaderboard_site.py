@@ -153,6 +153,10 @@ def test_another_split_gets_a_table_of_its_own_with_best_and_worst_games(site, t
     assert summary["refused"] == []  # the partial lite run is not this table's to refuse
     index = (tmp_path / "site" / "index.html").read_text()
     assert "<h2>Split lite</h2>" in index and EVIL not in index
+    lite_table = index.split("<table id='split-lite'>")[1].split("</table>")[0]
+    assert (
+        "<span class='ci'>[" in lite_table and "&lt;span" not in lite_table
+    )  # intervals as markup, not text
     for e in lite:
         assert e["wall_s"] > 0 and e["games_per_s"] > 0 and e["sessions"] == 1
         page = (tmp_path / "site" / "models" / e["page"]).read_text()

@@ -3,7 +3,9 @@ smoke run (torch: skipped where it is not installed; .ci/run installs the CPU bu
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,8 @@ from arena_bench.core.metrics import game_metrics
 from arena_bench.core.protocol import Action, Turn, initial_state, step
 from arena_bench.tasks import open_task_set
 from reference_trainer.env import BatchedEnv
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def random_actions(env: BatchedEnv, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -280,3 +284,84 @@ def test_exploit_trains_a_best_response_and_pairs_it_with_the_panel_against_the_
     assert "gain over the best panel member" in result.output
     bad = CliRunner().invoke(main, ["exploit", "--target", "openai/gpt-4o", "--out", str(tmp_path / "x")])
     assert bad.exit_code != 0 and "scripted/NAME or policy/NAME" in bad.output
+
+
+def _loop_advantages(batch, cfg):
+    """GAE written game by game, the plain definition the trainer's vectorized version must equal."""
+    steps, out = batch["steps"], {"adv": [], "ret": [], "game": []}
+    per_game: dict[int, list] = {}
+    for si, st in enumerate(steps):
+        for j, k in enumerate(st["idx"]):
+            per_game.setdefault(int(k), []).append((si, j))
+    for k, seq in per_game.items():
+        values = np.array([steps[si]["value"][j] for si, j in seq])
+        phi = np.array([steps[si]["potential"][j] for si, j in seq]) if cfg.shaping else np.zeros(len(seq))
+        rewards = np.zeros(len(seq))
+        rewards[-1] = batch["reward"][k]
+        rewards = rewards + cfg.gamma * np.append(phi[1:], 0.0) - phi
+        last = 0.0
+        adv = np.zeros(len(seq))
+        for t in reversed(range(len(seq))):
+            next_v = values[t + 1] if t + 1 < len(seq) else 0.0
+            last = rewards[t] + cfg.gamma * next_v - values[t] + cfg.gamma * cfg.gae_lambda * last
+            adv[t] = last
+        out["adv"] += list(adv)
+        out["ret"] += list(adv + values)
+        out["game"] += [k] * len(seq)
+    return {key: np.array(v) for key, v in out.items()}
+
+
+@pytest.mark.parametrize("shaping", [True, False])
+def test_bucketed_rollouts_play_exactly_as_one_batch_and_gae_matches_the_per_game_loop(monkeypatch, shaping):
+    """The array environment splits a batch by outcome-space size (less padding): the games, the
+    learner's samples and the rewards are exactly those of one unsplit batch. The vectorized GAE
+    equals the per-game definition."""
+    pytest.importorskip("torch")
+    import torch
+
+    from arena_bench.agents.policy import load_policy
+    from reference_trainer import array_env
+    from reference_trainer.policy import ActorCritic, load_actor
+    from reference_trainer.train import TrainConfig, advantages, mix_opponents, rollout, scenario_pool
+
+    cfg = dataclasses.replace(
+        TrainConfig.from_file(ROOT / "reference_trainer/configs/default.json"),
+        games_per_iteration=160,
+        shaping=shaping,
+    )
+    scenarios = scenario_pool(cfg)[:300]
+    batches = []
+    for ratio in (10**9, 2):  # one bucket, then many
+        monkeypatch.setattr(array_env, "BUCKET_RATIO", ratio)
+        rng = np.random.default_rng(3)
+        torch.manual_seed(0)
+        model = load_actor(ActorCritic(cfg.hidden), load_policy("ppo-nash-v2").params)
+        opponents = mix_opponents(cfg, [model.actor_params()], [0.0], rng)
+        batches.append(rollout(model, scenarios, cfg, rng, opponents))
+    one, many = batches
+    assert len(one["env"].envs) == 1 and len(many["env"].envs) >= 3
+    assert np.array_equal(one["reward"], many["reward"])
+    assert len(one["steps"]) == len(many["steps"])
+    for a, b in zip(one["steps"], many["steps"]):
+        for key in a:
+            assert np.array_equal(a[key], b[key]), key
+    got, want = advantages(many, cfg), _loop_advantages(many, cfg)
+    assert np.array_equal(got["game"], want["game"])
+    np.testing.assert_allclose(got["adv"], want["adv"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got["ret"], want["ret"], rtol=0, atol=1e-12)
+    assert np.abs(got["adv"]).max() > 0.01  # real advantages, not all zero
+
+
+def test_the_sweep_configs_are_the_default_run_at_a_smaller_budget():
+    """The ablation and exploit configs differ from ppo-nash-v2's only in budget and bookkeeping, so
+    their tables measure the shipped recipe."""
+    pytest.importorskip("torch")
+    from reference_trainer.train import TrainConfig
+
+    folder = ROOT / "reference_trainer/configs"
+    default = dataclasses.asdict(TrainConfig.from_file(folder / "default.json"))
+    allowed = {"iterations", "eval_every", "select_decoding", "threads", "out"}
+    for name in ("ablation-v2.json", "exploit-v2.json"):
+        cfg = dataclasses.asdict(TrainConfig.from_file(folder / name))
+        changed = {k for k in cfg if cfg[k] != default[k]}
+        assert changed <= allowed and "iterations" in changed, (name, changed)
