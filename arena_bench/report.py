@@ -379,12 +379,17 @@ def _or(x, default):
 
 
 def _save(fig, stem: Path, plt) -> list[Path]:
+    """PNG and SVG of ``fig``, byte for byte the same for the same figure (no date, fixed SVG ids), each
+    written to a temporary file and renamed."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ext in ("png", "svg"):
-        path = stem.with_suffix(f".{ext}")
-        fig.savefig(path, dpi=110)
-        paths.append(path)
+    with plt.rc_context({"svg.hashsalt": "arena-bench"}):
+        for ext in ("png", "svg"):
+            path = stem.with_suffix(f".{ext}")
+            tmp = path.with_name(path.name + ".tmp")
+            fig.savefig(tmp, dpi=110, format=ext, metadata={"Date": None} if ext == "svg" else None)
+            tmp.replace(path)
+            paths.append(path)
     plt.close(fig)
     return paths
 

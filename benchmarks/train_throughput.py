@@ -3,10 +3,10 @@
     python benchmarks/train_throughput.py [--config reference_trainer/configs/default.json] \
         [--iterations 30] [--device cpu|cuda]
 
-Runs PPO iterations of the config (rollouts in the batched numpy environment against its
+Runs PPO iterations of the config after an untimed warm-up iteration (rollouts against its
 opponent mix, GAE, PPO updates; behaviour cloning and evaluations left out) and prints games
 per wall-minute and per CPU-minute (process time, all threads), with the share spent in
-rollouts and in updates. The learner starts from the shipped policy (``--policy``), so games
+rollouts and in updates, and each part's own games per CPU-minute. The learner starts from the shipped policy (``--policy``), so games
 last as long as they do in training, not as long as a random network's. Side by side, the
 same policy against the scripted panel played one game at a time through arena_bench's own
 async game loop, the path evaluations take.
@@ -42,7 +42,7 @@ from reference_trainer.train import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def trainer_rate(cfg: TrainConfig, iterations: int, policy: str) -> dict[str, float]:
+def trainer_rate(cfg: TrainConfig, iterations: int, policy: str, warmup: int = 1) -> dict[str, float]:
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
@@ -51,19 +51,25 @@ def trainer_rate(cfg: TrainConfig, iterations: int, policy: str) -> dict[str, fl
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     pool = [{k: v.copy() for k, v in model.actor_params().items()}]
     pool_score = [0.0]
-    t_roll = t_upd = 0.0
+    # untimed warm-up iterations: the per-scenario constants a long run computes once
+    for _ in range(warmup):
+        batch = rollout(model, scenarios, cfg, rng, mix_opponents(cfg, pool, pool_score, rng))
+        ppo_update(model, opt, advantages(batch, cfg), cfg, rng)
+    t_roll = t_upd = c_roll = c_upd = 0.0
     turns = []
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(iterations):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         batch = rollout(model, scenarios, cfg, rng, mix_opponents(cfg, pool, pool_score, rng))
         t_roll += time.perf_counter() - t
+        c_roll += time.process_time() - c
         turns.append(batch["env"].turn.mean())
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         ppo_update(model, opt, advantages(batch, cfg), cfg, rng)
         if cfg.device == "cuda":
             torch.cuda.synchronize()
         t_upd += time.perf_counter() - t
+        c_upd += time.process_time() - c
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     games = iterations * cfg.games_per_iteration
     return {
@@ -74,6 +80,8 @@ def trainer_rate(cfg: TrainConfig, iterations: int, policy: str) -> dict[str, fl
         "per_cpu_min": games / cpu * 60,
         "rollout_share": t_roll / wall,
         "update_share": t_upd / wall,
+        "rollout_per_cpu_min": games / c_roll * 60,
+        "update_per_cpu_min": games / c_upd * 60,
         "turns": float(np.mean(turns)),
     }
 
@@ -116,6 +124,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", type=Path, default=ROOT / "reference_trainer/configs/default.json")
     p.add_argument("--iterations", type=int, default=30)
+    p.add_argument("--warmup", type=int, default=1, help="untimed iterations first")
     p.add_argument("--runner-games", type=int, default=1000)
     p.add_argument("--device", default="cpu")
     p.add_argument(
@@ -139,11 +148,13 @@ def main() -> None:
         f"opponent mix {cfg.opponent_mix}, device {cfg.device}, {cfg.threads} torch threads"
     )
     for engine in args.engines.split(","):
-        t = trainer_rate(dataclasses.replace(cfg, engine=engine), args.iterations, args.policy)
+        t = trainer_rate(dataclasses.replace(cfg, engine=engine), args.iterations, args.policy, args.warmup)
         print(
             f"trainer, {engine} environment, PPO updates included: {t['games']} games in {t['wall_s']:.1f} s wall, "
             f"{t['cpu_s']:.1f} s CPU -> {t['per_wall_min']:,.0f} games/wall-min, {t['per_cpu_min']:,.0f} games/CPU-min "
-            f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall; {t['turns']:.1f} turns a game)"
+            f"(rollouts {t['rollout_share']:.0%}, updates {t['update_share']:.0%} of wall; {t['turns']:.1f} turns a game)\n"
+            f"  rollouts alone: {t['rollout_per_cpu_min']:,.0f} games/CPU-min; GAE and PPO updates alone: "
+            f"{t['update_per_cpu_min']:,.0f} games/CPU-min ({cfg.ppo_epochs} epochs, minibatch {cfg.minibatch})"
         )
     r = runner_rate(cfg, args.runner_games, args.policy)
     print(

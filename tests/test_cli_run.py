@@ -231,3 +231,25 @@ def test_a_resumed_run_counts_its_sessions_and_their_time(tmp_path):
     assert third.seconds_all_sessions == pytest.approx(
         second.seconds_this_session + third.seconds_this_session
     )
+
+
+def test_a_report_is_the_same_bytes_when_built_again(tmp_path):
+    """Plots carry no date and fixed SVG ids, so a rebuilt report or leaderboard changes only where
+    its data does."""
+    r = CliRunner().invoke(
+        main,
+        ["run", "--model", "scripted/linear", "--limit", "2", "--opponents", "scripted/boulware",
+         "--output-path", str(tmp_path / "results"), "--no-progress", "--bootstrap", "100"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (run_dir,) = (tmp_path / "results").glob("*/*/")
+    built = []
+    for name in ("a", "b"):
+        r = CliRunner().invoke(
+            main, ["report", str(run_dir), "--format", "html", "--out", str(tmp_path / name)]
+        )
+        assert r.exit_code == 0, r.output
+        built.append({p.relative_to(tmp_path / name): p.read_bytes() for p in (tmp_path / name).rglob("*.*")})
+    svgs = [p for p in built[0] if p.suffix == ".svg"]
+    assert svgs and built[0] == built[1]
+    assert b"<dc:date>" not in built[0][svgs[0]]

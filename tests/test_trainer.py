@@ -365,3 +365,16 @@ def test_the_sweep_configs_are_the_default_run_at_a_smaller_budget():
         cfg = dataclasses.asdict(TrainConfig.from_file(folder / name))
         changed = {k for k in cfg if cfg[k] != default[k]}
         assert changed <= allowed and "iterations" in changed, (name, changed)
+
+
+def test_best_responses_to_different_targets_get_their_own_folders_even_from_one_config():
+    pytest.importorskip("torch")
+    from reference_trainer.exploit import config_for
+
+    config = ROOT / "reference_trainer/configs/exploit-v2.json"
+    a = config_for("policy/ppo-nash-v2", config, {})
+    b = config_for("scripted/boulware", config, {})
+    c = config_for("policy//abs/dir/policy.npz", config, {})
+    assert len({a.out, b.out, c.out}) == 3 and a.out == "runs/exploit-policy_ppo-nash-v2"
+    assert a.iterations == 150 and a.reward == "arena"  # the config's settings are kept
+    assert config_for("scripted/boulware", config, {"out": "x"}).out == "x"
