@@ -116,17 +116,18 @@ def sweep(
         policies = list(pool.map(_train_one, [d for _, _, d in plan]))
         eval_jobs = [(p, split, limit, str(Path(d["out"]) / "eval")) for p, (_, _, d) in zip(policies, plan)]
         run_dirs = list(pool.map(_evaluate_one, eval_jobs))
-    result = summarise(plan, policies, run_dirs, seeds, variants, out, split, limit)
+    result = summarise(plan, policies, run_dirs, seeds, variants, split, limit)
     if crossplay_limit != 0 and len(variants) > 1:
         by_variant: dict[str, list[str]] = {}
         for (name, _, _), policy in zip(plan, policies):
             by_variant.setdefault(name, []).append(policy)
         cross_limit = limit if crossplay_limit is None else crossplay_limit
         result["crossplay"] = crossplay(by_variant, split, cross_limit, out / "crossplay")
-        from arena_bench.storage import write_atomic
+    from arena_bench.storage import write_atomic
 
-        write_atomic(out / "ablations.json", json.dumps(result, indent=2, default=str))
-        write_atomic(out / "ablations.md", markdown(result))
+    write_atomic(out / "ablations.json", json.dumps(result, indent=2, default=str))
+    write_atomic(out / "ablations.md", markdown(result))
+    plot(result, out / "ablations.png")
     return result
 
 
@@ -177,9 +178,7 @@ def crossplay(
     return {"split": split, "limit": limit, "games": len(records), "matrix": matrix, "vs_base": paired}
 
 
-def summarise(
-    plan, policies, run_dirs, seeds, variants, out: Path, split: str, limit: int | None
-) -> dict[str, Any]:
+def summarise(plan, policies, run_dirs, seeds, variants, split: str, limit: int | None) -> dict[str, Any]:
     import pandas as pd
 
     from arena_bench.aggregate import evaluate, rows_from_records
@@ -231,11 +230,6 @@ def summarise(
         "variants": table,
         "settings": res["settings"],
     }
-    from arena_bench.storage import write_atomic
-
-    write_atomic(out / "ablations.json", json.dumps(result, indent=2, default=str))
-    write_atomic(out / "ablations.md", markdown(result))
-    plot(result, out / "ablations.png")
     return result
 
 

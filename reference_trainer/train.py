@@ -396,19 +396,17 @@ def advantages(batch: dict[str, Any], cfg: TrainConfig) -> dict[str, np.ndarray]
         phi = np.where(live, potential[np.maximum(grid, 0)], 0.0)
     else:
         phi = np.zeros_like(v)
+    # past a game's last step v, phi and the running advantage are 0, which ends each game's recursion
     last_step = (np.arange(width)[None, :] == (length - 1)[:, None]) & live
     rewards = np.where(last_step, np.asarray(batch["reward"], dtype=float)[game[start]][:, None], 0.0)
     phi_next = np.concatenate([phi[:, 1:], np.zeros((n_games, 1))], axis=1)
-    phi_next = np.where(last_step, 0.0, phi_next)
     rewards = rewards + cfg.gamma * phi_next - phi
+    v_next = np.concatenate([v[:, 1:], np.zeros((n_games, 1), dtype=v.dtype)], axis=1)
     adv = np.zeros(v.shape)
     acc = np.zeros(n_games)
     for t in reversed(range(width)):
-        next_v = np.where(last_step[:, t], np.float32(0.0), v[:, t + 1] if t + 1 < width else np.float32(0.0))
-        delta = rewards[:, t] + cfg.gamma * next_v - v[:, t]
-        acc = np.where(
-            live[:, t], delta + cfg.gamma * cfg.gae_lambda * np.where(last_step[:, t], 0.0, acc), 0.0
-        )
+        delta = rewards[:, t] + cfg.gamma * v_next[:, t] - v[:, t]
+        acc = np.where(live[:, t], delta + cfg.gamma * cfg.gae_lambda * acc, 0.0)
         adv[:, t] = acc
     adv_rows = adv[live]  # row-major over (game, step): the rows' order
     out = {

@@ -335,6 +335,7 @@ class PolicyAgent:
         self.role_index = role_index
         self.rng = np.random.default_rng(seed)
         self.greedy = greedy
+        self.guard = policy_guard(policy.meta)
         self.ready = False
 
     def _setup(self, obs: Observation) -> None:
@@ -355,17 +356,16 @@ class PolicyAgent:
         tokens, glob, can_accept = observation_features(
             obs, self.points, self.w, self.opt_mask, self.issue_mask
         )
-        guard = policy_guard(self.policy.meta)
         tl, ol = forward(
             self.policy.params,
             tokens,
             glob,
             self.issue_mask[None],
             self.opt_mask[None],
-            accept_allowed(can_accept, glob, guard),
+            accept_allowed(can_accept, glob, self.guard),
         )
         kind, options = sample(tl, ol, self.rng, self.greedy)
-        options = guard_offers(kind, options, glob, self.points[None], self.opt_mask[None], guard)
+        options = guard_offers(kind, options, glob, self.points[None], self.opt_mask[None], self.guard)
         if kind[0] == ACCEPT:
             return Reply(message="I accept.", action=Action.accept())
         if kind[0] == WALK:
