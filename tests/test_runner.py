@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from arena_bench.agents.base import Reply
@@ -18,7 +19,7 @@ from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import Action
 from arena_bench.core.records import GameRecord
 from arena_bench.game import play_game
-from arena_bench.runner import Cell, GameStore, cell_seed, game_id, plan_cells
+from arena_bench.runner import Cell, GameStore, agent_seed, cell_seed, game_id, plan_cells
 from arena_bench.tasks import open_task_set
 
 
@@ -59,6 +60,38 @@ def test_repairs_then_forfeit_are_counted(logroll_scenario):
 def test_panel_agents_only_play_legal_actions(name):
     scenarios = open_task_set("negotiation-v1").load("lite")[:10]
     assert check_agent(lambda r, s: STRATEGIES[name](r, s), scenarios) == []
+
+
+def test_ids_written_directly_equal_their_json_definition():
+    """cell_seed, agent_seed and game_id write their JSON directly for plain fields: the same
+    hashes as the published definition (json.dumps of the fields), odd fields included."""
+    import hashlib
+    import json
+
+    def h(*parts):
+        return int.from_bytes(hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).digest()[:8], "big")
+
+    def gid(ts, c, salt):
+        key = [ts, c.scenario_id, list(c.players), c.first_mover, c.rep, salt]
+        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+
+    cells = [
+        Cell("dev-0001", ("scripted/boulware", "policy/ppo-nash-v2"), 0, 0),
+        Cell('sc"n\\é', ("openai/gpt-ü", "x\ty"), 1, 3),
+        Cell("s", ("a", "b"), np.int64(1), 2),  # a numpy int: through json.dumps (which refuses it)
+        Cell("s", ("a", "b"), True, 0),
+    ]
+    for c in cells:
+        for ts, salt in (("negotiation-v1", 0), ("töst-v2", 7), ("t", False)):
+            try:
+                want = (h(ts, c.scenario_id, c.first_mover, c.rep, salt), gid(ts, c, salt))
+            except TypeError:
+                with pytest.raises(TypeError):
+                    cell_seed(ts, c, salt)
+                continue
+            assert (cell_seed(ts, c, salt), game_id(ts, c, salt)) == want
+    for seed, role in ((2**63 + 5, 0), (12, 1), (0, True)):
+        assert agent_seed(seed, role) == h(seed, role)
 
 
 def test_seeds_are_paired_across_agents_and_ids_distinct():

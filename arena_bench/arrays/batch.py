@@ -85,6 +85,16 @@ class ArrayGames:
             for r, role in enumerate(s.roles):
                 self.batna[k, r] = role.batna
                 self.best[k, r] = float(u[r].max())
+        # each role's outcomes by its utility (ascending; +inf past a scenario's outcomes), so that
+        # the outcomes within a utility window are found by binary search (``search``)
+        self.order = np.zeros((n_s, 2, self.k), dtype=np.int64)
+        self.U_sorted = np.full((n_s, 2, self.k), np.inf)
+        for k in range(n_s):
+            size = self.n_outcomes[k]
+            order = np.argsort(self.U[k, :, :size], axis=1, kind="stable")
+            self.order[k, :, :size] = order
+            self.U_sorted[k, :, :size] = np.take_along_axis(self.U[k, :, :size], order, axis=1)
+        self._search_steps = int(self.k).bit_length()
         n = len(self.specs)
         self.n = n
         self.sc = np.array([index[g.scenario.id] for g in self.specs])
@@ -123,6 +133,20 @@ class ArrayGames:
     def seat_u(self, seats: np.ndarray) -> np.ndarray:
         """(n, K) own utility of every outcome for these seats (-inf past a scenario's outcomes)."""
         return self.U[self.seat_sc[seats], self.seat_role[seats]]
+
+    def search(self, sc: np.ndarray, role: np.ndarray, x: np.ndarray, right: bool) -> np.ndarray:
+        """Per row, ``np.searchsorted(U_sorted[sc, role, :n_outcomes], x, side)``: the first
+        position whose utility is >= x (``right``: > x), by a binary search over all rows at once."""
+        lo = np.zeros(len(sc), dtype=np.int64)
+        hi = self.n_outcomes[sc].astype(np.int64)
+        for _ in range(self._search_steps):
+            mid = (lo + hi) >> 1
+            v = self.U_sorted[sc, role, np.minimum(mid, self.k - 1)]
+            below = (v <= x) if right else (v < x)
+            open_ = lo < hi
+            lo = np.where(open_ & below, mid + 1, lo)
+            hi = np.where(open_ & ~below, mid, hi)
+        return lo
 
     def options(self, sc: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """(n, I) options of flat outcomes (-1 past a scenario's issues)."""

@@ -34,7 +34,34 @@ def _dumps(x: Any) -> str:
     return json.dumps(x, ensure_ascii=False, separators=(",", ":"))
 
 
+def _c_encoder():
+    """``_dumps`` without building an encoder per call (``json.dumps`` builds one each time, most
+    of its cost for the small objects of a record): the C encoder that ``json.dumps`` itself uses,
+    made once, and checked against ``json.dumps`` here; ``None`` where it is missing or differs."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        enc = make(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+    except TypeError:  # another signature on another Python
+        return None
+    sample = {"a": [1, None, True, 0.1 + 0.2, -1e-300, "é\"\n"], "b": {"c": False}, "d": 3.0}
+    try:
+        same = "".join(enc(sample, 0)) == _dumps(sample)
+    except Exception:  # noqa: BLE001 - any failure means: use json.dumps
+        return None
+    return enc if same else None
+
+
+_ENCODE = _c_encoder()
+
+
+def _encode(x: Any) -> str:
+    return "".join(_ENCODE(x, 0)) if _ENCODE is not None else _dumps(x)
+
+
 _SCRIPTED_ATTEMPT = (Attempt(None, None, {}),)  # a scripted turn: one reply, nothing raw, no usage
+_TURN_TAIL = _encode({"forfeited": False, "attempts": [a.to_dict() for a in _SCRIPTED_ATTEMPT]})[1:]
 
 
 class Parts:
@@ -43,8 +70,7 @@ class Parts:
     def __init__(self, analyses: dict[str, Analysis]):
         self.analyses = analyses
         self.texts: dict[tuple[str, int], tuple[tuple[int, ...], str]] = {}
-        self.turns: dict[tuple, tuple[TurnRecord, str]] = {}
-        self.said: dict[tuple, tuple[str, ActionRecord, str]] = {}
+        self.said_parts: dict[tuple, tuple[str, ActionRecord, str]] = {}
         self.sides: dict[tuple, tuple[SideRecord, str]] = {}
         self.heads: dict[tuple, tuple[str, str]] = {}
         self.outcome_json: dict[tuple, str] = {}
@@ -67,31 +93,30 @@ class Parts:
             hit = self.texts[key] = (offer, text)
         return hit
 
-    def turn(self, games, scenario, sc, strategy, spec, t, role, kind, flat, table) -> tuple[TurnRecord, str]:
-        """A turn's record and JSON. What it says and does is cached without the turn's index, which
-        is written around the cached JSON of the rest."""
-        key = (scenario.id, spec, t, role, kind, flat, table if kind == ACCEPT else NONE)
-        hit = self.turns.get(key)
+    def said(self, games, scenario, sc, strategy, spec, kind, flat, table) -> tuple[str, ActionRecord, str]:
+        """(message, action, JSON of the turn record after its index and role) of a turn: what
+        a player says and does depends on the scenario, the player, the action and the offer
+        (on the table, for an acceptance), not on the turn's index."""
+        key = (scenario.id, spec, kind, flat, table)
+        hit = self.said_parts.get(key)
         if hit is None:
-            said_key = key[:2] + key[4:]
-            said = self.said.get(said_key)
-            if said is None:
-                if kind == PROPOSE:
-                    offer, text = self.offer(games, scenario, sc, flat)
-                    action = ActionRecord("propose", offer)
-                    message = strategy.message(kind, text, "")
-                elif kind == ACCEPT:
-                    action = ActionRecord("accept")
-                    message = strategy.message(kind, "", self.offer(games, scenario, sc, table)[1])
-                else:
-                    action = ActionRecord("walk_away")
-                    message = strategy.message(WALK, "", "")
-                rest = TurnRecord(0, 0, message, action, False, _SCRIPTED_ATTEMPT).to_dict()
-                del rest["turn"], rest["role"]
-                said = self.said[said_key] = (message, action, _dumps(rest)[1:])
-            message, action, rest_json = said
-            record = TurnRecord(t, role, message, action, False, _SCRIPTED_ATTEMPT)
-            hit = self.turns[key] = (record, f'{{"turn":{t},"role":{role},' + rest_json)
+            if kind == PROPOSE:
+                offer, text = self.offer(games, scenario, sc, flat)
+                action = ActionRecord("propose", offer)
+                message = strategy.message(kind, text, "")
+                action_json = f'{{"kind":"propose","offer":[{",".join(map(str, offer))}]}}'
+            elif kind == ACCEPT:
+                action = ActionRecord("accept")
+                message = strategy.message(kind, "", self.offer(games, scenario, sc, table)[1])
+                action_json = '{"kind":"accept"}'
+            else:
+                action = ActionRecord("walk_away")
+                message = strategy.message(WALK, "", "")
+                action_json = '{"kind":"walk_away"}'
+            # TurnRecord.to_dict's fields after turn and role, in its order (the conformance tests
+            # compare every line with the reference loop's json.dumps of the record)
+            rest = f'"message":{json.encoder.encode_basestring(message)},"action":{action_json},{_TURN_TAIL}'
+            hit = self.said_parts[key] = (message, action, rest)
         return hit
 
     def outcome(self, games: ArrayGames, scenario: Scenario, sc: int, agreement: int) -> tuple:
@@ -153,37 +178,29 @@ def game_records(
     cell, ``seeds[b]`` its cell seed), and each one's JSON line as ``GameStore`` writes it."""
     parts = parts or Parts({} if analyses is None else analyses)
     n, T = games.hist_kind.shape
-    role_at = (games.first[:, None] + np.arange(T)[None, :]) % 2
-    proposes = games.hist_kind == PROPOSE
+    kinds, flats = games.hist_kind, games.hist_flat
+    steps = np.arange(T)
+    role_at = (games.first[:, None] + steps[None, :]) % 2
+    proposes = kinds == PROPOSE
     offers = np.stack([(proposes & (role_at == r)).sum(axis=1) for r in (0, 1)], axis=1)
     first_offer = np.full((n, 2), NONE)
     for r in (0, 1):
         mine = proposes & (role_at == r)
         has = mine.any(axis=1)
-        first_offer[has, r] = games.hist_flat[has, mine[has].argmax(axis=1)]
-    # the offer on the table before each turn, for the text of an acceptance
-    kinds, flats = games.hist_kind.tolist(), games.hist_flat.tolist()
+        first_offer[has, r] = flats[has, mine[has].argmax(axis=1)]
+    turn_records, turn_json = _turns(parts, games, role_at)
+    offsets = np.r_[0, np.cumsum(games.turns)].tolist()
+    ends, agreements, n_turns_all = games.end.tolist(), games.agreement.tolist(), games.turns.tolist()
+    first_offer_l, offers_l = first_offer.tolist(), offers.tolist()
     records, lines = [], []
     for b, spec in enumerate(games.specs):
         scenario, sc = spec.scenario, int(games.sc[b])
-        turns, frags = [], []
-        table = NONE
-        for t in range(int(games.turns[b])):
-            role = (spec.first_mover + t) % 2
-            player = spec.players[role]
-            kind = kinds[b][t]
-            record, frag = parts.turn(
-                games, scenario, sc, games.strategies[player], player, t, role, kind, flats[b][t], table
-            )
-            if kind == PROPOSE:
-                table = flats[b][t]
-            turns.append(record)
-            frags.append(frag)
-        end = int(games.end[b])
-        deal, agreement, text, u, n_w, pareto, distance, values = parts.outcome(
-            games, scenario, sc, int(games.agreement[b]) if end == END_ACCEPTED else NONE
-        )
-        n_turns = int(games.turns[b])
+        lo, hi = offsets[b], offsets[b + 1]
+        turns, frags = turn_records[lo:hi], turn_json[lo:hi]
+        end = ends[b]
+        agreed = agreements[b] if end == END_ACCEPTED else NONE
+        deal, agreement, text, u, n_w, pareto, distance, values = parts.outcome(games, scenario, sc, agreed)
+        n_turns = n_turns_all[b]
         outcome = OutcomeRecord(
             deal,
             agreement,
@@ -197,7 +214,7 @@ def game_records(
         )
         sides, side_json = [], []
         for i in (0, 1):
-            key = (scenario.id, agreement, i, int(first_offer[b, i]), int(offers[b, i]), spec.players[i])
+            key = (scenario.id, agreed, i, first_offer_l[b][i], offers_l[b][i], spec.players[i])
             hit = parts.sides.get(key)
             if hit is None:
                 side = SideRecord(
@@ -205,8 +222,8 @@ def game_records(
                     float(values[i]),
                     arena_score(values[i], n_w),
                     bool(u[i] >= scenario.roles[i].batna - 1e-12),
-                    parts.anchor(games, scenario, sc, i, int(first_offer[b, i])),
-                    int(offers[b, i]),
+                    parts.anchor(games, scenario, sc, i, first_offer_l[b][i]),
+                    offers_l[b][i],
                     0,
                     0,
                     0,
@@ -214,7 +231,7 @@ def game_records(
                     scenario.roles[i].name,
                     {},
                 )
-                hit = parts.sides[key] = (side, _dumps(side.to_dict()))
+                hit = parts.sides[key] = (side, _encode(side.to_dict()))
             sides.append(hit[0])
             side_json.append(hit[1])
         sides = tuple(sides)
@@ -236,11 +253,11 @@ def game_records(
                 "family": scenario.family,
                 "stratum": scenario.stratum,
             }
-            head = parts.heads[head_key] = (_dumps(fixed)[1:-1], _dumps(list(cell.players)))
-        outcome_key = (scenario.id, agreement, end, n_turns)
+            head = parts.heads[head_key] = (_encode(fixed)[1:-1], _encode(list(cell.players)))
+        outcome_key = (scenario.id, agreed, end, n_turns)
         outcome_json = parts.outcome_json.get(outcome_key)
         if outcome_json is None:
-            outcome_json = parts.outcome_json[outcome_key] = _dumps(outcome.to_dict())
+            outcome_json = parts.outcome_json[outcome_key] = _encode(outcome.to_dict())
         lines.append(
             f'{{"game_id":"{gids[b]}",{head[0]},"first_mover":{cell.first_mover},"rep":{cell.rep},'
             f'"salt":{salt},"seed":{seeds[b]},"players":{head[1]},"max_turns":{games.max_turns},'
@@ -249,3 +266,55 @@ def game_records(
         )
         records.append(record)
     return records, lines
+
+
+def _turns(parts: Parts, games: ArrayGames, role_at: np.ndarray) -> tuple[list[TurnRecord], list[str]]:
+    """Every turn's record and JSON, game after game (game b's turns are the ``games.turns[b]``
+    items after those of the games before it).
+
+    A round robin plays hundreds of thousands of turns but says far fewer different things, so the
+    turns are keyed as arrays: what is said (scenario, player, action, offer, and the offer on the
+    table for an acceptance), then that with the turn's index and role. Each distinct key is built
+    once, in Python; the turns are an index into them."""
+    n, T = games.hist_kind.shape
+    kinds, flats = games.hist_kind, games.hist_flat
+    steps = np.arange(T)
+    live = steps[None, :] < games.turns[:, None]
+    # the offer on the table before each turn, for the text of an acceptance
+    last = np.maximum.accumulate(np.where(kinds == PROPOSE, steps[None, :], -1), axis=1)
+    before = np.concatenate([np.full((n, 1), -1), last[:, :-1]], axis=1)
+    table = np.where(before >= 0, np.take_along_axis(flats, np.maximum(before, 0), axis=1), NONE)
+    table = np.where(kinds == ACCEPT, table, NONE)
+    names = list(dict.fromkeys(p for spec in games.specs for p in spec.players))
+    code = {p: k for k, p in enumerate(names)}
+    by_role = np.array([[code[p] for p in spec.players] for spec in games.specs]).reshape(n, 2)
+    player = np.take_along_axis(by_role, role_at, axis=1)
+    k1 = int(games.k) + 1  # flat outcomes and NONE, shifted to 0..k
+    said_key = (
+        ((games.sc[:, None].astype(np.int64) * len(names) + player) * 3 + kinds) * k1 + flats + 1
+    ) * k1 + table + 1
+    b_at, t_at = np.nonzero(live)  # row-major: game by game, turn by turn
+    said_unique, said_first, said_of = np.unique(said_key[b_at, t_at], return_index=True, return_inverse=True)
+    said = []
+    for j in said_first.tolist():
+        b, t = int(b_at[j]), int(t_at[j])
+        spec = games.specs[b]
+        name = names[int(player[b, t])]
+        said.append(
+            parts.said(
+                games, spec.scenario, int(games.sc[b]), games.strategies[name], name,
+                int(kinds[b, t]), int(flats[b, t]), int(table[b, t]),
+            )  # fmt: skip
+        )
+    turn_key = (said_of.reshape(-1) * T + t_at) * 2 + role_at[b_at, t_at]
+    turn_unique, turn_of = np.unique(turn_key, return_inverse=True)
+    records = np.empty(len(turn_unique), dtype=object)
+    texts = np.empty(len(turn_unique), dtype=object)
+    for m, key in enumerate(turn_unique.tolist()):
+        rest, role = divmod(key, 2)
+        s_id, t = divmod(rest, T)
+        message, action, rest_json = said[s_id]
+        records[m] = TurnRecord(t, role, message, action, False, _SCRIPTED_ATTEMPT)
+        texts[m] = f'{{"turn":{t},"role":{role},' + rest_json
+    turn_of = turn_of.reshape(-1)
+    return records[turn_of].tolist(), texts[turn_of].tolist()

@@ -25,38 +25,50 @@ class Strategy:
         self.seats = seats
 
     def context(self, t: int, g: np.ndarray, s: np.ndarray):
+        """(batna, best, can accept, my utility of the offer on the table (-inf: none), time, last
+        turn) of the movers. Their utility rows are not gathered: a row is the whole outcome space,
+        and most rules need a few of its entries (``u_at``)."""
         G = self.games
-        u = G.seat_u(s)
         batna, best = G.seat_batna[s], G.seat_best[s]
         role = G.seat_role[s]
         can = (G.table[g] >= 0) & (G.table_by[g] != role)
-        on_table = np.where(can, u[np.arange(len(s)), np.maximum(G.table[g], 0)], NEG)
+        on_table = np.where(can, self.u_at(s, np.maximum(G.table[g], 0)), NEG)
         time = t / max(1, G.max_turns - 1)
         last = G.max_turns - t - 1 == 0
-        return u, batna, best, can, on_table, time, last
+        return batna, best, can, on_table, time, last
 
-    def near_target(self, s: np.ndarray, u: np.ndarray, target: np.ndarray, best: np.ndarray, width: float):
+    def u_at(self, s: np.ndarray, flat: np.ndarray) -> np.ndarray:
+        """Each mover's own utility of one outcome each."""
+        G = self.games
+        return G.U[G.seat_sc[s], G.seat_role[s], flat]
+
+    def near_target(self, s: np.ndarray, target: np.ndarray, best: np.ndarray, width: float):
         """``ScriptedAgent.near_target`` for every mover: among outcomes worth target..target+width
-        to me, the one the model rates best for the other side; ties to my own utility."""
+        to me, the one the model rates best for the other side; ties to my own utility, then to the
+        first outcome.
+
+        The candidates are found by binary search in the outcomes sorted by my utility (the same
+        comparisons as the reference's mask, in log K steps instead of K), so only they are read."""
+        G = self.games
+        sc, role = G.seat_sc[s], G.seat_role[s]
         target = np.minimum(target, best)
         lo = target - 1e-12
-        ok = (u >= lo[:, None]) & (u <= (target + width)[:, None])
-        empty = ~ok.any(axis=1)
-        if empty.any():
-            above = u[empty] >= lo[empty, None]
-            low = np.where(above, u[empty], np.inf).min(axis=1)
-            ok[empty] = above & (u[empty] == low[:, None])
-        # the model's estimate only where it is needed: the candidates are a small part of the outcomes
-        rows, cols = np.nonzero(ok)  # row-major: each row's candidates in outcome order
-        est = self.games.model_at(s, rows, cols)
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        a = G.search(sc, role, lo, right=False)  # first outcome worth >= lo
+        b = G.search(sc, role, target + width, right=True)  # first worth > target + width
+        empty = b <= a
+        if empty.any():  # none in the window: those worth the least above lo (a exists: lo < best)
+            first = G.U_sorted[sc[empty], role[empty], a[empty]]
+            b[empty] = G.search(sc[empty], role[empty], first, right=True)
+        count = b - a
+        starts = np.r_[0, np.cumsum(count)[:-1]]
+        rows = np.repeat(np.arange(len(s)), count)
+        pos = a[rows] + np.arange(int(count.sum())) - starts[rows]
+        cols = G.order[sc[rows], role[rows], pos]
+        est = G.model_at(s, rows, cols)
         top = np.maximum.reduceat(est, starts)
-        pick = est >= (top - 1e-12)[rows]
-        mine = np.where(pick, u[rows, cols], NEG)
+        mine = np.where(est >= (top - 1e-12)[rows], G.U[sc[rows], role[rows], cols], NEG)
         best_mine = np.maximum.reduceat(mine, starts)
-        first = np.flatnonzero(mine == best_mine[rows])
-        keep = np.r_[True, rows[first][1:] != rows[first][:-1]]  # the first maximum of each row
-        return cols[first[keep]]
+        return np.minimum.reduceat(np.where(mine == best_mine[rows], cols, G.k), starts)
 
     def decide(self, t: int, g: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError  # pragma: no cover
@@ -74,10 +86,10 @@ def _row(u: np.ndarray, flat: np.ndarray) -> np.ndarray:
     return u[np.arange(len(flat)), flat]
 
 
-def _accept_or_propose(u, offer, can, on_table, batna, last: bool):
-    """The time-based agents' answer: accept an offer worth at least my own next offer and my
-    BATNA, or, on the game's last turn, any offer worth my BATNA; else propose ``offer``."""
-    accept = can & (on_table >= _row(u, offer)) & (on_table >= batna)
+def _accept_or_propose(mine, offer, can, on_table, batna, last: bool):
+    """The time-based agents' answer: accept an offer worth at least my own next offer (``mine``)
+    and my BATNA, or, on the game's last turn, any offer worth my BATNA; else propose ``offer``."""
+    accept = can & (on_table >= mine) & (on_table >= batna)
     if last:
         accept |= can & (on_table >= batna)
     return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
@@ -91,19 +103,19 @@ class TimeBased(Strategy):
         self.e = e
 
     def decide(self, t, g, s):
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        batna, best, can, on_table, time, last = self.context(t, g, s)
         factor = time ** (1.0 / self.e)
-        offer = self.near_target(s, u, best - (best - batna) * factor, best, 0.05)
-        return _accept_or_propose(u, offer, can, on_table, batna, last)
+        offer = self.near_target(s, best - (best - batna) * factor, best, 0.05)
+        return _accept_or_propose(self.u_at(s, offer), offer, can, on_table, batna, last)
 
 
 class Hardliner(Strategy):
     template = "My position is firm: {}."
 
     def decide(self, t, g, s):
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        batna, best, can, on_table, time, last = self.context(t, g, s)
         accept = can & (on_table >= best - 1e-12)
-        offer = self.near_target(s, u, best, best, 0.0)
+        offer = self.near_target(s, best, best, 0.0)
         return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
 
 
@@ -111,16 +123,16 @@ class Pushover(Strategy):
     template = "Happy to be flexible. How about {}?"
 
     def decide(self, t, g, s):
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        batna, best, can, on_table, time, last = self.context(t, g, s)
         accept = can & (on_table >= batna)
         offer = np.full(len(s), NONE)
         fresh = self.games.n_theirs[s] == 0
         if fresh.any():
             f = fresh
-            offer[f] = self.near_target(s[f], u[f], batna[f] + 0.5 * (best[f] - batna[f]), best[f], 0.05)
+            offer[f] = self.near_target(s[f], batna[f] + 0.5 * (best[f] - batna[f]), best[f], 0.05)
         if (~fresh).any():
             f = ~fresh
-            uf = u[f]
+            uf = self.games.seat_u(s[f])
             ok = uf >= batna[f, None]
             est = self.games.model_grid(s[f])
             top = np.where(ok, est, NEG).max(axis=1)
@@ -139,22 +151,21 @@ class TitForTat(Strategy):
 
     def decide(self, t, g, s):
         G = self.games
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        batna, best, can, on_table, time, last = self.context(t, g, s)
         level = self.level[s]
         first = np.isnan(level)
         moved = ~first & (G.n_theirs[s] > 0)
         two = G.n_theirs[s] >= 2
-        idx = np.arange(len(s))
         gain = np.where(
             two,
-            u[idx, np.maximum(G.their_last_flat[s], 0)] - u[idx, np.maximum(G.their_prev_flat[s], 0)],
+            self.u_at(s, np.maximum(G.their_last_flat[s], 0)) - self.u_at(s, np.maximum(G.their_prev_flat[s], 0)),
             0.0,
         )
         step = np.maximum(gain, self.share * (best - batna))
         level = np.where(first, best, np.where(moved, np.maximum(batna, level - step), level))
         self.level[s] = level
-        offer = self.near_target(s, u, level, best, 0.05)
-        return _accept_or_propose(u, offer, can, on_table, batna, last)
+        offer = self.near_target(s, level, best, 0.05)
+        return _accept_or_propose(self.u_at(s, offer), offer, can, on_table, batna, last)
 
 
 class RandomRational(Strategy):
@@ -167,14 +178,15 @@ class RandomRational(Strategy):
         self.ok: dict[int, np.ndarray] = {}
 
     def decide(self, t, g, s):
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        G = self.games
+        batna, best, can, on_table, time, last = self.context(t, g, s)
         offer = np.empty(len(s), dtype=np.int64)
         for j, seat in enumerate(s.tolist()):
             ok = self.ok.get(seat)
             if ok is None:
-                ok = self.ok[seat] = np.flatnonzero(u[j] > batna[j])
+                ok = self.ok[seat] = np.flatnonzero(G.U[G.seat_sc[seat], G.seat_role[seat]] > batna[j])
             offer[j] = self.rng[seat].choice(ok)
-        accept = can & (on_table >= _row(u, offer)) & (on_table > batna)
+        accept = can & (on_table >= self.u_at(s, offer)) & (on_table > batna)
         return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
 
 
@@ -186,7 +198,8 @@ class Logroller(Strategy):
         self.e = e
 
     def decide(self, t, g, s):
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        batna, best, can, on_table, time, last = self.context(t, g, s)
+        u = self.games.seat_u(s)
         est = self.games.model_grid(s)
         product = np.clip(u - batna[:, None], 0.0, None) * est
         halfway = batna + 0.5 * (best - batna)
@@ -197,7 +210,7 @@ class Logroller(Strategy):
         top = np.where(ok, product, NEG).max(axis=1)
         pick = ok & (product >= (top - 1e-12)[:, None])
         offer = np.where(pick, u, NEG).argmax(axis=1)
-        return _accept_or_propose(u, offer, can, on_table, batna, last)
+        return _accept_or_propose(_row(u, offer), offer, can, on_table, batna, last)
 
 
 class MiCRO(Strategy):
@@ -222,17 +235,18 @@ class MiCRO(Strategy):
 
     def decide(self, t, g, s):
         G = self.games
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        batna, best, can, on_table, time, last = self.context(t, g, s)
         kind = np.empty(len(s), dtype=np.int64)
         offer = np.full(len(s), NONE)
         for j, seat in enumerate(s.tolist()):  # a ladder per seat: a short loop over the movers
-            ladder = self._ladder(int(G.seat_sc[seat]), int(G.seat_role[seat]))
+            sc, role = int(G.seat_sc[seat]), int(G.seat_role[seat])
+            ladder = self._ladder(sc, role)
             n, m = int(self.n_proposed[seat]), int(G.n_distinct_theirs[seat])
             if not ladder.size:
                 kind[j] = WALK
                 continue
             may_concede = n <= m and n < ladder.size
-            threshold = u[j, ladder[n]] if may_concede else u[j, ladder[n - 1]]
+            threshold = G.U[sc, role, ladder[n] if may_concede else ladder[n - 1]]
             if can[j] and on_table[j] >= threshold - 1e-12 and on_table[j] >= batna[j]:
                 kind[j] = ACCEPT
                 continue
@@ -257,7 +271,7 @@ class HardHeaded(Strategy):
 
     def decide(self, t, g, s):
         G = self.games
-        u, batna, best, can, on_table, time, last = self.context(t, g, s)
+        batna, best, can, on_table, time, last = self.context(t, g, s)
         pmin = np.minimum(best, np.maximum(batna, self.min_utility))
         target = best - (best - pmin) * time ** (1.0 / self.e)
         theirs = G.best_theirs_flat[s]
@@ -265,8 +279,8 @@ class HardHeaded(Strategy):
         offer = np.where(back, theirs, NONE)
         if (~back).any():
             f = ~back
-            offer[f] = self.near_target(s[f], u[f], target[f], best[f], self.window)
-        mine = _row(u, offer)
+            offer[f] = self.near_target(s[f], target[f], best[f], self.window)
+        mine = self.u_at(s, offer)
         accept = can & (on_table >= np.minimum(target, mine)) & (on_table >= batna)
         return np.where(accept, ACCEPT, PROPOSE), np.where(accept, NONE, offer)
 
