@@ -82,7 +82,9 @@ def cell_seed(task_set: str, cell: Cell, salt: int = 0) -> int:
     opponent with the same random stream, so comparisons between agents evaluated on the
     same cells are paired (common random numbers).
     """
-    if not (_plain(cell.first_mover, cell.rep, salt) and type(task_set) is str and type(cell.scenario_id) is str):
+    if not (
+        _plain(cell.first_mover, cell.rep, salt) and type(task_set) is str and type(cell.scenario_id) is str
+    ):
         return _hash_int(task_set, cell.scenario_id, cell.first_mover, cell.rep, salt)
     text = f"[{_json_str(task_set)},{_json_str(cell.scenario_id)},{cell.first_mover},{cell.rep},{salt}]"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")

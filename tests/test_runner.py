@@ -69,7 +69,9 @@ def test_ids_written_directly_equal_their_json_definition():
     import json
 
     def h(*parts):
-        return int.from_bytes(hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).digest()[:8], "big")
+        return int.from_bytes(
+            hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).digest()[:8], "big"
+        )
 
     def gid(ts, c, salt):
         key = [ts, c.scenario_id, list(c.players), c.first_mover, c.rep, salt]

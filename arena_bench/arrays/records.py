@@ -45,7 +45,7 @@ def _c_encoder():
         enc = make(None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True)
     except TypeError:  # another signature on another Python
         return None
-    sample = {"a": [1, None, True, 0.1 + 0.2, -1e-300, "é\"\n"], "b": {"c": False}, "d": 3.0}
+    sample = {"a": [1, None, True, 0.1 + 0.2, -1e-300, 'é"\n'], "b": {"c": False}, "d": 3.0}
     try:
         same = "".join(enc(sample, 0)) == _dumps(sample)
     except Exception:  # noqa: BLE001 - any failure means: use json.dumps
@@ -291,8 +291,10 @@ def _turns(parts: Parts, games: ArrayGames, role_at: np.ndarray) -> tuple[list[T
     player = np.take_along_axis(by_role, role_at, axis=1)
     k1 = int(games.k) + 1  # flat outcomes and NONE, shifted to 0..k
     said_key = (
-        ((games.sc[:, None].astype(np.int64) * len(names) + player) * 3 + kinds) * k1 + flats + 1
-    ) * k1 + table + 1
+        (((games.sc[:, None].astype(np.int64) * len(names) + player) * 3 + kinds) * k1 + flats + 1) * k1
+        + table
+        + 1
+    )
     b_at, t_at = np.nonzero(live)  # row-major: game by game, turn by turn
     said_unique, said_first, said_of = np.unique(said_key[b_at, t_at], return_index=True, return_inverse=True)
     said = []
@@ -302,8 +304,14 @@ def _turns(parts: Parts, games: ArrayGames, role_at: np.ndarray) -> tuple[list[T
         name = names[int(player[b, t])]
         said.append(
             parts.said(
-                games, spec.scenario, int(games.sc[b]), games.strategies[name], name,
-                int(kinds[b, t]), int(flats[b, t]), int(table[b, t]),
+                games,
+                spec.scenario,
+                int(games.sc[b]),
+                games.strategies[name],
+                name,
+                int(kinds[b, t]),
+                int(flats[b, t]),
+                int(table[b, t]),
             )  # fmt: skip
         )
     turn_key = (said_of.reshape(-1) * T + t_at) * 2 + role_at[b_at, t_at]

@@ -158,7 +158,8 @@ class TitForTat(Strategy):
         two = G.n_theirs[s] >= 2
         gain = np.where(
             two,
-            self.u_at(s, np.maximum(G.their_last_flat[s], 0)) - self.u_at(s, np.maximum(G.their_prev_flat[s], 0)),
+            self.u_at(s, np.maximum(G.their_last_flat[s], 0))
+            - self.u_at(s, np.maximum(G.their_prev_flat[s], 0)),
             0.0,
         )
         step = np.maximum(gain, self.share * (best - batna))
