@@ -134,15 +134,16 @@ class ArrayGames:
         """(n, K) own utility of every outcome for these seats (-inf past a scenario's outcomes)."""
         return self.U[self.seat_sc[seats], self.seat_role[seats]]
 
-    def search(self, sc: np.ndarray, role: np.ndarray, x: np.ndarray, right: bool) -> np.ndarray:
+    def search(self, sc: np.ndarray, role: np.ndarray, x: np.ndarray, right) -> np.ndarray:
         """Per row, ``np.searchsorted(U_sorted[sc, role, :n_outcomes], x, side)``: the first
-        position whose utility is >= x (``right``: > x), by a binary search over all rows at once."""
+        position whose utility is >= x (where ``right``, bool or per row: > x), by a binary search
+        over all rows at once."""
         lo = np.zeros(len(sc), dtype=np.int64)
         hi = self.n_outcomes[sc].astype(np.int64)
         for _ in range(self._search_steps):
             mid = (lo + hi) >> 1
             v = self.U_sorted[sc, role, np.minimum(mid, self.k - 1)]
-            below = (v <= x) if right else (v < x)
+            below = np.where(right, v <= x, v < x)
             open_ = lo < hi
             lo = np.where(open_ & below, mid + 1, lo)
             hi = np.where(open_ & ~below, mid, hi)

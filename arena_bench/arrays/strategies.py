@@ -53,12 +53,19 @@ class Strategy:
         sc, role = G.seat_sc[s], G.seat_role[s]
         target = np.minimum(target, best)
         lo = target - 1e-12
-        a = G.search(sc, role, lo, right=False)  # first outcome worth >= lo
-        b = G.search(sc, role, target + width, right=True)  # first worth > target + width
+        n = len(s)
+        # one search for both ends: first outcome worth >= lo, first worth > target + width
+        ab = G.search(
+            np.r_[sc, sc],
+            np.r_[role, role],
+            np.r_[lo, target + width],
+            np.r_[np.zeros(n, bool), np.ones(n, bool)],
+        )
+        a, b = ab[:n], ab[n:]
         empty = b <= a
         if empty.any():  # none in the window: those worth the least above lo (a exists: lo < best)
             first = G.U_sorted[sc[empty], role[empty], a[empty]]
-            b[empty] = G.search(sc[empty], role[empty], first, right=True)
+            b[empty] = G.search(sc[empty], role[empty], first, True)
         count = b - a
         starts = np.r_[0, np.cumsum(count)[:-1]]
         rows = np.repeat(np.arange(len(s)), count)
@@ -202,7 +209,9 @@ class Logroller(Strategy):
         batna, best, can, on_table, time, last = self.context(t, g, s)
         u = self.games.seat_u(s)
         est = self.games.model_grid(s)
-        product = np.clip(u - batna[:, None], 0.0, None) * est
+        product = u - batna[:, None]
+        np.maximum(product, 0.0, out=product)  # np.clip(.., 0.0, None), without its overhead
+        product *= est
         halfway = batna + 0.5 * (best - batna)
         floor = np.where(self.games.n_theirs[s] >= 2, _row(u, product.argmax(axis=1)), halfway)
         floor = np.minimum(np.maximum(batna, floor), batna + 0.6 * (best - batna))
