@@ -15,6 +15,7 @@ comes from the seat's own ``numpy.random.Generator`` seeded as in the reference 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -78,23 +79,13 @@ class ArrayGames:
         self.best = np.zeros((n_s, 2))
         for k, (s, sh) in enumerate(zip(self.scenarios, shapes)):
             size = self.n_outcomes[k]
-            u, options, stride = _constants(s)
+            u, options, stride, _ = _constants(s)
             self.U[k, :, :size] = u
             self.OPT[k, : len(sh), :size] = options
             self.stride[k, : len(sh)] = stride
             for r, role in enumerate(s.roles):
                 self.batna[k, r] = role.batna
                 self.best[k, r] = float(u[r].max())
-        # each role's outcomes by its utility (ascending; +inf past a scenario's outcomes), so that
-        # the outcomes within a utility window are found by binary search (``search``)
-        self.order = np.zeros((n_s, 2, self.k), dtype=np.int64)
-        self.U_sorted = np.full((n_s, 2, self.k), np.inf)
-        for k in range(n_s):
-            size = self.n_outcomes[k]
-            order = np.argsort(self.U[k, :, :size], axis=1, kind="stable")
-            self.order[k, :, :size] = order
-            self.U_sorted[k, :, :size] = np.take_along_axis(self.U[k, :, :size], order, axis=1)
-        self._search_steps = int(self.k).bit_length()
         n = len(self.specs)
         self.n = n
         self.sc = np.array([index[g.scenario.id] for g in self.specs])
@@ -134,20 +125,35 @@ class ArrayGames:
         """(n, K) own utility of every outcome for these seats (-inf past a scenario's outcomes)."""
         return self.U[self.seat_sc[seats], self.seat_role[seats]]
 
-    def search(self, sc: np.ndarray, role: np.ndarray, x: np.ndarray, right) -> np.ndarray:
+    @functools.cached_property
+    def sorted_outcomes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(order, U_sorted, keys): each role's outcomes by its utility, ascending (ties in outcome
+        order), and those utilities (+inf past a scenario's outcomes), each (scenarios, 2, K); and
+        the same utilities flat as the imaginary part of complex numbers whose real part is the row
+        (scenario, role), so that one ``np.searchsorted`` finds a position in every row at once
+        (numpy orders complex numbers lexicographically: exactly the utility comparisons within a
+        row). Built when first needed, from per-scenario sorts computed once (``_constants``)."""
+        n_s = len(self.scenarios)
+        order = np.zeros((n_s, 2, self.k), dtype=np.int64)
+        u_sorted = np.full((n_s, 2, self.k), np.inf)
+        for k, s in enumerate(self.scenarios):
+            size = self.n_outcomes[k]
+            _, _, _, (by_utility, ascending) = _constants(s)
+            order[k, :, :size] = by_utility
+            u_sorted[k, :, :size] = ascending
+        keys = np.empty((n_s, 2, self.k), dtype=np.complex128)
+        keys.real = np.arange(2 * n_s, dtype=float).reshape(n_s, 2, 1)
+        keys.imag = u_sorted
+        return order, u_sorted, keys.ravel()
+
+    def search(self, sc: np.ndarray, role: np.ndarray, x: np.ndarray, right: bool) -> np.ndarray:
         """Per row, ``np.searchsorted(U_sorted[sc, role, :n_outcomes], x, side)``: the first
-        position whose utility is >= x (where ``right``, bool or per row: > x), by a binary search
-        over all rows at once."""
-        lo = np.zeros(len(sc), dtype=np.int64)
-        hi = self.n_outcomes[sc].astype(np.int64)
-        for _ in range(self._search_steps):
-            mid = (lo + hi) >> 1
-            v = self.U_sorted[sc, role, np.minimum(mid, self.k - 1)]
-            below = np.where(right, v <= x, v < x)
-            open_ = lo < hi
-            lo = np.where(open_ & below, mid + 1, lo)
-            hi = np.where(open_ & ~below, mid, hi)
-        return lo
+        position whose utility is >= x (``right``: > x), for all rows in one search."""
+        row = 2 * sc + role
+        query = np.empty(len(row), dtype=np.complex128)
+        query.real, query.imag = row, x
+        found = np.searchsorted(self.sorted_outcomes[2], query, side="right" if right else "left")
+        return np.minimum(found - row * self.k, self.n_outcomes[sc])
 
     def options(self, sc: np.ndarray, flat: np.ndarray) -> np.ndarray:
         """(n, I) options of flat outcomes (-1 past a scenario's issues)."""
@@ -248,12 +254,13 @@ class ArrayGames:
             self.done[open_] = True
 
 
-_CONSTANTS: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_CONSTANTS: dict[tuple, tuple] = {}
 
 
-def _constants(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(utility grids (2, K) rounded as the reference agents round them, options (I, K), strides (I,))
-    of a scenario, computed once: the trainer draws the same scenarios in batch after batch."""
+def _constants(scenario: Scenario) -> tuple:
+    """(utility grids (2, K) rounded as the reference agents round them, options (I, K), strides (I,),
+    (each role's outcomes by utility (2, K), ascending and stable, and those utilities)) of a
+    scenario, computed once: the trainer draws the same scenarios in batch after batch."""
     key = (scenario.id, tuple(scenario.shape), scenario.roles)  # the id alone may repeat across task sets
     hit = _CONSTANTS.get(key)
     if hit is None:
@@ -263,7 +270,8 @@ def _constants(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         stride = np.ravel_multi_index(np.eye(len(sh), dtype=int), sh)
         if len(_CONSTANTS) > 20_000:  # bounded: a long-lived process meets new scenarios forever
             _CONSTANTS.clear()
-        hit = _CONSTANTS[key] = (u, options, stride)
+        by_utility = np.argsort(u, axis=1, kind="stable")
+        hit = _CONSTANTS[key] = (u, options, stride, (by_utility, np.take_along_axis(u, by_utility, axis=1)))
     return hit
 
 

@@ -53,24 +53,17 @@ class Strategy:
         sc, role = G.seat_sc[s], G.seat_role[s]
         target = np.minimum(target, best)
         lo = target - 1e-12
-        n = len(s)
-        # one search for both ends: first outcome worth >= lo, first worth > target + width
-        ab = G.search(
-            np.r_[sc, sc],
-            np.r_[role, role],
-            np.r_[lo, target + width],
-            np.r_[np.zeros(n, bool), np.ones(n, bool)],
-        )
-        a, b = ab[:n], ab[n:]
+        a = G.search(sc, role, lo, right=False)  # first outcome worth >= lo
+        b = G.search(sc, role, target + width, right=True)  # first worth > target + width
         empty = b <= a
         if empty.any():  # none in the window: those worth the least above lo (a exists: lo < best)
-            first = G.U_sorted[sc[empty], role[empty], a[empty]]
-            b[empty] = G.search(sc[empty], role[empty], first, True)
+            first = G.sorted_outcomes[1][sc[empty], role[empty], a[empty]]
+            b[empty] = G.search(sc[empty], role[empty], first, right=True)
         count = b - a
         starts = np.r_[0, np.cumsum(count)[:-1]]
         rows = np.repeat(np.arange(len(s)), count)
         pos = a[rows] + np.arange(int(count.sum())) - starts[rows]
-        cols = G.order[sc[rows], role[rows], pos]
+        cols = G.sorted_outcomes[0][sc[rows], role[rows], pos]
         est = G.model_at(s, rows, cols)
         top = np.maximum.reduceat(est, starts)
         mine = np.where(est >= (top - 1e-12)[rows], G.U[sc[rows], role[rows], cols], NEG)
