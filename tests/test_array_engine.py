@@ -257,3 +257,69 @@ def test_the_trainers_array_environment_sees_what_the_batched_one_sees():
     np.testing.assert_allclose(old.shares(), new.shares(), atol=1e-9)
     np.testing.assert_allclose(old.welfare(), new.welfare(), atol=1e-9)
     np.testing.assert_allclose(old.counts, new.counts)
+
+
+def test_the_window_search_is_searchsorted_row_by_row():
+    """ArrayGames.search (one searchsorted over complex keys) against np.searchsorted on each
+    scenario's sorted utilities: both sides, ties, values outside the range and at its ends."""
+    from arena_bench.arrays.batch import ArrayGames, GameSpec
+
+    scenarios = TS.load("dev")[:12]
+    games = ArrayGames([GameSpec(s, ("scripted/boulware", "scripted/linear"), 0, (0, 0)) for s in scenarios])
+    rng = np.random.default_rng(5)
+    order, u_sorted, _ = games.sorted_outcomes
+    sc = rng.integers(len(scenarios), size=4000)
+    role = rng.integers(2, size=4000)
+    size = games.n_outcomes[sc]
+    # existing utilities (ties), random ones, the ends and beyond
+    pick = u_sorted[sc, role, (rng.random(4000) * size).astype(int)]
+    x = np.where(rng.random(4000) < 0.5, pick, rng.uniform(-0.2, 1.2, 4000))
+    x[:4] = [-np.inf, np.inf, 0.0, 1.0]
+    for right in (False, True):
+        got = games.search(sc, role, x, right=right)
+        want = [
+            np.searchsorted(u_sorted[k, r, :n], v, side="right" if right else "left")
+            for k, r, n, v in zip(sc, role, size, x)
+        ]
+        assert got.tolist() == want
+    for k in range(len(scenarios)):  # the order sorts each role's utilities, ties in outcome order
+        for r in (0, 1):
+            n = games.n_outcomes[k]
+            assert np.array_equal(order[k, r, :n], np.argsort(games.U[k, r, :n], kind="stable"))
+
+
+def test_the_window_rule_picks_what_the_reference_mask_picks():
+    """Strategy.near_target against ScriptedAgent.near_target's own steps (a mask over every
+    outcome, the model's grid, the first best), for targets that leave the window empty too."""
+    from arena_bench.arrays.batch import ArrayGames, GameSpec
+    from arena_bench.arrays.strategies import Strategy
+
+    rng = np.random.default_rng(8)
+    scenarios = TS.load("dev")[:30]
+    specs = [GameSpec(scenarios[int(i)], ("a", "b"), 0, (0, 0)) for i in rng.integers(30, size=300)]
+    games = ArrayGames(specs)
+    seats = np.arange(2 * games.n)
+    # a model with some history: random counts and unchanged issues
+    live = np.arange(games.n_issues_max)[None, :] < games.n_issues[games.seat_sc][:, None]
+    games.counts[:] = rng.integers(0, 4, games.counts.shape) * live[:, :, None]
+    games.unchanged[:] = rng.integers(0, 3, games.unchanged.shape) * live
+    strategy = Strategy(games, seats, [0] * len(seats))
+    best = games.seat_best
+    for width in (0.0, 0.01, 0.05, 0.3):
+        target = (
+            best
+            - rng.uniform(0, 1, len(seats)) * (best - games.seat_batna)
+            - rng.choice([0, 1e-13], len(seats))
+        )
+        got = strategy.near_target(seats, target, best, width)
+        grid = games.model_grid(seats)
+        for j, seat in enumerate(seats):
+            u = games.U[games.seat_sc[seat], games.seat_role[seat], : games.n_outcomes[games.seat_sc[seat]]]
+            t = min(target[j], best[j])
+            ok = np.flatnonzero((u >= t - 1e-12) & (u <= t + width))
+            if ok.size == 0:
+                above = np.flatnonzero(u >= t - 1e-12)
+                ok = above[u[above] == u[above].min()]
+            est = grid[j, ok]
+            top = ok[est >= est.max() - 1e-12]
+            assert got[j] == top[np.argmax(u[top])], (width, j)
