@@ -73,7 +73,7 @@ class Parts:
         self.said_parts: dict[tuple, tuple[str, ActionRecord, str]] = {}
         self.sides: dict[tuple, tuple[SideRecord, str]] = {}
         self.heads: dict[tuple, tuple[str, str]] = {}
-        self.outcome_json: dict[tuple, str] = {}
+        self.outcome_records: dict[tuple, tuple[OutcomeRecord, str]] = {}
         self.outcomes: dict[tuple[str, int], tuple] = {}
         self.anchors: dict[tuple[str, int, int], float] = {}
         self.frontiers: dict[str, np.ndarray] = {}
@@ -192,26 +192,32 @@ def game_records(
     offsets = np.r_[0, np.cumsum(games.turns)].tolist()
     ends, agreements, n_turns_all = games.end.tolist(), games.agreement.tolist(), games.turns.tolist()
     first_offer_l, offers_l = first_offer.tolist(), offers.tolist()
+    scenario_rows = games.sc.tolist()
     records, lines = [], []
     for b, spec in enumerate(games.specs):
-        scenario, sc = spec.scenario, int(games.sc[b])
+        scenario, sc = spec.scenario, scenario_rows[b]
         lo, hi = offsets[b], offsets[b + 1]
         turns, frags = turn_records[lo:hi], turn_json[lo:hi]
         end = ends[b]
         agreed = agreements[b] if end == END_ACCEPTED else NONE
         deal, agreement, text, u, n_w, pareto, distance, values = parts.outcome(games, scenario, sc, agreed)
         n_turns = n_turns_all[b]
-        outcome = OutcomeRecord(
-            deal,
-            agreement,
-            text,
-            END_NAMES[end],
-            n_turns,
-            n_turns if end == END_ACCEPTED else None,
-            n_w,
-            pareto,
-            distance,
-        )
+        outcome_key = (scenario.id, agreed, end, n_turns)
+        hit = parts.outcome_records.get(outcome_key)
+        if hit is None:  # the outcome record depends on the agreement, how it ended and when
+            outcome = OutcomeRecord(
+                deal,
+                agreement,
+                text,
+                END_NAMES[end],
+                n_turns,
+                n_turns if end == END_ACCEPTED else None,
+                n_w,
+                pareto,
+                distance,
+            )
+            hit = parts.outcome_records[outcome_key] = (outcome, _encode(outcome.to_dict()))
+        outcome, outcome_json = hit
         sides, side_json = [], []
         for i in (0, 1):
             key = (scenario.id, agreed, i, first_offer_l[b][i], offers_l[b][i], spec.players[i])
@@ -254,10 +260,6 @@ def game_records(
                 "stratum": scenario.stratum,
             }
             head = parts.heads[head_key] = (_encode(fixed)[1:-1], _encode(list(cell.players)))
-        outcome_key = (scenario.id, agreed, end, n_turns)
-        outcome_json = parts.outcome_json.get(outcome_key)
-        if outcome_json is None:
-            outcome_json = parts.outcome_json[outcome_key] = _encode(outcome.to_dict())
         lines.append(
             f'{{"game_id":"{gids[b]}",{head[0]},"first_mover":{cell.first_mover},"rep":{cell.rep},'
             f'"salt":{salt},"seed":{seeds[b]},"players":{head[1]},"max_turns":{games.max_turns},'
