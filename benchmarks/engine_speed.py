@@ -5,7 +5,8 @@
 1. The panel-v2 round robin on a split (default dev: 105 scenarios x 162 games) through the
    tournament runner with the fsynced game store, once per engine: games per second and the
    ratio. The two stores are compared line for line (they must be the same records). The array
-   engine's time is also split into playing (the array program) and writing the records.
+   engine's time is also split into playing (the array program), building the records and
+   storing them, and the array program is timed again alone.
 2. One scenario, Boulware against Conceder (NegMAS's BoulwareTBNegotiator against
    ConcederTBNegotiator), 20 steps: the array engine on a batch of games, the reference loop one
    game at a time, and NegMAS's SAOMechanism; games per second and the ratios.
@@ -31,6 +32,44 @@ from arena_bench.runner import GameStore, agent_seed, cell_seed, plan_cells, run
 from arena_bench.tasks import open_task_set
 
 TS = open_task_set("negotiation-v1")
+
+
+class Timers:
+    """Time spent in the array engine's three steps during a run (playing, building the records,
+    storing them), by wrapping the functions the runner calls."""
+
+    def __init__(self):
+        import arena_bench.arrays.batch as batch
+        import arena_bench.arrays.records as records
+
+        self.seconds = {"play": 0.0, "records": 0.0, "store": 0.0}
+        self._patched = [
+            (batch, "play_batch", "play"),
+            (records, "game_records", "records"),
+            (GameStore, "append_many", "store"),
+        ]
+        self._saved = []
+
+    def __enter__(self):
+        for owner, name, label in self._patched:
+            f = getattr(owner, name)
+            self._saved.append((owner, name, f))
+            setattr(owner, name, self._timed(f, label))
+        return self
+
+    def _timed(self, f, label):
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - t
+
+        return wrapper
+
+    def __exit__(self, *exc):
+        for owner, name, f in self._saved:
+            setattr(owner, name, f)
 
 
 def round_robin(split: str, engine: str, folder: Path, limit: int | None) -> tuple[int, float, list[str]]:
@@ -122,16 +161,22 @@ def main() -> None:
     print("1. panel-v2 round robin through the runner (fsynced store), one engine after the other")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        n_a, t_a, lines_a = round_robin(args.split, "array", folder, args.limit)
+        with Timers() as timers:
+            n_a, t_a, lines_a = round_robin(args.split, "array", folder, args.limit)
         n_r, t_r, lines_r = round_robin(args.split, "reference", folder, args.limit)
     same = lines_a == lines_r
     print(f"   reference loop: {n_r} games in {t_r:.1f} s = {n_r / t_r:,.0f} games/s")
     print(f"   array engine:   {n_a} games in {t_a:.1f} s = {n_a / t_a:,.0f} games/s")
     print(f"   ratio: {t_r / t_a:.1f}x; records identical: {same}")
+    split_up = ", ".join(f"{k} {v:.2f} s ({v / t_a:.0%})" for k, v in timers.seconds.items())
+    other = t_a - sum(timers.seconds.values())
+    print(
+        f"   array engine's time: {split_up}, the rest (ids, seeds, batching) {other:.2f} s ({other / t_a:.0%})"
+    )
     n_p, t_p = array_play_only(args.split, args.limit)
     print(
-        f"   array engine, playing only (no records): {n_p / t_p:,.0f} games/s = {n_p / t_p / (n_r / t_r):.1f}x "
-        f"the reference loop with records; writing records takes {max(0.0, t_a - t_p) / t_a:.0%} of its time"
+        f"   array engine, playing only (no records), again after the run: {n_p / t_p:,.0f} games/s = "
+        f"{n_p / t_p / (n_r / t_r):.1f}x the reference loop with records"
     )
 
     scenario = next(s for s in TS.load("test") if s.id == args.scenario)

@@ -135,15 +135,15 @@ class ArrayGames:
         row). Built when first needed, from per-scenario sorts computed once (``_constants``)."""
         n_s = len(self.scenarios)
         order = np.zeros((n_s, 2, self.k), dtype=np.int64)
-        u_sorted = np.full((n_s, 2, self.k), np.inf)
+        keys = np.empty((n_s, 2, self.k), dtype=np.complex128)
+        keys.real = np.arange(2 * n_s, dtype=float).reshape(n_s, 2, 1)
+        u_sorted = keys.imag  # a view: the utilities are stored once
+        u_sorted[:] = np.inf
         for k, s in enumerate(self.scenarios):
             size = self.n_outcomes[k]
             _, _, _, (by_utility, ascending) = _constants(s)
             order[k, :, :size] = by_utility
             u_sorted[k, :, :size] = ascending
-        keys = np.empty((n_s, 2, self.k), dtype=np.complex128)
-        keys.real = np.arange(2 * n_s, dtype=float).reshape(n_s, 2, 1)
-        keys.imag = u_sorted
         return order, u_sorted, keys.ravel()
 
     def search(self, sc: np.ndarray, role: np.ndarray, x: np.ndarray, right: bool) -> np.ndarray:

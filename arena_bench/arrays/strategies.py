@@ -47,8 +47,11 @@ class Strategy:
         to me, the one the model rates best for the other side; ties to my own utility, then to the
         first outcome.
 
-        The candidates are found by binary search in the outcomes sorted by my utility (the same
-        comparisons as the reference's mask, in log K steps instead of K), so only they are read."""
+        The window's ends are searched for in the outcomes sorted by my utility (``ArrayGames.search``:
+        the same comparisons as the reference's mask, in log K steps instead of K), so only the
+        candidates are read."""
+        if not len(s):
+            return np.zeros(0, dtype=np.int64)
         G = self.games
         sc, role = G.seat_sc[s], G.seat_role[s]
         target = np.minimum(target, best)
