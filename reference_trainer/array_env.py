@@ -15,7 +15,7 @@ import numpy as np
 
 from arena_bench.agents.policy import MAX_ISSUES, PROPOSE, WALK
 from arena_bench.arrays.batch import ACCEPT as A_ACCEPT
-from arena_bench.arrays.batch import END_ACCEPTED, NONE, ArrayGames, GameSpec
+from arena_bench.arrays.batch import END_ACCEPTED, NONE, ArrayGames, GameSpec, ScenarioTable
 from arena_bench.arrays.batch import PROPOSE as A_PROPOSE
 from arena_bench.arrays.batch import WALK as A_WALK
 from arena_bench.arrays.strategies import PolicyInputs, strategy_for
@@ -40,7 +40,11 @@ class ArrayEnv:
         opponents: Sequence[str | None],
         seeds: Sequence[int],
         max_turns: int = MAX_TURNS,
+        table: ScenarioTable | None = None,
+        arrays: ScenarioArrays | None = None,
     ):
+        """``table`` and ``arrays``: the scenarios' constants when built already (``ArrayPool``):
+        a table holding every scenario, and the padded arrays of these games in their order."""
         self.scenarios = list(scenarios)
         self.n = len(scenarios)
         self.max_turns = max_turns
@@ -53,9 +57,9 @@ class ArrayEnv:
             specs.append(
                 GameSpec(sc, (players[0], players[1]), int(first[k]), (int(seeds[k]), int(seeds[k])))
             )
-        self.games = ArrayGames(specs, max_turns)
+        self.games = ArrayGames(specs, max_turns, table)
         self.inputs = PolicyInputs(self.games)
-        self.s: ScenarioArrays = _cached_arrays(self.scenarios)
+        self.s: ScenarioArrays = _cached_arrays(self.scenarios) if arrays is None else arrays
         self.t = 0
         self.scripted: dict[str, tuple[np.ndarray, object]] = {}
         for name in sorted({o for o in opponents if o is not None}):
@@ -191,13 +195,26 @@ class BucketedArrayEnv:
         seeds: Sequence[int],
         max_turns: int = MAX_TURNS,
         ratio: int | None = None,
+        pool: ArrayPool | None = None,
     ):
+        """``pool``: the scenario pool the games are drawn from, built once (``array_pool``); its
+        buckets and constants are used instead of the batch's own."""
         self.scenarios = list(scenarios)
         self.n = len(self.scenarios)
         self.first = np.asarray(first_mover, dtype=int)
         learner = np.asarray(learner, dtype=int)
-        sizes = np.array([sc.n_outcomes for sc in self.scenarios])
-        self.members = buckets(sizes, ratio or BUCKET_RATIO)
+        if pool is None:
+            sizes = np.array([sc.n_outcomes for sc in self.scenarios])
+            self.members = buckets(sizes, ratio or BUCKET_RATIO)
+            tables = [None] * len(self.members)
+            self.s: ScenarioArrays = _cached_arrays(self.scenarios)
+        else:
+            rows = pool.rows(self.scenarios)
+            of = pool.bucket[rows]
+            used = np.unique(of)
+            self.members = [np.flatnonzero(of == b) for b in used]
+            tables = [pool.tables[b] for b in used]
+            self.s = pool.arrays.take(rows)
         self.envs = [
             ArrayEnv(
                 [self.scenarios[k] for k in m],
@@ -206,14 +223,15 @@ class BucketedArrayEnv:
                 [opponents[k] for k in m],
                 [seeds[k] for k in m],
                 max_turns,
+                table,
+                None if pool is None else self.s.take(m),
             )
-            for m in self.members
+            for m, table in zip(self.members, tables)
         ]
         self.bucket = np.zeros(self.n, dtype=int)
         self.local = np.zeros(self.n, dtype=int)
         for b, m in enumerate(self.members):
             self.bucket[m], self.local[m] = b, np.arange(len(m))
-        self.s: ScenarioArrays = _cached_arrays(self.scenarios)
         self.t = 0
 
     def _gather(self, per_env) -> np.ndarray:
@@ -276,6 +294,46 @@ class BucketedArrayEnv:
         for b, pos, local in self._split(idx):
             self.envs[b].step(local, kind[pos], offers[pos])
         self.t += 1
+
+
+class ArrayPool:
+    """A scenario pool as the array environment plays it, built once for a training run: the
+    pool's size buckets (``buckets``), one :class:`ScenarioTable` per bucket, and the padded
+    per-scenario arrays, so that a rollout only gathers rows instead of rebuilding the constants
+    of the scenarios it drew (a fifth of a rollout's time)."""
+
+    def __init__(self, scenarios: Sequence[Scenario], ratio: int = BUCKET_RATIO):
+        self.scenarios = list(scenarios)
+        self.ratio = ratio
+        self.row: dict[str, int] = {}
+        for k, sc in enumerate(self.scenarios):
+            self.row.setdefault(sc.id, k)
+        sizes = np.array([sc.n_outcomes for sc in self.scenarios])
+        self.bucket = np.zeros(len(self.scenarios), dtype=int)
+        members = buckets(sizes, ratio)
+        for b, m in enumerate(members):
+            self.bucket[m] = b
+        self.tables = [ScenarioTable([self.scenarios[k] for k in m]) for m in members]
+        self.arrays = _cached_arrays(self.scenarios)
+
+    def rows(self, scenarios: Sequence[Scenario]) -> np.ndarray:
+        """Each scenario's row in the pool (the tables check that it is the pool's scenario)."""
+        try:
+            return np.array([self.row[sc.id] for sc in scenarios], dtype=np.int64)
+        except KeyError as e:
+            raise ValueError(f"scenario {e.args[0]!r} is not in the training pool") from None
+
+
+_POOL: list = []  # the last pool built, with its key: a run draws from one pool for all its rollouts
+
+
+def array_pool(scenarios: Sequence[Scenario]) -> ArrayPool:
+    """The :class:`ArrayPool` of ``scenarios`` (the same list of the same scenario objects as the
+    last call: reused), bucketed by the current ``BUCKET_RATIO``."""
+    key = (tuple(map(id, scenarios)), BUCKET_RATIO)
+    if not _POOL or _POOL[0] != key:
+        _POOL[:] = [key, ArrayPool(scenarios, BUCKET_RATIO)]  # the pool holds the scenarios: ids stay theirs
+    return _POOL[1]
 
 
 _ROWS: dict[str, ScenarioArrays] = {}  # one scenario's padded constants, by id (scenarios are immutable)

@@ -39,6 +39,10 @@ class ScenarioArrays:
     nash_product: np.ndarray  # (N,) max of (u_A - b_A)(u_B - b_B); 0 without a ZOPA
     zopa: np.ndarray  # (N,)
 
+    def take(self, rows: np.ndarray) -> ScenarioArrays:
+        """These rows (games), in this order."""
+        return ScenarioArrays(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
 
 def scenario_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
     n = len(scenarios)

@@ -253,7 +253,7 @@ def rollout(
     opp_choice = [opponents[int(i)] for i in rng.integers(len(opponents), size=n)]
     seeds = {k: int(rng.integers(1 << 30)) for k, o in enumerate(opp_choice) if o[0] == "scripted"}
     if cfg.engine == "array":
-        from .array_env import BucketedArrayEnv
+        from .array_env import BucketedArrayEnv, array_pool
 
         env = BucketedArrayEnv(
             picked,
@@ -261,6 +261,7 @@ def rollout(
             learner,
             [o[1] if o[0] == "scripted" else None for o in opp_choice],
             [seeds.get(k, 0) for k in range(n)],
+            pool=array_pool(scenarios),
         )
         scripted = {}
     elif cfg.engine == "reference":

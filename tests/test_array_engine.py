@@ -323,3 +323,50 @@ def test_the_window_rule_picks_what_the_reference_mask_picks():
             est = grid[j, ok]
             top = ok[est >= est.max() - 1e-12]
             assert got[j] == top[np.argmax(u[top])], (width, j)
+
+
+def test_a_shared_scenario_table_plays_as_the_batchs_own_and_refuses_foreign_scenarios():
+    """Games over a table of a larger pool (the trainer's: built once, shared by every batch) play
+    exactly as over a table of their own scenarios; the table is read-only, and a scenario it does
+    not hold, or another scenario under one of its ids, is refused by name."""
+    import dataclasses
+
+    from arena_bench.arrays.batch import ArrayGames, GameSpec, ScenarioTable
+    from arena_bench.arrays.strategies import strategy_for
+
+    pool = TS.load("dev")[:40]
+    table = ScenarioTable(pool[::-1])  # other rows, other padding than the batch's own
+    rng = np.random.default_rng(2)
+    players = ("scripted/hardheaded", "scripted/logroller")
+    specs = [
+        GameSpec(pool[int(i)], players, int(i) % 2, (int(i), int(i) + 1)) for i in rng.integers(10, size=60)
+    ]
+
+    def play(games):
+        seats = [np.arange(0, 2 * games.n, 2), np.arange(1, 2 * games.n, 2)]
+        moves = [strategy_for(p)(games, s, [7] * len(s)) for p, s in zip(players, seats)]
+        for t in range(games.max_turns):
+            open_ = np.flatnonzero(~games.done)
+            if not open_.size:
+                break
+            role = (games.first[open_] + t) % 2
+            kind, flat = np.empty(open_.size, dtype=int), np.empty(open_.size, dtype=int)
+            for r in (0, 1):
+                sel = role == r
+                kind[sel], flat[sel] = moves[r].decide(t, open_[sel], 2 * open_[sel] + r)
+            games.apply(t, open_, kind, flat)
+        return games.hist_kind, games.hist_flat, games.agreement
+
+    own, shared = ArrayGames(specs), ArrayGames(specs, table=table)
+    assert shared.k == max(s.n_outcomes for s in pool) > own.k
+    for a, b in zip(play(own), play(shared)):
+        assert np.array_equal(a, b)
+    assert (shared.hist_kind >= 0).sum() > 100  # real games were played
+    with pytest.raises(ValueError, match="read-only"):
+        shared.U[0, 0, 0] = 1.0
+    other = TS.load("dev")[50]
+    with pytest.raises(ValueError, match=f"{other.id}.*not in this scenario table"):
+        ArrayGames([GameSpec(other, players, 0, (0, 0))], table=table)
+    impostor = dataclasses.replace(pool[0], roles=pool[0].roles[::-1])
+    with pytest.raises(ValueError, match="differs from the table's scenario"):
+        ArrayGames([GameSpec(impostor, players, 0, (0, 0))], table=table)

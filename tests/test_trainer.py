@@ -331,20 +331,29 @@ def test_bucketed_rollouts_play_exactly_as_one_batch_and_gae_matches_the_per_gam
     )
     scenarios = scenario_pool(cfg)[:300]
     batches = []
-    for ratio in (10**9, 2):  # one bucket, then many
+    # one bucket, then many (the pool's constants built once, in tables per bucket), then many with
+    # the constants built from the batch's own scenarios
+    for ratio, pooled in ((10**9, True), (2, True), (2, False)):
         monkeypatch.setattr(array_env, "BUCKET_RATIO", ratio)
+        if not pooled:
+            monkeypatch.setattr(array_env, "array_pool", lambda scenarios: None)
         rng = np.random.default_rng(3)
         torch.manual_seed(0)
         model = load_actor(ActorCritic(cfg.hidden), load_policy("ppo-nash-v2").params)
         opponents = mix_opponents(cfg, [model.actor_params()], [0.0], rng)
         batches.append(rollout(model, scenarios, cfg, rng, opponents))
-    one, many = batches
+        if pooled:  # the next rollout on the same pool reuses its tables
+            tables = [e.games.scenario_table for e in batches[-1]["env"].envs]
+            again = rollout(model, scenarios, cfg, rng, opponents)
+            assert set(map(id, tables)) >= {id(e.games.scenario_table) for e in again["env"].envs}
+    one, many, unpooled = batches
     assert len(one["env"].envs) == 1 and len(many["env"].envs) >= 3
-    assert np.array_equal(one["reward"], many["reward"])
-    assert len(one["steps"]) == len(many["steps"])
-    for a, b in zip(one["steps"], many["steps"]):
-        for key in a:
-            assert np.array_equal(a[key], b[key]), key
+    for other in (many, unpooled):
+        assert np.array_equal(one["reward"], other["reward"])
+        assert len(one["steps"]) == len(other["steps"])
+        for a, b in zip(one["steps"], other["steps"]):
+            for key in a:
+                assert np.array_equal(a[key], b[key]), key
     got, want = advantages(many, cfg), _loop_advantages(many, cfg)
     assert np.array_equal(got["game"], want["game"])
     np.testing.assert_allclose(got["adv"], want["adv"], rtol=0, atol=1e-12)

@@ -1,7 +1,8 @@
 """A batch of games as arrays, played in lockstep: turn t of every unfinished game at once.
 
 Layout. Games of one batch may come from different scenarios: every scenario's outcomes are
-flattened in ``np.ravel_multi_index`` order and padded to the batch's largest outcome space, with
+flattened in ``np.ravel_multi_index`` order and padded to the largest outcome space of the batch's
+:class:`ScenarioTable` (its own scenarios, or a pool the trainer draws batch after batch from), with
 utility -inf on the padding so that no comparison ever selects it. Each game has two seats (its
 two roles); a seat's per-game state (the frequency model of the other side, its last offers) is a
 row of the seat arrays, seat = 2 * game + role.
@@ -52,17 +53,18 @@ def array_capable(spec: str) -> bool:
     return True
 
 
-class ArrayGames:
-    """Scenario constants, game state and seat state of one batch."""
+class ScenarioTable:
+    """The per-scenario constants of a set of scenarios, padded to the largest outcome space:
+    utilities, options, strides, BATNAs, and (when first needed) each role's outcomes sorted by
+    utility. Built once for a set of scenarios and shared, read-only, by every batch over them:
+    the trainer plays batch after batch on the same pool."""
 
-    def __init__(self, specs: Sequence[GameSpec], max_turns: int = MAX_TURNS):
-        self.specs = list(specs)
-        self.max_turns = max_turns
-        scenarios: dict[str, Scenario] = {}
-        for g in self.specs:
-            scenarios.setdefault(g.scenario.id, g.scenario)
-        self.scenarios = list(scenarios.values())
-        index = {s.id: k for k, s in enumerate(self.scenarios)}
+    def __init__(self, scenarios: Sequence[Scenario]):
+        unique: dict[str, Scenario] = {}
+        for s in scenarios:
+            unique.setdefault(s.id, s)
+        self.scenarios = list(unique.values())
+        self.index = {s.id: k for k, s in enumerate(self.scenarios)}
         n_s = len(self.scenarios)
         shapes = [tuple(s.shape) for s in self.scenarios]
         self.n_outcomes = np.array([int(np.prod(sh)) for sh in shapes])
@@ -86,9 +88,71 @@ class ArrayGames:
             for r, role in enumerate(s.roles):
                 self.batna[k, r] = role.batna
                 self.best[k, r] = float(u[r].max())
+        for a in (self.n_outcomes, self.n_issues, self.U, self.OPT, self.stride, self.batna, self.best):
+            a.setflags(write=False)  # shared by every batch over the table
+        self.derived: dict[str, object] = {}  # other per-scenario arrays, built once by their users
+
+    def rows(self, scenarios: Sequence[Scenario]) -> np.ndarray:
+        """The table row of each scenario; a clear error for one the table does not hold."""
+        try:
+            rows = [self.index[s.id] for s in scenarios]
+        except KeyError as e:
+            raise ValueError(f"scenario {e.args[0]!r} is not in this scenario table") from None
+        for s, k in zip(scenarios, rows):
+            if s is not self.scenarios[k] and s != self.scenarios[k]:
+                raise ValueError(f"scenario {s.id!r} differs from the table's scenario of that id")
+        return np.array(rows, dtype=np.int64)
+
+    @functools.cached_property
+    def sorted_outcomes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(order, U_sorted, keys): each role's outcomes by its utility, ascending (ties in outcome
+        order), and those utilities (+inf past a scenario's outcomes), each (scenarios, 2, K); and
+        the same utilities flat as the imaginary part of complex numbers whose real part is the row
+        (scenario, role), so that one ``np.searchsorted`` finds a position in every row at once
+        (numpy orders complex numbers lexicographically: exactly the utility comparisons within a
+        row). Built when first needed, from per-scenario sorts computed once (``_constants``)."""
+        n_s = len(self.scenarios)
+        order = np.zeros((n_s, 2, self.k), dtype=np.int64)
+        keys = np.empty((n_s, 2, self.k), dtype=np.complex128)
+        keys.real = np.arange(2 * n_s, dtype=float).reshape(n_s, 2, 1)
+        u_sorted = keys.imag  # a view: the utilities are stored once
+        u_sorted[:] = np.inf
+        for k, s in enumerate(self.scenarios):
+            size = self.n_outcomes[k]
+            _, _, _, (by_utility, ascending) = _constants(s)
+            order[k, :, :size] = by_utility
+            u_sorted[k, :, :size] = ascending
+        for a in (order, keys):
+            a.setflags(write=False)
+        return order, u_sorted, keys.ravel()
+
+
+class ArrayGames:
+    """Game state and seat state of one batch, over a :class:`ScenarioTable` (the batch's own
+    scenarios unless one is given)."""
+
+    def __init__(
+        self, specs: Sequence[GameSpec], max_turns: int = MAX_TURNS, table: ScenarioTable | None = None
+    ):
+        self.specs = list(specs)
+        self.max_turns = max_turns
+        if table is None:
+            table = ScenarioTable([g.scenario for g in self.specs])
+            self.sc = np.array([table.index[g.scenario.id] for g in self.specs], dtype=np.int64)
+        else:
+            self.sc = table.rows([g.scenario for g in self.specs])
+        self.scenario_table = table  # its arrays are shared: the names below are views, never written
+        self.scenarios, self.n_outcomes, self.k = table.scenarios, table.n_outcomes, table.k
+        self.n_issues, self.n_issues_max, self.n_options_max = (
+            table.n_issues,
+            table.n_issues_max,
+            table.n_options_max,
+        )
+        self.U, self.OPT, self.stride = table.U, table.OPT, table.stride
+        self.batna, self.best = table.batna, table.best
+        i_max = self.n_issues_max
         n = len(self.specs)
         self.n = n
-        self.sc = np.array([index[g.scenario.id] for g in self.specs])
         self.first = np.array([g.first_mover for g in self.specs])
         # --- game state
         self.done = np.zeros(n, dtype=bool)
@@ -125,26 +189,10 @@ class ArrayGames:
         """(n, K) own utility of every outcome for these seats (-inf past a scenario's outcomes)."""
         return self.U[self.seat_sc[seats], self.seat_role[seats]]
 
-    @functools.cached_property
+    @property
     def sorted_outcomes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(order, U_sorted, keys): each role's outcomes by its utility, ascending (ties in outcome
-        order), and those utilities (+inf past a scenario's outcomes), each (scenarios, 2, K); and
-        the same utilities flat as the imaginary part of complex numbers whose real part is the row
-        (scenario, role), so that one ``np.searchsorted`` finds a position in every row at once
-        (numpy orders complex numbers lexicographically: exactly the utility comparisons within a
-        row). Built when first needed, from per-scenario sorts computed once (``_constants``)."""
-        n_s = len(self.scenarios)
-        order = np.zeros((n_s, 2, self.k), dtype=np.int64)
-        keys = np.empty((n_s, 2, self.k), dtype=np.complex128)
-        keys.real = np.arange(2 * n_s, dtype=float).reshape(n_s, 2, 1)
-        u_sorted = keys.imag  # a view: the utilities are stored once
-        u_sorted[:] = np.inf
-        for k, s in enumerate(self.scenarios):
-            size = self.n_outcomes[k]
-            _, _, _, (by_utility, ascending) = _constants(s)
-            order[k, :, :size] = by_utility
-            u_sorted[k, :, :size] = ascending
-        return order, u_sorted, keys.ravel()
+        """The table's outcomes sorted by each role's utility (``ScenarioTable.sorted_outcomes``)."""
+        return self.scenario_table.sorted_outcomes
 
     def search(self, sc: np.ndarray, role: np.ndarray, x: np.ndarray, right: bool) -> np.ndarray:
         """Per row, ``np.searchsorted(U_sorted[sc, role, :n_outcomes], x, side)``: the first

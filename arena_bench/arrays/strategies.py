@@ -301,18 +301,24 @@ class PolicyInputs:
             raise ValueError(
                 f"a scenario exceeds the policy's {P.MAX_ISSUES} issues x {P.MAX_OPTIONS} options"
             )
-        n_s = len(G.scenarios)
-        self.points = np.zeros((n_s, 2, P.MAX_ISSUES, P.MAX_OPTIONS))
-        self.w = np.zeros((n_s, 2, P.MAX_ISSUES))
-        self.opt_mask = np.zeros((n_s, P.MAX_ISSUES, P.MAX_OPTIONS))
-        self.issue_mask = np.zeros((n_s, P.MAX_ISSUES))
-        self.stride = np.zeros((n_s, P.MAX_ISSUES), dtype=np.int64)
-        self.stride[:, : G.n_issues_max] = G.stride
-        for k, sc in enumerate(G.scenarios):
-            for r, role in enumerate(sc.roles):
-                self.points[k, r], self.w[k, r], self.opt_mask[k], self.issue_mask[k] = P.pad_brief(
-                    role.weights, role.values, sc.shape
-                )
+        briefs = G.scenario_table.derived.get("policy_briefs")
+        if briefs is None:  # per scenario, so built once per scenario table
+            n_s = len(G.scenarios)
+            points = np.zeros((n_s, 2, P.MAX_ISSUES, P.MAX_OPTIONS))
+            w = np.zeros((n_s, 2, P.MAX_ISSUES))
+            opt_mask = np.zeros((n_s, P.MAX_ISSUES, P.MAX_OPTIONS))
+            issue_mask = np.zeros((n_s, P.MAX_ISSUES))
+            stride = np.zeros((n_s, P.MAX_ISSUES), dtype=np.int64)
+            stride[:, : G.n_issues_max] = G.stride
+            for k, sc in enumerate(G.scenarios):
+                for r, role in enumerate(sc.roles):
+                    points[k, r], w[k, r], opt_mask[k], issue_mask[k] = P.pad_brief(
+                        role.weights, role.values, sc.shape
+                    )
+            briefs = G.scenario_table.derived["policy_briefs"] = (points, w, opt_mask, issue_mask, stride)
+            for a in briefs:
+                a.setflags(write=False)
+        self.points, self.w, self.opt_mask, self.issue_mask, self.stride = briefs
 
     def features(self, t: int, g: np.ndarray, s: np.ndarray):
         """(tokens, globals, can_accept, issue_mask, opt_mask) of the movers ``s`` of games ``g``."""
