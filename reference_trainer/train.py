@@ -449,22 +449,37 @@ def ppo_update(
     t["can"] = t["can"].bool()
     t["kind"], t["options"] = t["kind"].long(), t["options"].long()
     adv = (t["adv"] - t["adv"].mean()) / (t["adv"].std() + 1e-8)
+    t["adv"] = adv
     n = len(adv)
+    used = (
+        "tokens",
+        "glob",
+        "issue_mask",
+        "opt_mask",
+        "can",
+        "kind",
+        "options",
+        "logp",
+        "adv",
+        "other_points",
+    )
+    used += ("other_batna", "ret")
     stats = {}
     for _ in range(cfg.ppo_epochs):
         perm = torch.as_tensor(rng.permutation(n), device=dev)
+        # each row gathered once per epoch; a minibatch is then a contiguous slice (a view), with the
+        # same rows, values and layout as gathering it on its own
+        epoch = {key: t[key][perm] for key in used}
         for start in range(0, n, cfg.minibatch):
-            b = perm[start : start + cfg.minibatch]
-            tl, ol = model.actor(
-                t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["opt_mask"][b], t["can"][b]
-            )
-            lp, ent = model.log_prob_entropy(tl, ol, t["kind"][b], t["options"][b], t["issue_mask"][b])
-            ratio = torch.exp(lp - t["logp"][b])
-            pg = -torch.min(ratio * adv[b], torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * adv[b]).mean()
-            v = model.value(
-                t["tokens"][b], t["glob"][b], t["issue_mask"][b], t["other_points"][b], t["other_batna"][b]
-            )
-            vloss = ((v - t["ret"][b]) ** 2).mean()
+            b = {key: value[start : start + cfg.minibatch] for key, value in epoch.items()}
+            tl, ol = model.actor(b["tokens"], b["glob"], b["issue_mask"], b["opt_mask"], b["can"])
+            lp, ent = model.log_prob_entropy(tl, ol, b["kind"], b["options"], b["issue_mask"])
+            ratio = torch.exp(lp - b["logp"])
+            pg = -torch.min(
+                ratio * b["adv"], torch.clamp(ratio, 1 - cfg.clip, 1 + cfg.clip) * b["adv"]
+            ).mean()
+            v = model.value(b["tokens"], b["glob"], b["issue_mask"], b["other_points"], b["other_batna"])
+            vloss = ((v - b["ret"]) ** 2).mean()
             loss = pg + cfg.value_coef * vloss - cfg.entropy * ent.mean()
             opt.zero_grad()
             loss.backward()
