@@ -451,6 +451,7 @@ def ppo_update(
     adv = (t["adv"] - t["adv"].mean()) / (t["adv"].std() + 1e-8)
     t["adv"] = adv
     n = len(adv)
+    skipped = 0
     used = (
         "tokens",
         "glob",
@@ -483,9 +484,16 @@ def ppo_update(
             loss = pg + cfg.value_coef * vloss - cfg.entropy * ent.mean()
             opt.zero_grad()
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            if not torch.isfinite(norm):
+                # a non-finite loss or gradient (an overflowing ratio, say) would make every weight NaN
+                # and end the run at the next sample: this minibatch is left out and counted instead
+                opt.zero_grad()
+                skipped += 1
+                continue
             opt.step()
             stats = {"policy_loss": pg.item(), "value_loss": vloss.item(), "entropy": ent.mean().item()}
+    stats["skipped_minibatches"] = skipped
     return stats
 
 
@@ -569,7 +577,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     curve_path = out / "learning_curve.csv"
     evals: list[dict[str, Any]] = []
-    games = 0
+    games = skipped = 0
     with open(curve_path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(
@@ -601,7 +609,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
             batch = rollout(model, scenarios, cfg, rng, opponents)
             games += cfg.games_per_iteration
             data = advantages(batch, cfg)
-            ppo_update(model, opt, data, cfg, rng)
+            skipped += ppo_update(model, opt, data, cfg, rng)["skipped_minibatches"]
             env = batch["env"]
             shares = env.shares()
             own = shares[np.arange(env.n), batch["learner"]]
@@ -658,6 +666,8 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
             writer.writerow(row)
             f.flush()
     elapsed = time.perf_counter() - started
+    if skipped:
+        log(f"PPO left out {skipped} minibatches with a non-finite gradient (see skipped_minibatches)")
     chosen = cfg.iterations
     if cfg.keep_best and evals:
         best = max(evals, key=lambda e: e["stats"]["arena_score"]["mean"])
@@ -701,6 +711,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
         "train_seconds": elapsed,
         "games": games,
         "games_per_minute": games / (elapsed / 60),
+        "skipped_minibatches": skipped,  # non-finite gradients left out by the PPO update (normally 0)
         "evaluations": len(evals),
         "iteration": chosen,
         "decoding": decoding,

@@ -387,3 +387,50 @@ def test_best_responses_to_different_targets_get_their_own_folders_even_from_one
     assert len({a.out, b.out, c.out}) == 3 and a.out == "runs/exploit-policy_ppo-nash-v2"
     assert a.iterations == 150 and a.reward == "arena"  # the config's settings are kept
     assert config_for("scripted/boulware", config, {"out": "x"}).out == "x"
+
+
+def test_a_minibatch_with_a_non_finite_gradient_is_left_out_and_counted():
+    """An overflowing probability ratio makes the loss infinite and every gradient NaN; the update
+    skips that minibatch (the weights stay finite and unchanged) and counts it. Finite data updates."""
+    pytest.importorskip("torch")
+    import torch
+
+    from arena_bench.agents.policy import load_policy
+    from reference_trainer.policy import ActorCritic, load_actor
+    from reference_trainer.train import (
+        TrainConfig,
+        advantages,
+        mix_opponents,
+        ppo_update,
+        rollout,
+        scenario_pool,
+    )
+
+    cfg = dataclasses.replace(
+        TrainConfig.from_file(ROOT / "reference_trainer/configs/default.json"),
+        games_per_iteration=48,
+        minibatch=64,
+        ppo_epochs=1,
+        threads=1,
+    )
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    model = load_actor(ActorCritic(cfg.hidden), load_policy("ppo-nash-v2").params)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    data = advantages(
+        rollout(
+            model, scenario_pool(cfg)[:60], cfg, rng, mix_opponents(cfg, [model.actor_params()], [0.0], rng)
+        ),
+        cfg,
+    )
+    n_minibatches = -(-len(data["adv"]) // cfg.minibatch)
+    before = [p.detach().clone() for p in model.parameters()]
+    broken = {**data, "logp": np.full_like(data["logp"], -1e4)}  # exp(lp + 1e4) overflows
+    stats = ppo_update(model, opt, broken, cfg, rng)
+    assert stats["skipped_minibatches"] == n_minibatches > 1
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    stats = ppo_update(model, opt, data, cfg, rng)
+    assert stats["skipped_minibatches"] == 0 and np.isfinite(stats["policy_loss"])
+    after = list(model.parameters())
+    assert all(torch.isfinite(p).all() for p in after)
+    assert any(not torch.equal(a, b) for a, b in zip(before, after))
