@@ -135,6 +135,40 @@ def run_dir_for(config: RunConfig, output_path: Path, task_hash: str) -> Path:
     return Path(output_path) / slug(config.label) / f"{config.split}-{digest[:12]}"
 
 
+def _fingerprints(players: dict[str, Any]) -> dict[str, str]:
+    """The sha256 of each player that is a file (an exported policy, a Python agent file)."""
+    out = {}
+    for spec, p in players.items():
+        digest = p.describe().get("sha256")
+        if digest:
+            out[spec] = digest
+    return out
+
+
+def _check_same_files(run_dir: Path, fingerprints: dict[str, str]) -> None:
+    """A run folder's stored games were played by the files that played them: resuming with another
+    file under the same name (a retrained policy at the same path, say) would mix two players' games
+    under one name, so it is refused. Runs from before ``players.json`` are read from their results."""
+    stored: dict[str, str] = {}
+    try:
+        if (run_dir / "players.json").exists():
+            stored = json.loads((run_dir / "players.json").read_text(encoding="utf-8"))
+        elif (run_dir / "results.json").exists():
+            players = json.loads((run_dir / "results.json").read_text(encoding="utf-8")).get("players", {})
+            stored = {s: d["sha256"] for s, d in players.items() if isinstance(d, dict) and d.get("sha256")}
+    except (OSError, ValueError, AttributeError) as e:
+        raise RunError(
+            f"{run_dir}: cannot read which files played its stored games ({e}); delete the folder to start over"
+        ) from None
+    for spec, digest in fingerprints.items():
+        was = stored.get(spec)
+        if was and was != digest:
+            raise RunError(
+                f"{run_dir} holds games of {spec} played by another file (sha256 {was[:12]}..., now "
+                f"{digest[:12]}...); use another output path, or delete the folder to start over"
+            )
+
+
 def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True) -> Run:
     """Play every planned game that is not stored yet, then write the results; returns the run
     with its games and statistics in memory (nothing is read back)."""
@@ -152,7 +186,10 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
         for s in specs
     }
     budgets = _budgets(config, players)
+    fingerprints = _fingerprints(players)
+    _check_same_files(run_dir, fingerprints)
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / "players.json", json.dumps(fingerprints, indent=2, sort_keys=True) + "\n")
     store = GameStore(games_path)
     spend_path = run_dir / "spend.json"
     # what earlier sessions of this run spent counts too, games they left unfinished included

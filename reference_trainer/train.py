@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -54,6 +55,7 @@ class TrainConfig:
     # one coherent demonstrator: cloning a mixture of styles gave an incoherent policy (0.28 on dev)
     bc_demonstrators: tuple[str, ...] = ("boulware",)
     bc_epochs: int = 40
+    bc_minibatch: int | None = None  # None: PPO's minibatch (as ppo-nash-v1 and v2 were cloned)
     warmup: bool = True
     # PPO
     iterations: int = 120
@@ -202,8 +204,9 @@ def behaviour_cloning(
     loss_value = float("nan")
     for _ in range(cfg.bc_epochs):
         perm = torch.as_tensor(rng.permutation(n), device=data["kind"].device)
-        for start in range(0, n, cfg.minibatch):
-            b = {k: v[perm[start : start + cfg.minibatch]] for k, v in data.items()}
+        size = cfg.bc_minibatch or cfg.minibatch
+        for start in range(0, n, size):
+            b = {k: v[perm[start : start + size]] for k, v in data.items()}
             tl, ol = model.actor(b["tokens"], b["glob"], b["issue_mask"], b["opt_mask"], b["can"])
             lp, _ = model.log_prob_entropy(tl, ol, b["kind"], b["options"], b["issue_mask"])
             loss = -lp.mean()
@@ -548,6 +551,9 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     rng = np.random.default_rng(cfg.seed)
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    # a run replaces what an earlier run left in its folder; its evaluations too, which were of other
+    # weights under the same file names (arena_bench would refuse to resume them)
+    shutil.rmtree(out / "eval", ignore_errors=True)
     write_atomic(out / "config.json", json.dumps(asdict(cfg), indent=2, default=str))
     started = time.perf_counter()
     scenarios = scenario_pool(cfg)

@@ -154,3 +154,33 @@ def test_a_task_set_folder_with_a_broken_manifest(tmp_path):
     r = invoke(["run", "--model", "scripted/linear", "--tasks", broken, "--output-path", tmp_path / "out"])
     assert r.exit_code == 2 and "MANIFEST.json" in r.output and "malformed" in r.output
     assert not Path(tmp_path / "out").exists()
+
+
+def test_resuming_a_run_with_another_policy_file_under_the_same_name_is_refused(tmp_path):
+    """A retrained policy saved over the old file must not inherit the old file's stored games."""
+    from arena_bench.errors import RunError
+    from arena_bench.evaluation import run
+    from arena_bench.results import RunConfig
+
+    shipped = Path(__file__).resolve().parent.parent / "arena_bench" / "policies"
+    policy = tmp_path / "mine.npz"
+    shutil.copy(shipped / "ppo-nash-v1.npz", policy)
+    spec = f"policy/{policy}"
+    config = RunConfig(
+        kind="evaluation",
+        agents=(spec,),
+        split="dev",
+        limit=1,
+        opponents=("scripted/boulware",),
+        self_play=False,
+        bootstrap_replicates=50,
+    )
+    first = run(config, tmp_path / "out", progress=False)
+    games = first.path / "games.jsonl"
+    played = games.read_bytes()
+    again = run(config, tmp_path / "out", resume=True, progress=False)  # the same file: resumes
+    assert again.results.counts.resumed_from_store == len(played.splitlines()) > 0
+    shutil.copy(shipped / "ppo-nash-v2.npz", policy)
+    with pytest.raises(RunError, match=r"holds games of policy/.*mine\.npz played by another file"):
+        run(config, tmp_path / "out", resume=True, progress=False)
+    assert games.read_bytes() == played
