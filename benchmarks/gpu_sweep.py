@@ -68,10 +68,10 @@ def _setup(cfg: TrainConfig, policy: str):
 
 
 def play_rate(cfg: TrainConfig, scenarios: list, policy: str, repeats: int) -> dict:
-    """Rollouts against the scripted panel only, after one untimed rollout (the pool's constants)."""
+    """Rollouts against the scripted panel only (the pool's constants are built by the warm-up)."""
     cfg = dataclasses.replace(cfg, opponent_mix=(0.0, 0.0, 1.0))
     rng, model, _, pool = _setup(cfg, policy)
-    rollout(model, scenarios, cfg, rng, mix_opponents(cfg, pool, [0.0], rng))
+    _sync(cfg.device)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     for _ in range(repeats):
         rollout(model, scenarios, cfg, rng, mix_opponents(cfg, pool, [0.0], rng))
@@ -88,11 +88,10 @@ def play_rate(cfg: TrainConfig, scenarios: list, policy: str, repeats: int) -> d
 
 
 def train_rate(cfg: TrainConfig, scenarios: list, policy: str, iterations: int) -> dict:
-    """Rollouts and PPO updates with the config's opponent mix, after one untimed iteration."""
+    """Rollouts and PPO updates with the config's opponent mix."""
     rng, model, opt, pool = _setup(cfg, policy)
     score = [0.0]
-    batch = rollout(model, scenarios, cfg, rng, mix_opponents(cfg, pool, score, rng))
-    ppo_update(model, opt, advantages(batch, cfg), cfg, rng)
+    _sync(cfg.device)
     t_roll = t_upd = 0.0
     skipped = 0
     wall0, cpu0 = time.perf_counter(), time.process_time()
@@ -161,14 +160,15 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores)")
     p.add_argument("--batches", default="4096,16384,65536", help="games per iteration for parts 1 and 2")
     p.add_argument("--minibatch", type=int, default=4096, help="PPO minibatch for part 2")
-    p.add_argument("--play-repeats", type=int, default=2)
-    p.add_argument("--train-iterations", type=int, default=2)
+    p.add_argument("--play-repeats", type=int, default=1, help="timed rollouts per batch size")
+    p.add_argument("--train-iterations", type=int, default=1, help="timed iterations per batch size")
+    p.add_argument("--warmup-batch", type=int, default=1024, help="one untimed rollout first (pool, device)")
     p.add_argument(
         "--learn",
         default="cpu:1024:1024,cuda:4096:1024,cuda:16384:4096",
         help="device:batch:minibatch settings for part 3, the reference first ('' skips part 3)",
     )
-    p.add_argument("--learn-games", type=int, default=65536, help="games each setting of part 3 trains")
+    p.add_argument("--learn-games", type=int, default=32768, help="games each setting of part 3 trains")
     p.add_argument("--bc-games", type=int, default=1000, help="cloned games of part 3's start (all settings)")
     p.add_argument("--policy", default="ppo-nash-v2", help="weights that parts 1 and 2 play with")
     p.add_argument("--out", type=Path, default=None, help="folder for gpu_sweep.json and part 3's runs")
@@ -205,6 +205,8 @@ def main() -> None:
         flush=True,
     )
     scenarios = scenario_pool(cfg)
+    # untimed: the pool's per-scenario constants (built once per process) and the device's start
+    play_rate(dataclasses.replace(cfg, games_per_iteration=args.warmup_batch), scenarios, args.policy, 1)
     for b in [int(x) for x in args.batches.split(",") if x]:
         run = dataclasses.replace(cfg, games_per_iteration=b)
         r = play_rate(run, scenarios, args.policy, args.play_repeats)

@@ -434,3 +434,32 @@ def test_a_minibatch_with_a_non_finite_gradient_is_left_out_and_counted():
     after = list(model.parameters())
     assert all(torch.isfinite(p).all() for p in after)
     assert any(not torch.equal(a, b) for a, b in zip(before, after))
+
+
+def test_the_gpu_sweep_script_runs_its_three_parts_on_cpu(tmp_path):
+    """benchmarks/gpu_sweep.py is run on a lent GPU machine in one short call: it must not find its
+    first bug there. A tiny CPU run of all three parts writes every figure to gpu_sweep.json."""
+    pytest.importorskip("torch")
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(ROOT / "benchmarks/gpu_sweep.py"), "--device", "cpu", "--threads", "1"]
+    cmd += [
+        "--batches",
+        "64",
+        "--minibatch",
+        "256",
+        "--warmup-batch",
+        "32",
+        "--learn",
+        "cpu:64:128,cpu:128:128",
+    ]
+    cmd += ["--learn-games", "128", "--bc-games", "40", "--out", str(tmp_path)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads((tmp_path / "gpu_sweep.json").read_text())
+    assert [r["batch"] for r in report["play"]] == [64] and report["play"][0]["games_per_s"] > 0
+    assert report["train"][0]["skipped_minibatches"] == 0 and report["train"][0]["update_s"] > 0
+    assert [r["setting"] for r in report["learning"]] == ["cpu:64:128", "cpu:128:128"]
+    assert all(0 <= r["lo"] <= r["arena_score"] <= r["hi"] <= 1 for r in report["learning"])
+    assert "overlaps cpu:64:128" in done.stdout or "does not overlap cpu:64:128" in done.stdout
