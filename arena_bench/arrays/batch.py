@@ -232,9 +232,10 @@ class ArrayGames:
         grid = np.zeros((len(seats), self.k))
         for k in np.unique(sc):
             rows = np.flatnonzero(sc == k)
+            w_k, values_k = w[rows], values[rows]  # gathered once per scenario, sliced per issue
             g = np.zeros((len(rows), 1))
             for i, n_opt in enumerate(self.scenarios[k].shape):
-                g = (g[:, :, None] + w[rows, i, None, None] * values[rows, i, None, :n_opt]).reshape(
+                g = (g[:, :, None] + w_k[:, i, None, None] * values_k[:, i, None, :n_opt]).reshape(
                     len(rows), -1
                 )
             grid[rows, : g.shape[1]] = g
@@ -244,9 +245,12 @@ class ArrayGames:
         """The same estimate at some outcomes only: outcome ``cols[j]`` for seat ``seats[rows[j]]``."""
         w, values = self.model(seats)
         sc = self.seat_sc[seats][rows]
+        issues = np.arange(self.n_issues_max)
+        # each candidate's options, then each issue's term, in two gathers; summed issue by issue
+        terms = w[rows] * values[rows[:, None], issues[None, :], self.OPT[sc, :, cols]]
         est = np.zeros(len(rows))
-        for i in range(self.n_issues_max):
-            est = est + w[rows, i] * values[rows, i, self.OPT[sc, i, cols]]
+        for i in issues:
+            est = est + terms[:, i]
         return est
 
     # --- the protocol, for every unfinished game at once ------------------------------------------
