@@ -304,7 +304,6 @@ class ArrayPool:
 
     def __init__(self, scenarios: Sequence[Scenario], ratio: int = BUCKET_RATIO):
         self.scenarios = list(scenarios)
-        self.ratio = ratio
         self.row: dict[str, int] = {}
         for k, sc in enumerate(self.scenarios):
             self.row.setdefault(sc.id, k)

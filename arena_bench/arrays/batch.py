@@ -136,11 +136,8 @@ class ArrayGames:
     ):
         self.specs = list(specs)
         self.max_turns = max_turns
-        if table is None:
-            table = ScenarioTable([g.scenario for g in self.specs])
-            self.sc = np.array([table.index[g.scenario.id] for g in self.specs], dtype=np.int64)
-        else:
-            self.sc = table.rows([g.scenario for g in self.specs])
+        table = table or ScenarioTable([g.scenario for g in self.specs])
+        self.sc = table.rows([g.scenario for g in self.specs])
         self.scenario_table = table  # its arrays are shared: the names below are views, never written
         self.scenarios, self.n_outcomes, self.k = table.scenarios, table.n_outcomes, table.k
         self.n_issues, self.n_issues_max, self.n_options_max = (
