@@ -455,7 +455,9 @@ def ppo_update(
     t["adv"] = adv
     n = len(adv)
     skipped = 0
-    used = (
+    # what a minibatch reads: the actor's and the critic's inputs, the action, its old log-probability,
+    # the normalised advantage and the return
+    used = [
         "tokens",
         "glob",
         "issue_mask",
@@ -463,11 +465,12 @@ def ppo_update(
         "can",
         "kind",
         "options",
+        "other_points",
+        "other_batna",
         "logp",
         "adv",
-        "other_points",
-    )
-    used += ("other_batna", "ret")
+        "ret",
+    ]
     stats = {}
     for _ in range(cfg.ppo_epochs):
         perm = torch.as_tensor(rng.permutation(n), device=dev)
