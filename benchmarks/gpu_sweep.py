@@ -180,7 +180,6 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     report = {
         "command": " ".join(sys.argv),
-        "config": str(args.config),
         "settings": vars(args) | {"config": str(args.config), "out": str(out), "threads": threads},
         "versions": {
             "python": platform.python_version(),
