@@ -710,7 +710,7 @@ def submit_command(path: Path, repo: str, dry_run: Path | None) -> None:
 
 @main.group()
 def leaderboard() -> None:
-    """Build the static leaderboard site."""
+    """Build the static leaderboard site, and run the maintainers' held-out evaluator."""
 
 
 @leaderboard.command("evaluate-requests")
@@ -727,16 +727,33 @@ def leaderboard() -> None:
 @click.option("--results", "results_repo", required=True, help="The results dataset on the Hub (ORG/NAME).")
 @click.option("--split", default="test", show_default=True)
 @click.option(
-    "--output-path", type=click.Path(path_type=Path), default=Path("heldout-runs"), show_default=True
+    "--output-path",
+    type=click.Path(path_type=Path),
+    default=Path("heldout-runs"),
+    show_default=True,
+    help="Where each request's run folder and the evaluator's own log (evaluator.log) are kept.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The maintainers' evaluator config (arena-bench-evaluator/1): open providers with their base URL "
+    "and key variable, open weights, code-agent sandbox limits, time limits. Without it only shipped agents "
+    "are evaluated.",
 )
 def evaluate_requests_command(
-    requests_repo: str, tasks_path: Path, results_repo: str, split: str, output_path: Path
+    requests_repo: str, tasks_path: Path, results_repo: str, split: str, output_path: Path, config_path
 ) -> None:
-    """The maintainers' evaluator: run every pending request on the held-out set, push the verified
-    results and mark each request FINISHED or FAILED with the reason."""
-    from .heldout import evaluate_requests
+    """The maintainers' evaluator: run every pending request on the held-out set, each alone and
+    within the config's limits, push the verified results and mark each request FINISHED or FAILED
+    with a fixed reason."""
+    from .heldout import evaluate_requests, load_evaluator_config
 
-    done = evaluate_requests(requests_repo, tasks_path, results_repo, split, output_path, log=click.echo)
+    config = load_evaluator_config(config_path)
+    done = evaluate_requests(
+        requests_repo, tasks_path, results_repo, split, output_path, log=click.echo, config=config
+    )
     click.echo(
         f"{len(done)} request(s) evaluated; "
         f"{sum(d['status'] == 'FINISHED' for d in done)} finished, {sum(d['status'] == 'FAILED' for d in done)} failed"

@@ -61,6 +61,11 @@ class BackendUnavailable(StopRun):
     instead of spending every game's retries."""
 
 
+class StoreLost(StopRun):
+    """The games file cannot be kept as written: replaced or truncated under the run, or the disk
+    is full. The run stops at once; ``--resume`` continues from what is on disk."""
+
+
 class BudgetExhausted(StopRun):
     """The next call could take the run's spend past ``--budget-usd``."""
 

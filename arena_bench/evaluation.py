@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import platform
 import re
 import subprocess
@@ -31,11 +32,17 @@ from .runner import GameStore, RunStats, plan_cells, run_cells
 from .storage import write_atomic
 from .tasks import open_task_set
 
-__all__ = ["RunConfig", "RunError", "plan", "run", "run_dir_for", "slug"]
+__all__ = ["RunConfig", "RunError", "page_slug", "plan", "run", "run_dir_for", "slug"]
 
 
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "run"
+
+
+def page_slug(name: str) -> str:
+    """A file or folder name for NAME that no other name shares: a readable part and a hash of the
+    exact name (``openai/victim model`` and ``openai/victim_model`` get different pages)."""
+    return f"{slug(name)[:60]}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
 
 
 def git_hash() -> str | None:
@@ -244,12 +251,18 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
             if close:
                 close()
     results = build_results(config, ts, stats, players, store.records, _previous_counts(run_dir, stats))
-    results.save(run_dir)
+    try:
+        results.save(run_dir)
+    except OSError as exc:  # a full disk: the games are safe in games.jsonl; --resume writes this again
+        raise RunError(
+            f"cannot write {run_dir / 'results.json'} ({os.strerror(exc.errno) if exc.errno else exc}); "
+            f"{len(store.records)} games are stored in {run_dir}: free space, then --resume"
+        ) from None
     if stats.stopped:
         raise RunError(
             f"{stats.stopped}: {len(store.records)} of {stats.planned} games are stored in {run_dir}; "
             "continue with the same command and --resume"
-        )
+        ) from stats.stop_error
     return Run(run_dir, results, store.records)
 
 

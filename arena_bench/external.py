@@ -13,16 +13,26 @@ ANAC). The observation format is ``OBSERVATION_FORMAT`` (``exec-observation/1``)
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import json
 import shlex
 from typing import Any
 
 from .agents.base import Observation, Reply
-from .errors import UnknownPlayer
+from .errors import StopRun, UnknownPlayer
 from .parsing import parse_reply
 
 OBSERVATION_FORMAT = "exec-observation/1"
+
+
+class ExecAgentDied(StopRun):
+    """An agent program that exited before it ever replied: no game of the run can be played."""
+
+    def __init__(self, message: str, code: int | None, stderr_tail: list[str]):
+        super().__init__(message)
+        self.code = code
+        self.stderr_tail = stderr_tail
 REPLY_TIMEOUT_S = 60.0
 
 
@@ -78,28 +88,73 @@ def observation_json(obs: Observation) -> dict[str, Any]:
     }
 
 
+STDERR_TAIL_LINES = 12
+
+
 class ExecAgent:
-    def __init__(self, argv: list[str], timeout_s: float):
+    """One game side's process. ``launcher`` (the sandbox's ``bwrap`` argv, limits applied before
+    exec) wraps the program when the agent came from outside; a local ``exec:`` runs as given."""
+
+    def __init__(self, argv: list[str], timeout_s: float, launcher=None, label: str | None = None):
         self.argv = argv
         self.timeout_s = timeout_s
+        self.launcher = launcher
+        self.label = label or f"exec:{shlex.join(argv)}"
         self.proc: asyncio.subprocess.Process | None = None
+        self.replied = False
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
+        self._stderr_task: asyncio.Task | None = None
 
     async def _start(self) -> asyncio.subprocess.Process:
         if self.proc is None:
+            argv, preexec = self.launcher(self.argv) if self.launcher else (self.argv, None)
             try:
                 self.proc = await asyncio.create_subprocess_exec(
-                    *self.argv,
+                    *argv,
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
-                    stderr=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.PIPE,
                     limit=1 << 20,
+                    preexec_fn=preexec,
                 )
             except OSError as exc:
-                raise UnknownPlayer(f"exec:{shlex.join(self.argv)} cannot start: {exc.strerror}") from None
+                raise StopRun(f"{self.label} cannot start: {exc.strerror}") from None
+            self._stderr_task = asyncio.ensure_future(self._read_stderr(self.proc.stderr))
         return self.proc
+
+    async def _read_stderr(self, stream) -> None:
+        """Keep the last lines of the program's stderr (shown when it dies); never block it."""
+        try:
+            while line := await stream.readline():
+                self.stderr_tail.append(line.decode("utf-8", errors="replace").rstrip()[:500])
+        except (ValueError, OSError):  # a line past the stream limit, or the pipe gone
+            pass
+
+    async def _died(self, proc) -> Reply:
+        """The program is gone. Before its first reply that stops the run (it will not start for
+        any game); after it, the turn is a counted error and the game goes on to its forfeits."""
+        try:
+            code = await asyncio.wait_for(proc.wait(), 5)
+        except asyncio.TimeoutError:
+            code = None
+        if self._stderr_task is not None:
+            try:
+                await asyncio.wait_for(self._stderr_task, 2)
+            except asyncio.TimeoutError:
+                pass
+        if not self.replied:
+            tail = " | ".join(self.stderr_tail) or "(nothing on stderr)"
+            raise ExecAgentDied(
+                f"{self.label} exited with code {code} before its first reply; its stderr ended: {tail}",
+                code,
+                list(self.stderr_tail),
+            )
+        return Reply(error=f"the program exited (code {code})")
 
     async def act(self, obs: Observation) -> Reply:
         proc = await self._start()
+        if proc.returncode is not None or proc.stdout.at_eof():
+            return await self._died(proc)  # never write to a pipe nobody reads
         line = json.dumps(observation_json(obs), ensure_ascii=False) + "\n"
         try:
             proc.stdin.write(line.encode())
@@ -108,9 +163,12 @@ class ExecAgent:
         except asyncio.TimeoutError:
             return Reply(error=f"no reply line within {self.timeout_s:g} s")
         except (BrokenPipeError, ConnectionResetError):
-            return Reply(error=f"the program exited (code {proc.returncode})")
+            return await self._died(proc)
+        except ValueError:  # a line longer than the stream limit
+            return Reply(error="a reply line longer than 1 MiB")
         if not raw:
-            return Reply(error=f"the program closed its output (exit code {proc.returncode})")
+            return await self._died(proc)
+        self.replied = True
         text = raw.decode("utf-8", errors="replace").strip()
         parsed = parse_reply(text, obs.public.issues)
         return Reply(message=parsed.message, action=parsed.action, raw=text, error=parsed.error)
@@ -118,14 +176,17 @@ class ExecAgent:
     async def aclose(self) -> None:
         """End of the game: close the program's input, then give it a few seconds to exit."""
         proc, self.proc = self.proc, None
-        if proc is None or proc.returncode is not None:
+        if proc is None:
             return
-        try:
-            proc.stdin.close()
-            await asyncio.wait_for(proc.wait(), 5)
-        except (asyncio.TimeoutError, BrokenPipeError, ConnectionResetError):
-            proc.kill()
-            await proc.wait()
+        if proc.returncode is None:
+            try:
+                proc.stdin.close()
+                await asyncio.wait_for(proc.wait(), 5)
+            except (asyncio.TimeoutError, BrokenPipeError, ConnectionResetError):
+                proc.kill()
+                await proc.wait()
+        if self._stderr_task is not None:
+            self._stderr_task.cancel()
 
 
 class ExecPlayer:

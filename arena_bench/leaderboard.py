@@ -21,7 +21,7 @@ from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS
 from .core.records import GameRecord
 from .display import diagnostics_rows, format_estimate, result_line, transcript_lines
 from .errors import ArenaBenchError
-from .evaluation import slug
+from .evaluation import page_slug
 from .players import PANELS
 from .results import Run
 from .storage import write_atomic
@@ -82,11 +82,106 @@ def collect(
         except ArenaBenchError as exc:  # an unreadable submission is refused, not fatal to the build
             refused.append({"run": str(path.relative_to(folder)), "reasons": [str(exc)]})
             continue
+        except (RecursionError, MemoryError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            # whatever a hostile file does to a reader it reaches: that run is refused, the build goes on
+            refused.append(
+                {
+                    "run": str(path.relative_to(folder)),
+                    "reasons": [f"cannot be read as a run ({type(exc).__name__}); check it with validate-results"],
+                }
+            )
+            continue
         if reasons or run is None:
             refused.append({"run": str(path.relative_to(folder)), "reasons": reasons[:10]})
             continue
         accepted.append(run)
-    return accepted, refused
+    accepted, dropped = one_run_per_model(accepted, folder)
+    return accepted, refused + dropped
+
+
+# A run dated before the project existed, or after the build, has a forged date: its date cannot
+# decide which of two runs under one name is the first.
+EARLIEST_RUN = "2026-01-01"
+
+
+def _date_problem(run: Run) -> str | None:
+    from datetime import datetime, timedelta, timezone
+
+    created = run.results.created_at
+    try:
+        when = datetime.fromisoformat(created.replace("Z", "+00:00"))
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+    except ValueError:
+        return f"created_at {created!r} is not a date"
+    if when < datetime.fromisoformat(EARLIEST_RUN).replace(tzinfo=timezone.utc):
+        return f"created_at {created} is before arena-bench existed"
+    if when > datetime.now(timezone.utc) + timedelta(days=1):
+        return f"created_at {created} is in the future"
+    return None
+
+
+def one_run_per_model(runs: list[Run], folder: Path) -> tuple[list[Run], list[dict[str, Any]]]:
+    """One row per model name: a model's first run (by date, then path) owns its row, and a later
+    run under the same name is refused naming both, unless its results say ``"replaces": PATH`` of
+    the run it supersedes (that one is then set aside). Runs with forged dates are refused."""
+    refused = []
+    dated = []
+    for run in runs:
+        problem = _date_problem(run)
+        if problem:
+            refused.append({"run": _rel(run, folder), "reasons": [problem]})
+        else:
+            dated.append(run)
+    replaced = {}
+    for run in dated:
+        target = _replaces(run)
+        if target:
+            replaced[target] = _rel(run, folder)
+    kept, owner = [], {}
+    for run in sorted(dated, key=lambda r: (r.results.created_at, str(r.path))):
+        rel = _rel(run, folder)
+        if rel in replaced:
+            refused.append({"run": rel, "reasons": [f"replaced by {replaced[rel]}"]})
+            continue
+        taken = [(a, owner[a]) for a in run.evaluated_agents() if a in owner]
+        if taken:
+            agent, first = taken[0]
+            refused.append(
+                {
+                    "run": rel,
+                    "reasons": [
+                        f"{agent!r} already has a row from {first}; a second run under the same name is refused "
+                        f"(this run: {rel}) unless its results.json says \"replaces\": \"{first}\""
+                    ],
+                }
+            )
+            continue
+        for agent in run.evaluated_agents():
+            owner[agent] = rel
+        kept.append(run)
+    return kept, refused
+
+
+def _rel(run: Run, folder: Path) -> str:
+    try:
+        return str(Path(run.path).relative_to(folder))
+    except ValueError:
+        return str(run.path)
+
+
+def _replaces(run: Run) -> str | None:
+    try:
+        value = json.loads((Path(run.path) / "results.json").read_text(encoding="utf-8")).get("replaces")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def provenance(run: Run, folder: Path) -> str:
+    """Who produced a row: the maintainers (a baseline they ran) or the submitter (self-reported:
+    the panel's moves are replay-verified, the model's own moves cannot be)."""
+    return "maintainers" if _rel(run, folder).split("/", 1)[0] == "baselines" else "self-reported"
 
 
 def _entries_rows(runs: list[Run]) -> tuple[pd.DataFrame, list[str], dict[str, Run]]:
@@ -155,6 +250,7 @@ def build(
 
     rows, agents, owner = _entries_rows(runs)
     stats = evaluate(rows, agents, b=b) if agents else None
+    from .heldout import model_settings
     ts = open_task_set(task_set)
     scenarios = {s.id: s for s in ts.load(expected.split)}
     entries = []
@@ -165,28 +261,31 @@ def build(
             entries.append(
                 {
                     "model": agent,
-                    "page": f"{slug(agent)}.html",
+                    "page": f"{page_slug(agent)}.html",
                     "rank": row["rank"],
                     "rank_interval": row["rank_interval"],
                     "games": row["games"],
                     "metrics": {c: row[c] for c in HEADLINE},
+                    "source": provenance(owner[agent], results_folder),
+                    "settings": model_settings(owner[agent].config.player_options.get(agent, {})),
                 }
             )
     heldout_note = ""
     if heldout is not None:  # the maintainers' held-out scores beside the public ones
-        from .heldout import contamination, read_heldout
+        from .heldout import contamination, match_heldout, read_heldout
 
         scores = read_heldout(heldout)
         for entry in entries:
-            h = scores.get(entry["model"])
+            h = match_heldout(entry["model"], entry["settings"], scores)
             if h is not None:
                 entry["heldout"] = {"mean": h.mean, "lo": h.lo, "hi": h.hi, "se": h.se}
                 entry["contamination"] = contamination(entry["metrics"]["arena_score"], h)
-        sets = sorted({f"{h.task_set}/{h.split}" for h in scores.values()})
+        sets = sorted({f"{h.task_set}/{h.split}" for h in scores})
         heldout_note = (
             f"<p class='note'>Held-out Arena Score: the same harness on the maintainers' unpublished set "
-            f"{html.escape(', '.join(sets) or '-')} (requests evaluated by the maintainers). A public score above the "
-            "held-out one by more than the 95% interval of their difference is flagged <span class='flag'>"
+            f"{html.escape(', '.join(sets) or '-')}, evaluated by the maintainers from requests, with the same "
+            "model-side settings as the public row. <b>The held-out column is the authoritative one.</b> A public score "
+            "above the held-out one by more than the 95% interval of their difference is flagged <span class='flag'>"
             "contamination?</span></p>"
         )
     opponents = sorted({o for a in agents for o in (stats.crossplay.get(a, {}) if stats else {})})
@@ -213,6 +312,10 @@ def build(
 <p class="note">Arena Score = (Value + Welfare) / 2 per game; means over games with 95% percentile cluster-bootstrap
 intervals over scenarios (B = {b}). Rank intervals are the 2.5 and 97.5 percentiles of each model's rank across
 replicates. Every number is recomputed from the submitted per-game records. Click a column to sort.</p>
+<p class="note" id="provenance-note"><b>Self-reported</b> rows are submitted public-test runs: the panel's moves are
+replayed and verified, but the model's own moves cannot be (a submitter could, for instance, cut games at the panel's
+best offer and accept it in hindsight). Rows run by the <b>maintainers</b> (baselines, and the held-out column, from
+requests) are not open to that; where a held-out score exists it is the authoritative one.</p>
 <h2>Leaderboard</h2>{heldout_note}<div id="leaderboard-slot"></div>
 <h2>Cross-play (Arena Score of row against column)</h2><div id="crossplay-slot"></div>
 <h2>Arena Score by stratum</h2><div id="strata-slot"></div>
@@ -281,7 +384,7 @@ def _model_page(
     game = pick_showcase_game(run.games, agent)
     if game and game.scenario_id in scenarios:
         pngs = plot_offer_trace(
-            game, scenarios[game.scenario_id], folder / (slug(agent) + (f"-{split}" if split else ""))
+            game, scenarios[game.scenario_id], folder / (page_slug(agent) + (f"-{split}" if split else ""))
         )
         rel = pngs[0].relative_to(folder)
         plot_html = (
@@ -354,7 +457,7 @@ def _split_table(
         sessions = counts.sessions if counts.sessions is not None else (1 if known else None)
         entry = {
             "model": agent,
-            "page": f"{slug(agent)}-{split}.html",
+            "page": f"{page_slug(agent)}-{split}.html",
             "rank": r.rank,
             "rank_interval": list(r.rank_interval),
             "games": r.games,
@@ -378,11 +481,12 @@ def _split_table(
     )
     table = (
         f"<h2>Split {html.escape(split)}</h2><p class='note'>The same checks and statistics on the {html.escape(split)} "
-        "split, where small local models can play every game on a CPU. Wall time is the run's own over the "
-        "sessions that played it (as far as its results file records them); games per second are its last "
-        "session's.</p>"
+        "split, where small local models can play every game on a CPU. Wall time and games per second are reported "
+        "by the run itself (over the sessions its results file records; the pace is its last session's) and are "
+        "not verified.</p>"
         f"<table id='split-{html.escape(split)}'><thead><tr><th>Rank</th><th>Rank 95% CI</th><th class='name'>Model</th>"
-        f"{head}<th>Games</th><th>Wall s</th><th>Sessions</th><th>Games/s</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"{head}<th>Games</th><th title='as the run reported it'>Wall s (reported)</th><th>Sessions</th>"
+        f"<th title='as the run reported it'>Games/s (reported)</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
     return table, entries
 

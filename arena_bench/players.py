@@ -99,6 +99,7 @@ PROVIDERS: dict[str, str] = {
     "policy": "arena_bench.agents.policy:make_player",
     "py": "arena_bench.plugins:python_file_player",
     "exec": "arena_bench.external:exec_player",
+    "agent": "arena_bench.sandbox:agent_player",
     "hf": "arena_bench.models:hf_player",
     "vllm": "arena_bench.models:vllm_player",
     **{p: "arena_bench.models:litellm_player" for p in LITELLM_PROVIDERS},
@@ -150,11 +151,11 @@ def known_specs() -> list[str]:
 
     return (
         [f"scripted/{n}" for n in STRATEGIES]
-        + ["policy/<name-or-file>", "py:<file.py>:<Class>", 'exec:"<command>"']
+        + ["policy/<name-or-file>", "py:<file.py>:<Class>", 'exec:"<command>"', "agent/<org>/<name>@<commit>"]
         + [
             f"{p}/<model>"
             for p in sorted(set(PROVIDERS) | set(plugin_providers()))
-            if p not in ("scripted", "policy", "py", "exec")
+            if p not in ("scripted", "policy", "py", "exec", "agent")
         ]
     )
 

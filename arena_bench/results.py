@@ -549,12 +549,25 @@ def open_games_text(path: Path):
     )
 
 
-def read_games(path: Path) -> list[GameRecord]:
+# Bounds on what a results folder may make the reader hold: one game line, a whole games file once
+# decompressed (a small .gz can expand to gigabytes), and the results file itself.
+MAX_GAME_LINE_BYTES = 4 << 20
+MAX_GAMES_BYTES = 4 << 30
+MAX_RESULTS_BYTES = 64 << 20
+
+
+def read_games(path: Path, max_games: int | None = None) -> list[GameRecord]:
+    """The game records of one file; at most ``max_games`` of them (a run's planned cells)."""
     hint = "; was the run interrupted? resume it with --resume, which sets the damaged line aside"
-    return [
-        GameRecord.from_dict(data, f"{path}:{lineno}")
-        for lineno, data in json_lines(path, ResultsError, hint)
-    ]
+    lines = json_lines(
+        path,
+        ResultsError,
+        hint,
+        max_line_bytes=MAX_GAME_LINE_BYTES,
+        max_total_bytes=MAX_GAMES_BYTES,
+        max_lines=max_games,
+    )
+    return [GameRecord.from_dict(data, f"{path}:{lineno}") for lineno, data in lines]
 
 
 @dataclass(repr=False)
@@ -602,22 +615,26 @@ def results_path(path: Path) -> Path:
 def read_results(path: Path) -> RunResults:
     path = results_path(path)
     try:
+        if path.stat().st_size > MAX_RESULTS_BYTES:
+            raise ResultsError(f"{path}: larger than {MAX_RESULTS_BYTES >> 20} MiB; a results file is far smaller")
         data = json.loads(path.read_text(encoding="utf-8"))
+        return RunResults.from_dict(data, str(path))
     except json.JSONDecodeError as exc:
         raise ResultsError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultsError(f"{path}: cannot read ({exc})") from None
-    return RunResults.from_dict(data, str(path))
+    except RecursionError:
+        raise ResultsError(f"{path}: nested too deep to be a results file") from None
 
 
 def games_path(path: Path, results: RunResults) -> Path:
     return results_path(path).parent / results.games_file
 
 
-def load_run(path: Path) -> Run:
+def load_run(path: Path, max_games: int | None = None) -> Run:
     """A results file (or the run folder holding one) and its game records, read once."""
     results = read_results(path)
     games = games_path(path, results)
     if not games.is_file():
         raise ResultsError(f"{games}: the per-game records of {results_path(path)} are missing")
-    return Run(results_path(path).parent, results, read_games(games))
+    return Run(results_path(path).parent, results, read_games(games, max_games))

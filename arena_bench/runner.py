@@ -35,7 +35,7 @@ from .core.records import (
     TurnRecord,
 )
 from .core.scenario import Scenario
-from .errors import ResultsError, RunError, StopRun
+from .errors import ResultsError, RunError, StopRun, StoreLost
 from .game import TurnLog, play_game
 from .storage import append_line_durably, write_atomic
 
@@ -155,6 +155,40 @@ class GameStore:
         if self.path.exists():
             self._recover()
         self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - open for the life of the store
+        self._size = os.fstat(self._fh.fileno()).st_size  # what this store has written, to the byte
+
+    def _check_file(self) -> None:
+        """The file at the store's path must still be the one it opened, at the size it wrote: a
+        file replaced (``sed -i``, an editor) or truncated under a running run would silently lose
+        every game appended after it."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        mine = os.fstat(self._fh.fileno())
+        if st is None or (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino) or st.st_size != self._size:
+            what = "removed" if st is None else "replaced or changed" if st.st_ino != mine.st_ino else "truncated or appended to"
+            raise StoreLost(
+                f"{self.path} was {what} by something else while this run was writing it; the run stops "
+                f"so that no game is lost ({len(self.records)} games written this far). Check the file, then "
+                "continue with --resume"
+            )
+
+    def _write(self, text: str) -> None:
+        self._check_file()
+        try:
+            self._fh.write(text)
+            self._fh.flush()
+            if self.fsync:
+                os.fsync(self._fh.fileno())
+        except OSError as exc:
+            # ENOSPC, EDQUOT, EIO: what reached the disk is whole lines plus at most one torn line,
+            # which --resume sets aside
+            raise StoreLost(
+                f"cannot write {self.path} ({os.strerror(exc.errno) if exc.errno else exc}); the run stops "
+                f"with {len(self.records)} games stored: free space (or fix the disk), then --resume"
+            ) from None
+        self._size += len(text.encode("utf-8"))
 
     def _recover(self) -> None:
         data = self.path.read_bytes()
@@ -171,6 +205,8 @@ class GameStore:
                     record = GameRecord.from_dict(json.loads(line), f"line {lineno}")
                 except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                     reason = f"not valid JSON ({exc})"
+                except RecursionError:
+                    reason = "nested too deep to be a record"
                 except ResultsError as exc:
                     reason = str(exc)
                 else:
@@ -192,10 +228,7 @@ class GameStore:
             write_atomic(self.path, b"".join(kept))
 
     def append(self, record: GameRecord) -> None:
-        self._fh.write(json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
+        self._write(json.dumps(record.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n")
         self.records.append(record)
         self.done.add(record.game_id)
 
@@ -208,10 +241,7 @@ class GameStore:
             return
         if lines is None:
             lines = [json.dumps(r.to_dict(), ensure_ascii=False, separators=(",", ":")) for r in records]
-        self._fh.write("".join(line + "\n" for line in lines))
-        self._fh.flush()
-        if self.fsync:
-            os.fsync(self._fh.fileno())
+        self._write("".join(line + "\n" for line in lines))
         for r in records:
             self.records.append(r)
             self.done.add(r.game_id)
@@ -356,6 +386,7 @@ class RunStats:
     seconds: float = 0.0
     stopped: str | None = None  # why the run stopped before playing every cell (a signal, a dead backend)
     engine: str = "reference"  # the array engine or the reference loop
+    stop_error: BaseException | None = None  # the StopRun behind ``stopped``, when one was raised
 
 
 ProgressFactory = Callable[[int, int], Any]
@@ -426,7 +457,7 @@ async def run_cells(
                     probes=probes,
                 )
             except StopRun as exc:  # a dead backend or a spent budget: stop every game, not just this one
-                stop(str(exc))
+                stop(str(exc), exc)
                 return
             except Exception as exc:  # a backend that failed after its retries: the cell failed
                 stats.failed += 1
@@ -455,15 +486,20 @@ async def run_cells(
             )
             # one writer thread appends and fsyncs in finishing order; the event loop keeps sending
             # requests meanwhile (an fsync blocks for about a millisecond, every game)
-            await loop.run_in_executor(writer, store.append, record)
+            try:
+                await loop.run_in_executor(writer, store.append, record)
+            except StoreLost as exc:
+                stop(str(exc), exc)
+                return
             stats.completed += 1
             bar.update(1)
 
     tasks = [asyncio.ensure_future(one(gid, cell)) for gid, cell in todo]
 
-    def stop(reason: str) -> None:
+    def stop(reason: str, error: BaseException | None = None) -> None:
         if stats.stopped is None:
             stats.stopped = reason
+            stats.stop_error = error
         for task in tasks:
             task.cancel()
 
@@ -606,6 +642,8 @@ def run_cells_array(
             start = end
     except KeyboardInterrupt:
         stats.stopped = "stopped by SIGINT"
+    except StoreLost as exc:
+        stats.stopped, stats.stop_error = str(exc), exc
     finally:
         bar.close()
         stats.seconds = time.perf_counter() - started

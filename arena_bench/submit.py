@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SubmitError
-from .evaluation import slug
+from .evaluation import page_slug
 from .results import games_path, read_results, results_path
 
 MARKER = "arena-bench-run-id:"
@@ -29,7 +29,7 @@ class Bundle:
 
     @property
     def folder(self) -> str:
-        return f"submissions/{slug(self.model)}/{self.run_id}"
+        return f"submissions/{page_slug(self.model)}/{self.run_id}"
 
 
 def make_bundle(path: Path) -> Bundle:
@@ -40,7 +40,7 @@ def make_bundle(path: Path) -> Bundle:
     raw = games.read_bytes()
     games_gz = raw if games.suffix == ".gz" else gzip.compress(raw, mtime=0)  # mtime 0: same bytes on retry
     data = dict(results.to_dict(), games_file="games.jsonl.gz")
-    folder = f"submissions/{slug(model)}/{run_id}"
+    folder = f"submissions/{page_slug(model)}/{run_id}"
     return Bundle(
         run_id=run_id,
         model=model,

@@ -14,7 +14,7 @@ import json
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +37,20 @@ from .core.records import GameRecord
 from .errors import ArenaBenchError
 from .game import public_view
 from .players import PANEL_VERSION, PANELS, make_player
-from .results import Run, RunConfig, load_run, open_games_text, read_results, results_path, schema_problems
+from .errors import ResultsError
+from .results import (
+    MAX_GAME_LINE_BYTES,
+    MAX_GAMES_BYTES,
+    MAX_RESULTS_BYTES,
+    Run,
+    RunConfig,
+    load_run,
+    read_results,
+    results_path,
+    schema_problems,
+)
 from .runner import agent_seed, cell_seed
+from .storage import json_lines
 from .versions import DEFAULT_TASK_SET
 
 TOL = 1e-6
@@ -48,31 +60,37 @@ def validate_run(path: Path, max_problems: int = 200) -> list[str]:
     """Schema problems, each naming the file, line and field."""
     try:
         rpath = results_path(path)
+        if rpath.stat().st_size > MAX_RESULTS_BYTES:
+            return [f"{rpath}: larger than {MAX_RESULTS_BYTES >> 20} MiB; a results file is far smaller"]
         data = json.loads(rpath.read_text(encoding="utf-8"))
+        problems = [f"{rpath}: {p}" for p in schema_problems(data)]
     except ArenaBenchError as exc:
         return [str(exc)]
     except json.JSONDecodeError as exc:
         return [f"{path}: not valid JSON ({exc.msg}, line {exc.lineno})"]
-    problems = [f"{rpath}: {p}" for p in schema_problems(data)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return [f"{path}: cannot be read ({type(exc).__name__})"]
+    except RecursionError:
+        return [f"{path}: nested too deep to be a results file"]
+    if not isinstance(data, dict):
+        return problems
     games_path = rpath.parent / str(data.get("games_file", "games.jsonl"))
     if not games_path.is_file():
         return problems + [f"{games_path}: missing (the per-game records)"]
+    lines = json_lines(
+        games_path, ResultsError, max_line_bytes=MAX_GAME_LINE_BYTES, max_total_bytes=MAX_GAMES_BYTES
+    )
     try:
-        with open_games_text(games_path) as f:
-            for lineno, line in enumerate(f, 1):
-                if len(problems) >= max_problems:
-                    problems.append(f"{games_path}: stopped after {max_problems} problems")
-                    break
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    problems.append(f"{games_path}:{lineno}: not valid JSON ({exc.msg})")
-                    continue
+        for lineno, record in lines:
+            if len(problems) >= max_problems:
+                problems.append(f"{games_path}: stopped after {max_problems} problems")
+                break
+            try:
                 problems += [f"{games_path}:{lineno}: {p}" for p in schema_problems(record, "game")]
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        problems.append(f"{games_path}: cannot be read ({type(exc).__name__}: {exc})")
+            except RecursionError:
+                problems.append(f"{games_path}:{lineno}: nested too deep to be a game record")
+    except ResultsError as exc:  # a line past the limits, or not JSON: reading stops there
+        problems.append(str(exc))
     return problems
 
 
@@ -215,23 +233,58 @@ def check_game(record: GameRecord, scenario, analysis, panel: dict[str, Any] | N
         )
         return problems
     m = game_metrics(scenario, analysis, state, tuple(invalid), tuple(repairs))
-    if abs(m.welfare - out.welfare) > TOL:
-        problems.append(f"game {gid}: recorded welfare {out.welfare} != recomputed {m.welfare:.6f}")
+    problems += recorded_differs(record, scenario, m)
+    return problems
+
+
+def _same(recorded: Any, fresh: Any) -> bool:
+    if isinstance(fresh, float) or (isinstance(recorded, float) and isinstance(fresh, int)):
+        return (
+            isinstance(recorded, (int, float))
+            and not isinstance(recorded, bool)
+            and abs(float(recorded) - float(fresh)) <= TOL
+        )
+    if isinstance(fresh, bool) or isinstance(recorded, bool):
+        return type(recorded) is type(fresh) and recorded == fresh
+    return recorded == fresh
+
+
+def recorded_differs(record: GameRecord, scenario, m) -> list[str]:
+    """Every stored field the site, the report or the scorecard can show, against its value
+    recomputed from the scenario and the replayed actions; one reason per field that differs."""
+    gid = record.game_id
+    out = record.outcome
+    agreement = tuple(m.agreement) if m.agreement is not None else None
+    fresh_outcome = {
+        "deal": m.deal,
+        "agreement": agreement,
+        "agreement_text": scenario.describe_outcome(agreement) if agreement is not None else None,
+        "end": m.end,
+        "turns": m.turns,
+        "turns_to_agreement": m.turns_to_agreement,
+        "welfare": m.welfare,
+        "pareto_optimal": m.pareto_optimal,
+        "distance_to_frontier": m.distance_to_frontier,
+    }
+    problems = [
+        f"game {gid}: recorded outcome.{key} {getattr(out, key)!r} != recomputed {value!r}"
+        for key, value in fresh_outcome.items()
+        if not _same(getattr(out, key), value)
+    ]
+    for key in ("family", "stratum"):
+        if getattr(record, key) != getattr(scenario, key):
+            problems.append(f"game {gid}: recorded {key} {getattr(record, key)!r} != the scenario's")
     for i, (side, fresh) in enumerate(zip(record.sides, m.sides)):
-        for key in ("u", "value", "arena_score"):
-            if abs(float(getattr(side, key)) - getattr(fresh, key)) > TOL:
+        for key, value in asdict(fresh).items():
+            if not _same(getattr(side, key), value):
+                why = " (utilities do not match the scenario)" if key in ("u", "value", "arena_score") else ""
                 problems.append(
-                    f"game {gid}: side {i} recorded {key} {getattr(side, key)} != recomputed "
-                    f"{getattr(fresh, key):.6f} (utilities do not match the scenario)"
-                )
-        for key in ("invalid_turns", "forfeited_turns"):
-            if getattr(side, key) != getattr(fresh, key):
-                problems.append(
-                    f"game {gid}: side {i} recorded {key} {getattr(side, key)} != {getattr(fresh, key)} "
-                    "in its turns"
+                    f"game {gid}: side {i} recorded {key} {getattr(side, key)!r} != recomputed {value!r}{why}"
                 )
         if side.player != record.players[i]:
             problems.append(f"game {gid}: side {i} player {side.player!r} != players[{i}]")
+        if side.role != scenario.roles[i].name:
+            problems.append(f"game {gid}: side {i} role {side.role!r} != the scenario's {scenario.roles[i].name!r}")
     return problems
 
 
@@ -272,8 +325,8 @@ def verify_run(
         )
     if reasons:
         return reasons, None
-    run = load_run(path)
     ts, scenarios, cells, _ = plan(config)
+    run = load_run(path, max_games=len(cells))  # more lines than planned cells: refused while reading
     by_id = {s.id: s for s in scenarios}
     planned = {game_id(ts.full_name, c, config.salt): c for c in cells}
     wanted = set(planned)

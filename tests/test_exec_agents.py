@@ -61,13 +61,32 @@ def test_a_program_that_writes_nonsense_is_counted_never_repaired(tmp_path):
     assert st["invalid_rate"]["mean"] == 1.0 and st["forfeit_rate"]["mean"] == 1.0
 
 
-def test_a_program_that_dies_is_counted_and_the_run_finishes(tmp_path):
+def test_a_program_that_dies_after_replying_is_counted_and_the_run_finishes(tmp_path):
     script = tmp_path / "dies.py"
-    script.write_text("import sys\nsys.stdin.readline()\nsys.exit(3)\n")
+    script.write_text(
+        "import json, sys\nsys.stdin.readline()\n"
+        "print(json.dumps({'message': 'bye', 'action': 'walk_away'}), flush=True)\n"
+        "sys.stdin.readline()\nsys.exit(3)\n"
+    )
     data = _run(tmp_path / "out", f"{sys.executable} {script}", "--timeout", "5")
     (spec,) = data["config"]["agents"]
-    assert data["counts"]["failed"] == 0
-    assert data["statistics"]["agents"][spec]["forfeit_rate"]["mean"] == 1.0
+    assert data["counts"]["failed"] == 0 and data["counts"]["completed"] == data["counts"]["planned"]
+
+
+def test_a_program_that_dies_before_its_first_reply_stops_the_run_in_one_line(tmp_path):
+    """The README's route for code agents: a typo in the command must not end in a scorecard of
+    forfeits with exit 0, but in one line with the program's exit code and its own error."""
+    r = CliRunner().invoke(
+        main,
+        ["run", "--model", f"exec:{sys.executable} {tmp_path / 'nosuchfile.py'}", "--limit", "1",
+         "--opponents", "scripted/boulware", "--output-path", str(tmp_path / "out"), "--no-progress"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    lines = [line for line in r.output.splitlines() if line.strip()]
+    assert len(lines) == 1, r.output
+    assert "exited with code 2 before its first reply" in lines[0]
+    assert "can't open file" in lines[0] and "nosuchfile.py" in lines[0]
+    assert "pipe closed" not in r.output
 
 
 def test_the_observation_holds_only_the_agents_own_brief():

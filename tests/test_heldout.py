@@ -87,6 +87,7 @@ def test_request_evaluate_results_site_with_a_contamination_flag(tmp_path):
     assert linear["status"] == "FINISHED" and linear["task_set"]["name"] == "negotiation-heldout-test-v1"
     typo = requests["requests/scripted_lineer.json"]
     assert typo["status"] == "FAILED" and "did you mean 'scripted/linear'" in typo["reason"]
+    assert linear["request_id"] != typo["request_id"]
     assert requests["requests/broken.json"]["status"] == "FAILED"
     assert requests["requests/done.json"]["status"] == "FINISHED"  # not evaluated again
     (path,) = results
@@ -101,12 +102,15 @@ def test_request_evaluate_results_site_with_a_contamination_flag(tmp_path):
     public = tmp_path / "public"
     evaluation_run(public, model="scripted/linear")
     evaluation_run(public, model="scripted/conceder")
+    assert path.startswith("heldout/scripted_linear-") and f"/{linear['request_id']}/" in path
+    assert pushed["evaluated_by"] == "maintainers" and pushed["request"]["model"] == "scripted/linear"
     heldout = tmp_path / "heldout-results"
     (heldout / path).parent.mkdir(parents=True)
     (heldout / path).write_bytes(results[path])
     planted = json.loads(results[path])
     planted["config"]["agents"] = ["scripted/conceder"]
     planted["players"] = {"scripted/conceder": {}}
+    planted["request"] = {"id": "planted", "model": "scripted/conceder"}
     agent = planted["statistics"]["agents"].pop("scripted/linear")
     agent["arena_score"].update(mean=0.05, lo=0.04, hi=0.06, se=0.005)
     planted["statistics"]["agents"]["scripted/conceder"] = agent

@@ -14,11 +14,60 @@ from typing import Any
 from ..errors import ResultsError
 
 
+# What a record may hold, whatever a file says: far above anything a game writes (a reply is bounded
+# by its max_tokens), so that a hostile line is refused before it costs memory on a page.
+MAX_TEXT_CHARS = 20_000  # a message, a raw reply, an error
+MAX_TURN_RECORDS = 1_000  # turns of one game (the protocol's max_turns is far below)
+MAX_ATTEMPTS = 32
+
+
 def _need(d: dict[str, Any], key: str, where: str) -> Any:
     try:
         return d[key]
     except (KeyError, TypeError):
         raise ResultsError(f"{where}: field {key!r} is missing") from None
+
+
+def _typed(value: Any, types: type | tuple[type, ...], where: str, key: str, optional: bool = False) -> Any:
+    """VALUE when it is of TYPES (bool is never an int or a number here), else a ResultsError."""
+    if value is None and optional:
+        return None
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in _tuple(types))
+    if not ok:
+        names = "/".join(t.__name__ for t in _tuple(types))
+        raise ResultsError(f"{where}: field {key!r} must be {names}, got {type(value).__name__}")
+    if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
+        raise ResultsError(f"{where}: field {key!r} is longer than {MAX_TEXT_CHARS:,} characters")
+    return value
+
+
+def _tuple(types) -> tuple[type, ...]:
+    return types if isinstance(types, tuple) else (types,)
+
+
+def _field(d: dict[str, Any], key: str, types, where: str, optional: bool = False, default: Any = None):
+    if optional:
+        return _typed(d.get(key, default), types, where, key, optional=True)
+    return _typed(_need(d, key, where), types, where, key)
+
+
+_NUMBER = (int, float)
+
+
+def _flat(d: Any, where: str, key: str) -> dict[str, Any]:
+    """A dict of plain values (usage counters): no nesting, so nothing deep reaches a page."""
+    d = _typed(d, dict, where, key)
+    for k, v in d.items():
+        if not isinstance(v, (str, int, float, bool)) and v is not None:
+            raise ResultsError(f"{where}: field {key}.{k} must be a plain value, got {type(v).__name__}")
+        if isinstance(v, str) and len(v) > MAX_TEXT_CHARS:
+            raise ResultsError(f"{where}: field {key}.{k} is longer than {MAX_TEXT_CHARS:,} characters")
+    return d
+
+
+def _ints(value: Any, where: str, key: str) -> tuple[int, ...]:
+    _typed(value, list, where, key)
+    return tuple(_typed(x, int, where, key) for x in value)
 
 
 @dataclass(frozen=True)
@@ -36,8 +85,9 @@ class ActionRecord:
     def from_dict(cls, d: dict[str, Any] | None, where: str = "action") -> ActionRecord | None:
         if d is None:
             return None
+        _typed(d, dict, where, "action")
         offer = d.get("offer")
-        return cls(_need(d, "kind", where), tuple(int(x) for x in offer) if offer is not None else None)
+        return cls(_field(d, "kind", str, where), _ints(offer, where, "offer") if offer is not None else None)
 
 
 @dataclass(frozen=True)
@@ -61,10 +111,16 @@ class Attempt:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "attempt") -> Attempt:
+        _typed(d, dict, where, "attempt")
         rejected = None
         if "message" in d or "action" in d:
-            rejected = (d.get("message", ""), ActionRecord.from_dict(d.get("action"), where))
-        return cls(d.get("raw"), d.get("error"), dict(_need(d, "usage", where)), rejected)
+            rejected = (_field(d, "message", str, where, True, ""), ActionRecord.from_dict(d.get("action"), where))
+        return cls(
+            _field(d, "raw", str, where, True),
+            _field(d, "error", str, where, True),
+            dict(_flat(_need(d, "usage", where), where, "usage")),
+            rejected,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,13 +148,17 @@ class TurnRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "turn") -> TurnRecord:
+        _typed(d, dict, where, "turn")
+        attempts = _field(d, "attempts", list, where)
+        if len(attempts) > MAX_ATTEMPTS:
+            raise ResultsError(f"{where}: more than {MAX_ATTEMPTS} attempts")
         return cls(
-            int(_need(d, "turn", where)),
-            int(_need(d, "role", where)),
-            _need(d, "message", where),
+            _field(d, "turn", int, where),
+            _field(d, "role", int, where),
+            _field(d, "message", str, where),
             ActionRecord.from_dict(_need(d, "action", where), where),
-            bool(_need(d, "forfeited", where)),
-            tuple(Attempt.from_dict(a, where) for a in _need(d, "attempts", where)),
+            _field(d, "forfeited", bool, where),
+            tuple(Attempt.from_dict(a, where) for a in attempts),
         )
 
 
@@ -129,17 +189,21 @@ class OutcomeRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "outcome") -> OutcomeRecord:
+        _typed(d, dict, where, "outcome")
         agreement = _need(d, "agreement", where)
+        text = _field(d, "agreement_text", dict, where, True)
+        if text is not None:
+            _flat(text, where, "agreement_text")
         return cls(
-            bool(_need(d, "deal", where)),
-            tuple(int(x) for x in agreement) if agreement is not None else None,
-            d.get("agreement_text"),
-            _need(d, "end", where),
-            int(_need(d, "turns", where)),
-            d.get("turns_to_agreement"),
-            _need(d, "welfare", where),
-            d.get("pareto_optimal"),
-            d.get("distance_to_frontier"),
+            _field(d, "deal", bool, where),
+            _ints(agreement, where, "agreement") if agreement is not None else None,
+            text,
+            _field(d, "end", str, where),
+            _field(d, "turns", int, where),
+            _field(d, "turns_to_agreement", int, where, True),
+            _field(d, "welfare", _NUMBER, where),
+            _field(d, "pareto_optimal", bool, where, True),
+            _field(d, "distance_to_frontier", _NUMBER, where, True),
         )
 
 
@@ -178,19 +242,20 @@ class SideRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "side") -> SideRecord:
+        _typed(d, dict, where, "side")
         return cls(
-            _need(d, "u", where),
-            _need(d, "value", where),
-            _need(d, "arena_score", where),
-            bool(_need(d, "rational", where)),
-            d.get("anchor_value"),
-            int(d.get("offers", 0)),
-            int(_need(d, "invalid_turns", where)),
-            int(_need(d, "repairs", where)),
-            int(_need(d, "forfeited_turns", where)),
-            _need(d, "player", where),
-            d.get("role", ""),
-            dict(d.get("usage") or {}),
+            _field(d, "u", _NUMBER, where),
+            _field(d, "value", _NUMBER, where),
+            _field(d, "arena_score", _NUMBER, where),
+            _field(d, "rational", bool, where),
+            _field(d, "anchor_value", _NUMBER, where, True),
+            _field(d, "offers", int, where, True, 0),
+            _field(d, "invalid_turns", int, where),
+            _field(d, "repairs", int, where),
+            _field(d, "forfeited_turns", int, where),
+            _field(d, "player", str, where),
+            _field(d, "role", str, where, True, ""),
+            dict(_flat(d.get("usage") or {}, where, "usage")),
         )
 
 
@@ -223,13 +288,22 @@ class ProbeRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], where: str = "probe") -> ProbeRecord:
+        _typed(d, dict, where, "probe")
+        answer = _field(d, "answer", dict, where, True)
+        if answer is not None:
+            for k, v in answer.items():  # indices and a share: one level of lists at most
+                if isinstance(v, list):
+                    _ints(v, where, f"answer.{k}")
+                elif v is not None and not isinstance(v, (int, float, str)):
+                    raise ResultsError(f"{where}: field answer.{k} must be a list or a plain value")
+        usage = d.get("usage")
         return cls(
-            int(_need(d, "side", where)),
-            int(_need(d, "after", where)),
-            d.get("answer"),
-            d.get("error"),
-            d.get("raw"),
-            d.get("usage"),
+            _field(d, "side", int, where),
+            _field(d, "after", int, where),
+            answer,
+            _field(d, "error", str, where, True),
+            _field(d, "raw", str, where, True),
+            _flat(usage, where, "usage") if usage is not None else None,
         )
 
 
@@ -295,36 +369,39 @@ class GameRecord:
         gid = d.get("game_id", "?")
         at = f"{where} (game {gid})"
         try:
-            players = _need(d, "players", at)
-            sides = _need(d, "sides", at)
+            players = _field(d, "players", list, at)
+            sides = _field(d, "sides", list, at)
             if len(players) != 2 or len(sides) != 2:
                 raise ResultsError(f"{at}: 'players' and 'sides' must each have two entries")
+            players = [_typed(p, str, at, "players") for p in players]
+            turns = _field(d, "turns", list, at)
+            if len(turns) > MAX_TURN_RECORDS:
+                raise ResultsError(f"{at}: more than {MAX_TURN_RECORDS} turns")
             return cls(
-                game_id=_need(d, "game_id", at),
-                protocol=_need(d, "protocol", at),
-                task_set=_need(d, "task_set", at),
-                task_hash=_need(d, "task_hash", at),
-                split=_need(d, "split", at),
-                scenario_id=_need(d, "scenario_id", at),
-                family=_need(d, "family", at),
-                stratum=_need(d, "stratum", at),
-                first_mover=int(_need(d, "first_mover", at)),
-                rep=int(_need(d, "rep", at)),
-                salt=int(d.get("salt", 0)),
-                seed=int(_need(d, "seed", at)),
+                game_id=_field(d, "game_id", str, at),
+                protocol=_field(d, "protocol", str, at),
+                task_set=_field(d, "task_set", str, at),
+                task_hash=_field(d, "task_hash", str, at),
+                split=_field(d, "split", str, at),
+                scenario_id=_field(d, "scenario_id", str, at),
+                family=_field(d, "family", str, at),
+                stratum=_field(d, "stratum", str, at),
+                first_mover=_field(d, "first_mover", int, at),
+                rep=_field(d, "rep", int, at),
+                salt=_field(d, "salt", int, at, True, 0),
+                seed=_field(d, "seed", int, at),
                 players=(players[0], players[1]),
-                max_turns=int(_need(d, "max_turns", at)),
-                max_repairs=int(_need(d, "max_repairs", at)),
-                turns=tuple(
-                    TurnRecord.from_dict(t, f"{at} turn {k}") for k, t in enumerate(_need(d, "turns", at))
-                ),
+                max_turns=_field(d, "max_turns", int, at),
+                max_repairs=_field(d, "max_repairs", int, at),
+                turns=tuple(TurnRecord.from_dict(t, f"{at} turn {k}") for k, t in enumerate(turns)),
                 outcome=OutcomeRecord.from_dict(_need(d, "outcome", at), f"{at} outcome"),
                 sides=(
                     SideRecord.from_dict(sides[0], f"{at} side 0"),
                     SideRecord.from_dict(sides[1], f"{at} side 1"),
                 ),
                 probes=tuple(
-                    ProbeRecord.from_dict(p, f"{at} probe {k}") for k, p in enumerate(d.get("probes") or ())
+                    ProbeRecord.from_dict(p, f"{at} probe {k}")
+                    for k, p in enumerate(_field(d, "probes", list, at, True) or ())
                 ),
             )
         except (TypeError, ValueError, AttributeError) as exc:

@@ -64,12 +64,17 @@ class RequestRefused(Exception):
 
 
 class SpendLimit:
-    """``--budget-usd``: before each call, its worst case (the prompt at 3 characters a token and
-    every allowed output token, at list price) is reserved; a call whose reservation could take
-    the spend past the limit is never made, and the run stops cleanly (``--resume`` continues).
-    So the limit holds even with hundreds of calls in flight."""
+    """``--budget-usd``: before each call, its worst case (every byte of the prompt a token, plus the
+    chat template's tokens, and every allowed output token, at list price) is reserved; a call whose
+    reservation could take the spend past the limit is never made, and the run stops cleanly
+    (``--resume`` continues). So the limit holds even with hundreds of calls in flight.
 
-    CHARS_PER_TOKEN_WORST = 3.0
+    A byte-level tokenizer (BPE over bytes, or SentencePiece with byte fallback) never makes more
+    tokens of a text than it has UTF-8 bytes, so no provider's count can beat the reservation; the
+    template's own tokens (role markers, separators) are bounded per message."""
+
+    TEMPLATE_TOKENS_PER_MESSAGE = 16
+    TEMPLATE_TOKENS = 32
 
     def __init__(self, limit_usd: float, prices: tuple[float, float], spent_usd: float = 0.0):
         self.limit_usd = limit_usd
@@ -77,9 +82,14 @@ class SpendLimit:
         self.spent_usd = spent_usd  # settled: calls answered, games stored before a resume included
         self.reserved_usd = 0.0
 
+    def prompt_tokens_bound(self, messages: list[dict[str, str]]) -> int:
+        return (
+            sum(len(m["content"].encode("utf-8")) + self.TEMPLATE_TOKENS_PER_MESSAGE for m in messages)
+            + self.TEMPLATE_TOKENS
+        )
+
     def worst_case(self, messages: list[dict[str, str]], max_tokens: int) -> float:
-        chars = sum(len(m["content"]) for m in messages)
-        return chars / self.CHARS_PER_TOKEN_WORST * self.prices[0] + max_tokens * self.prices[1]
+        return self.prompt_tokens_bound(messages) * self.prices[0] + max_tokens * self.prices[1]
 
     def reserve(self, amount: float) -> None:
         if self.spent_usd + self.reserved_usd + amount > self.limit_usd:

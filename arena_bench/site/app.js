@@ -45,6 +45,7 @@
     const table = el("table", { id: "leaderboard" });
     const head = el("tr");
     ["Rank", "Rank 95% CI", "Model"].forEach((h, i) => head.appendChild(el("th", { class: i === 2 ? "name" : "" }, h)));
+    head.appendChild(el("th", { title: "self-reported: a submitted run (the panel's moves verified, the model's own cannot be); maintainers: run by the maintainers" }, "Source"));
     cols.forEach((c) => head.appendChild(el("th", { title: c.definition || "" }, c.label)));
     if (data.heldout) {
       head.appendChild(el("th", { title: "Arena Score on the maintainers' held-out set" }, "Held-out Arena Score"));
@@ -61,6 +62,8 @@
       const name = el("td", { class: "name", "data-value": entry.model });
       name.appendChild(el("a", { href: "models/" + entry.page }, entry.model));
       tr.appendChild(name);
+      tr.appendChild(el("td", { class: "source source-" + (entry.source || "self-reported"), "data-value": entry.source || "" },
+        entry.source || "self-reported"));
       cols.forEach((c) => tr.appendChild(metricCell(entry.metrics[c.key])));
       if (data.heldout) {
         tr.appendChild(metricCell(entry.heldout));
