@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 import json
 import shlex
@@ -33,6 +34,8 @@ class ExecAgentDied(StopRun):
         super().__init__(message)
         self.code = code
         self.stderr_tail = stderr_tail
+
+
 REPLY_TIMEOUT_S = 60.0
 
 
@@ -138,10 +141,8 @@ class ExecAgent:
         except asyncio.TimeoutError:
             code = None
         if self._stderr_task is not None:
-            try:
+            with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._stderr_task, 2)
-            except asyncio.TimeoutError:
-                pass
         if not self.replied:
             tail = " | ".join(self.stderr_tail) or "(nothing on stderr)"
             raise ExecAgentDied(

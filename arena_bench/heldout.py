@@ -111,7 +111,11 @@ def _shipped() -> dict[str, tuple[str, ...]]:
     from .agents.scripted import STRATEGIES
 
     policies = tuple(
-        sorted(p.name[: -len(".npz")] for p in resources.files("arena_bench").joinpath("policies").iterdir() if p.name.endswith(".npz"))
+        sorted(
+            p.name[: -len(".npz")]
+            for p in resources.files("arena_bench").joinpath("policies").iterdir()
+            if p.name.endswith(".npz")
+        )
     )
     return {"scripted": tuple(STRATEGIES), "policy": policies}
 
@@ -127,7 +131,18 @@ def worker_environment(request: CheckedRequest) -> dict[str, str]:
     """The request's process sees no secret but its own provider's key, under the variable that
     provider's client reads; the Hub token, other keys and the rest of the maintainers' environment
     stay out."""
-    keep = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV", "HF_ENDPOINT", "HF_HOME", "HF_HUB_CACHE")
+    keep = (
+        "PATH",
+        "HOME",
+        "LANG",
+        "LC_ALL",
+        "TMPDIR",
+        "PYTHONPATH",
+        "VIRTUAL_ENV",
+        "HF_ENDPOINT",
+        "HF_HOME",
+        "HF_HUB_CACHE",
+    )
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["HF_HUB_DISABLE_TELEMETRY"] = "1"
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -141,7 +156,9 @@ def worker_environment(request: CheckedRequest) -> dict[str, str]:
     return env
 
 
-def _job(request: CheckedRequest, config: EvaluatorConfig, tasks: Path, split: str, out: Path) -> dict[str, Any]:
+def _job(
+    request: CheckedRequest, config: EvaluatorConfig, tasks: Path, split: str, out: Path
+) -> dict[str, Any]:
     return {
         "request": request.request_id,
         "kind": request.kind,
@@ -161,7 +178,9 @@ def _job(request: CheckedRequest, config: EvaluatorConfig, tasks: Path, split: s
     }
 
 
-def _run_isolated(job: dict[str, Any], env: dict[str, str], timeout_s: float, log_path: Path) -> dict[str, Any]:
+def _run_isolated(
+    job: dict[str, Any], env: dict[str, str], timeout_s: float, log_path: Path
+) -> dict[str, Any]:
     """One request in a process of its own (its own session, killed whole at the time limit)."""
     with tempfile.TemporaryDirectory(prefix="arena-request-") as tmp:
         job_path, out_path = Path(tmp) / "job.json", Path(tmp) / "outcome.json"
@@ -215,7 +234,11 @@ def evaluate_requests(
         if request.status != "PENDING":
             continue
         rid = request_id(request.path, request.raw)
-        outcome: dict[str, Any] = {"request": request.path, "request_id": rid, "model": request.data.get("model")}
+        outcome: dict[str, Any] = {
+            "request": request.path,
+            "request_id": rid,
+            "model": request.data.get("model"),
+        }
         try:
             checked = check_request(request.path, request.raw, config, shipped)
         except RequestRefused as exc:
@@ -235,7 +258,11 @@ def evaluate_requests(
                     _commit(
                         api,
                         results_repo,
-                        {f"{folder}/results.json": (json.dumps(results, indent=2, default=str) + "\n").encode()},
+                        {
+                            f"{folder}/results.json": (
+                                json.dumps(results, indent=2, default=str) + "\n"
+                            ).encode()
+                        },
                         f"Held-out results: {checked.model} on {ts.full_name}/{split}",
                     )
                     outcome.update(status="FINISHED", results=folder, arena_score=result.get("arena_score"))
@@ -263,7 +290,10 @@ def evaluate_requests(
             )
         except Exception as exc:  # noqa: BLE001
             _log_detail(log_path, rid, f"marking the request failed: {type(exc).__name__}: {exc}")
-        log(f"{outcome['status']:<8} {request.label} ({rid})" + (f": {outcome['reason']}" if "reason" in outcome else ""))
+        log(
+            f"{outcome['status']:<8} {request.label} ({rid})"
+            + (f": {outcome['reason']}" if "reason" in outcome else "")
+        )
         done.append(outcome)
     return done
 
@@ -364,7 +394,12 @@ class HeldoutScore:
 
 def model_settings(options: dict[str, Any]) -> tuple:
     """The settings that make two evaluations of one model comparable (a requester's allow-list)."""
-    keys = {"temperature": "temperature", "max_tokens": "max_tokens", "seed": "seed", "structured": "structured"}
+    keys = {
+        "temperature": "temperature",
+        "max_tokens": "max_tokens",
+        "seed": "seed",
+        "structured": "structured",
+    }
     return tuple(sorted((k, options[src]) for k, src in keys.items() if src in options))
 
 

@@ -50,7 +50,7 @@ def find_runs(folder: Path) -> list[Path]:
 def _recorded_split(path: Path) -> str | None:
     try:
         return json.loads((path / "results.json").read_text())["task_set"]["split"]
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None  # unreadable: verification names the problem
 
 
@@ -87,7 +87,9 @@ def collect(
             refused.append(
                 {
                     "run": str(path.relative_to(folder)),
-                    "reasons": [f"cannot be read as a run ({type(exc).__name__}); check it with validate-results"],
+                    "reasons": [
+                        f"cannot be read as a run ({type(exc).__name__}); check it with validate-results"
+                    ],
                 }
             )
             continue
@@ -152,7 +154,7 @@ def one_run_per_model(runs: list[Run], folder: Path) -> tuple[list[Run], list[di
                     "run": rel,
                     "reasons": [
                         f"{agent!r} already has a row from {first}; a second run under the same name is refused "
-                        f"(this run: {rel}) unless its results.json says \"replaces\": \"{first}\""
+                        f'(this run: {rel}) unless its results.json says "replaces": "{first}"'
                     ],
                 }
             )
@@ -251,6 +253,7 @@ def build(
     rows, agents, owner = _entries_rows(runs)
     stats = evaluate(rows, agents, b=b) if agents else None
     from .heldout import model_settings
+
     ts = open_task_set(task_set)
     scenarios = {s.id: s for s in ts.load(expected.split)}
     entries = []

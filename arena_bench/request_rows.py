@@ -116,7 +116,10 @@ class EvaluatorConfig:
         providers = {}
         for name, p in (d.get("providers") or {}).items():
             if name not in KEY_VARIABLES:
-                raise bad(f"providers.{name}", f"not a provider the evaluator can key; one of {', '.join(KEY_VARIABLES)}")
+                raise bad(
+                    f"providers.{name}",
+                    f"not a provider the evaluator can key; one of {', '.join(KEY_VARIABLES)}",
+                )
             if not isinstance(p, dict) or set(p) - {"api_base", "api_key_env", "max_connections"}:
                 raise bad(f"providers.{name}", "takes api_base, api_key_env and max_connections")
             base = p.get("api_base")
@@ -204,7 +207,9 @@ def _settings(raw: Any, config: EvaluatorConfig) -> dict[str, Any]:
             if kind is int and key == "max_tokens":
                 hi = min(hi, config.max_tokens)
             if not ok or not math.isfinite(value) or not lo <= value <= hi:
-                raise RequestRefused(f"invalid request: settings.{key} must be a {kind.__name__} from {lo} to {hi}")
+                raise RequestRefused(
+                    f"invalid request: settings.{key} must be a {kind.__name__} from {lo} to {hi}"
+                )
             out[key] = kind(value)
         else:
             if value not in rule:
@@ -231,7 +236,9 @@ def check_request(path: str, raw: bytes, config: EvaluatorConfig, shipped: dict[
         raise RequestRefused(f"invalid request: 'format' must be {REQUEST_FORMAT!r}")
     unknown = set(data) - FIELDS - WRITTEN_BACK
     if unknown:
-        raise RequestRefused(f"invalid request: unknown fields (a request holds only {', '.join(sorted(FIELDS))})")
+        raise RequestRefused(
+            f"invalid request: unknown fields (a request holds only {', '.join(sorted(FIELDS))})"
+        )
     for key in ("submitted_time", "submitter", "description", "status"):
         if key in data and (not isinstance(data[key], str) or len(data[key]) > 500):
             raise RequestRefused(f"invalid request: '{key}' must be a short string")
@@ -247,7 +254,9 @@ def check_request(path: str, raw: bytes, config: EvaluatorConfig, shipped: dict[
                 raise RequestRefused("code agents are not evaluated by this evaluator")
             if settings:
                 raise RequestRefused("invalid request: a code agent takes no model settings")
-            return CheckedRequest(path, rid, "code-agent", model, f"agent/{repo}@{rev}", {}, repo=repo, revision=rev)
+            return CheckedRequest(
+                path, rid, "code-agent", model, f"agent/{repo}@{rev}", {}, repo=repo, revision=rev
+            )
         if config.open_weights is None:
             raise RequestRefused("open-weights models are not evaluated by this evaluator")
         return CheckedRequest(path, rid, "open-weights", model, "", settings, repo=repo, revision=rev)

@@ -460,7 +460,7 @@ class RunResults:
                     for agent, found in (d.get("diagnostics") or {}).items()
                 },
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if isinstance(exc, ResultsError):
                 raise
             raise ResultsError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None
@@ -616,7 +616,9 @@ def read_results(path: Path) -> RunResults:
     path = results_path(path)
     try:
         if path.stat().st_size > MAX_RESULTS_BYTES:
-            raise ResultsError(f"{path}: larger than {MAX_RESULTS_BYTES >> 20} MiB; a results file is far smaller")
+            raise ResultsError(
+                f"{path}: larger than {MAX_RESULTS_BYTES >> 20} MiB; a results file is far smaller"
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
         return RunResults.from_dict(data, str(path))
     except json.JSONDecodeError as exc:

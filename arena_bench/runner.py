@@ -167,7 +167,13 @@ class GameStore:
             st = None
         mine = os.fstat(self._fh.fileno())
         if st is None or (st.st_dev, st.st_ino) != (mine.st_dev, mine.st_ino) or st.st_size != self._size:
-            what = "removed" if st is None else "replaced or changed" if st.st_ino != mine.st_ino else "truncated or appended to"
+            what = (
+                "removed"
+                if st is None
+                else "replaced or changed"
+                if st.st_ino != mine.st_ino
+                else "truncated or appended to"
+            )
             raise StoreLost(
                 f"{self.path} was {what} by something else while this run was writing it; the run stops "
                 f"so that no game is lost ({len(self.records)} games written this far). Check the file, then "

@@ -11,7 +11,7 @@ side's process runs under bubblewrap (``bwrap``, Debian's ``bubblewrap``):
   ``/agent``; a private ``/tmp``; nothing else of the host: not the task set, the run folder, the
   Hub cache, the evaluator's files or ``/etc``;
 - limits on CPU seconds, address space, file size and processes, set before the program starts,
-  and (when the evaluator runs as root) the program runs as ``nobody``.
+  and (when the evaluator runs as root) each process runs as an unprivileged user of its own.
 
 Where ``bwrap`` is missing the agent is refused; it never runs unsandboxed. The manifest is data:
 its command is a list of words, run without a shell, whose first word is ``python3`` or a file of
@@ -21,6 +21,7 @@ the agent's folder.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -38,17 +39,22 @@ MANIFEST = "arena-agent.json"
 MANIFEST_FORMAT = "arena-agent/1"
 SANDBOX_VERSION = "bwrap-sandbox/1"
 # ORG/NAME@40-hex commit: a Hub repository id and a pinned revision, nothing else
-AGENT_NAME = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95})@(?P<rev>[0-9a-f]{40})$")
+AGENT_NAME = re.compile(
+    r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95})@(?P<rev>[0-9a-f]{40})$"
+)
 INTERPRETERS = {"python3": "/usr/bin/python3"}
 MAX_AGENT_BYTES = 64 << 20  # an agent's whole folder
-NOBODY = 65534
+# When the evaluator runs as root, each sandboxed process runs as a user of its own from this range,
+# so that the process limit (counted per user) bounds that one agent, not every agent at once.
+SANDBOX_UIDS = (200_000, 100_000)
+_next_uid = itertools.count()
 
 
 @dataclass(frozen=True)
 class Limits:
     cpu_s: int = 600  # per game side's process
     memory_mb: int = 2048  # address space
-    processes: int = 32  # as nobody: that user's processes on the machine
+    processes: int = 32  # the agent's own processes and threads (it runs as a user of its own)
     file_mb: int = 64  # the largest file it may write (its /tmp)
 
     @classmethod
@@ -115,7 +121,7 @@ def sandbox_argv(bwrap: str, agent_dir: Path, command: list[str]) -> list[str]:
     ]
 
 
-def _limit_and_drop(limits: Limits) -> Callable[[], None]:
+def _limit_and_drop(limits: Limits, uid: int) -> Callable[[], None]:
     def preexec() -> None:  # runs in the child between fork and exec
         import resource
 
@@ -126,10 +132,10 @@ def _limit_and_drop(limits: Limits) -> Callable[[], None]:
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
         resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if os.geteuid() == 0:  # the process limit counts per user: run as nobody, away from root's
+        if os.geteuid() == 0:  # the process limit counts per user: a user of its own, away from root's
             os.setgroups([])
-            os.setgid(NOBODY)
-            os.setuid(NOBODY)
+            os.setgid(uid)
+            os.setuid(uid)
 
     return preexec
 
@@ -160,7 +166,9 @@ def read_manifest(folder: Path) -> list[str]:
         return [INTERPRETERS[first], *command[1:]]
     rel = Path(first)
     if rel.is_absolute() or ".." in rel.parts or not (folder / rel).is_file():
-        raise ConfigError(f"{MANIFEST}: the command's first word must be one of {sorted(INTERPRETERS)} or a file of the agent")
+        raise ConfigError(
+            f"{MANIFEST}: the command's first word must be one of {sorted(INTERPRETERS)} or a file of the agent"
+        )
     return [f"/agent/{rel.as_posix()}", *command[1:]]
 
 
@@ -208,7 +216,9 @@ def fetch_agent(repo: str, revision: str) -> Path:
     try:
         return Path(snapshot_download(repo, revision=revision, repo_type="model"))
     except Exception as exc:  # noqa: BLE001 - Hub and network errors have no common base
-        raise UnknownPlayer(f"agent/{repo}@{revision} cannot be fetched from the Hub ({type(exc).__name__})") from None
+        raise UnknownPlayer(
+            f"agent/{repo}@{revision} cannot be fetched from the Hub ({type(exc).__name__})"
+        ) from None
 
 
 class SandboxedPlayer:
@@ -230,10 +240,10 @@ class SandboxedPlayer:
         self.timeout_s = float(options.get("timeout_s", REPLY_TIMEOUT_S))
         self.folder = private_copy(fetch_agent(self.repo, self.revision))
         self.command = read_manifest(self.folder)
-        self.preexec = _limit_and_drop(self.limits)
 
     def launch(self, command: list[str]) -> tuple[list[str], Callable[[], None]]:
-        return sandbox_argv(self.bwrap, self.folder, command), self.preexec
+        uid = SANDBOX_UIDS[0] + next(_next_uid) % SANDBOX_UIDS[1]
+        return sandbox_argv(self.bwrap, self.folder, command), _limit_and_drop(self.limits, uid)
 
     def new_agent(self, role_index: int, seed: int) -> ExecAgent:
         return ExecAgent(self.command, self.timeout_s, launcher=self.launch, label=self.spec)

@@ -34,10 +34,9 @@ from .core.protocol import (
     step,
 )
 from .core.records import GameRecord
-from .errors import ArenaBenchError
+from .errors import ArenaBenchError, ResultsError
 from .game import public_view
 from .players import PANEL_VERSION, PANELS, make_player
-from .errors import ResultsError
 from .results import (
     MAX_GAME_LINE_BYTES,
     MAX_GAMES_BYTES,
@@ -284,7 +283,9 @@ def recorded_differs(record: GameRecord, scenario, m) -> list[str]:
         if side.player != record.players[i]:
             problems.append(f"game {gid}: side {i} player {side.player!r} != players[{i}]")
         if side.role != scenario.roles[i].name:
-            problems.append(f"game {gid}: side {i} role {side.role!r} != the scenario's {scenario.roles[i].name!r}")
+            problems.append(
+                f"game {gid}: side {i} role {side.role!r} != the scenario's {scenario.roles[i].name!r}"
+            )
     return problems
 
 
@@ -432,5 +433,8 @@ def validate_and_verify(path: Path, split: str | None = None, recompute: bool = 
     expected = Expected(
         task_hash=open_task_set(results.config.tasks).hash, split=split or results.task_set.split
     )
-    reasons, _ = verify_run(path, expected)
+    try:
+        reasons, _ = verify_run(path, expected)
+    except ArenaBenchError as exc:  # a record the reader refuses: that is the problem to report
+        return [str(exc)]
     return reasons

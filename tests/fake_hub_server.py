@@ -55,13 +55,21 @@ def make_handler(state: HubState):
 
         def _dataset(self, path: str) -> tuple[str, str, dict[str, bytes]] | None:
             """(repo, rest of path, files) for /api/datasets/ORG/NAME/... or /datasets/ORG/NAME/..."""
-            for prefix in ("/api/datasets/", "/datasets/"):
-                if path.startswith(prefix):
+            # model repositories too (code agents): /api/models/ORG/NAME/... and /ORG/NAME/resolve/...
+            for prefix, table in (
+                ("/api/datasets/", state.datasets),
+                ("/datasets/", state.datasets),
+                ("/api/models/", state.models),
+                ("/", state.models),
+            ):
+                if path.startswith(prefix) and not (
+                    prefix == "/" and path.startswith(("/api/", "/datasets/"))
+                ):
                     parts = path[len(prefix) :].split("/", 2)
                     if len(parts) >= 2:
                         repo = f"{parts[0]}/{parts[1]}"
                         with state.lock:
-                            files = state.datasets.get(repo)
+                            files = table.get(repo)
                         if files is not None:
                             return repo, parts[2] if len(parts) > 2 else "", files
             return None
@@ -102,7 +110,11 @@ def make_handler(state: HubState):
                 return
             url = urlparse(self.path)
             found = self._dataset(url.path)
-            if found and url.path.startswith("/api/datasets/") and found[1].startswith("tree/"):
+            if (
+                found
+                and url.path.startswith(("/api/datasets/", "/api/models/"))
+                and found[1].startswith("tree/")
+            ):
                 import hashlib
 
                 return self._send(
@@ -112,7 +124,7 @@ def make_handler(state: HubState):
                         for n, d in sorted(found[2].items())
                     ],
                 )
-            if found and url.path.startswith("/api/datasets/"):
+            if found and url.path.startswith(("/api/datasets/", "/api/models/")):
                 repo, _, files = found
                 return self._send(
                     200,

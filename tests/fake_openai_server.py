@@ -58,6 +58,7 @@ class Counters:
         self.batches: dict[str, dict] = {}
         self.anthropic_headers: list[dict] = []
         self.batch_lines: list[int] = []  # requests per batch, in order
+        self.authorization: list[str] = []  # the Authorization header of every POST
 
     def add_file(self, raw: bytes, content_type: str) -> dict:
         """A multipart upload (the openai client's files.create): keep the file part's bytes."""
@@ -366,6 +367,8 @@ def make_handler(counters: Counters, slow_s: float):
             )
 
         def do_POST(self):  # noqa: N802
+            with counters.lock:
+                counters.authorization.append(self.headers.get("Authorization", ""))
             length = int(self.headers.get("Content-Length", 0))
             raw = self.rfile.read(length)
             path = self.path.split("?")[0]

@@ -13,7 +13,6 @@ from typing import Any
 
 from ..errors import ResultsError
 
-
 # What a record may hold, whatever a file says: far above anything a game writes (a reply is bounded
 # by its max_tokens), so that a hostile line is refused before it costs memory on a page.
 MAX_TEXT_CHARS = 20_000  # a message, a raw reply, an error
@@ -114,7 +113,10 @@ class Attempt:
         _typed(d, dict, where, "attempt")
         rejected = None
         if "message" in d or "action" in d:
-            rejected = (_field(d, "message", str, where, True, ""), ActionRecord.from_dict(d.get("action"), where))
+            rejected = (
+                _field(d, "message", str, where, True, ""),
+                ActionRecord.from_dict(d.get("action"), where),
+            )
         return cls(
             _field(d, "raw", str, where, True),
             _field(d, "error", str, where, True),
