@@ -569,14 +569,14 @@ def train_command(
     overrides: tuple[str, ...],
     push_to_hub: str | None,
 ) -> None:
-    """Train a negotiation policy with the bundled reference trainer (needs torch: pip install -e '.[train]')."""
+    """Train a negotiation policy with the bundled reference trainer (needs torch: pip install 'arena-bench[train]')."""
     # The one place arena_bench reaches for the trainer, and only when this command runs: the
     # library itself never imports it.
     try:
         from reference_trainer.__main__ import main as trainer_main
     except ImportError as exc:
         fail(
-            f"the trainer needs torch ({exc}); install it with: pip install torch==2.13.0 && pip install -e '.[train]'"
+            f"the trainer needs torch ({exc}); install it with: pip install torch==2.13.0 && pip install 'arena-bench[train]'"
         )
     argv: list[str] = []
     if config_path:
@@ -627,14 +627,14 @@ def exploit_command(
     overrides: tuple[str, ...],
 ) -> None:
     """Train a best response against TARGET and report how much more it gets than the panel's best
-    against TARGET (paired over the same cells; needs torch: pip install -e '.[train]')."""
+    against TARGET (paired over the same cells; needs torch: pip install 'arena-bench[train]')."""
     try:
         from reference_trainer.__main__ import parse_overrides
         from reference_trainer.exploit import config_for, exploit, table
     except ImportError as exc:
         fail(
             f"exploit trains a policy and needs torch ({exc}); install it with: "
-            "pip install torch==2.13.0 && pip install -e '.[train]'"
+            "pip install torch==2.13.0 && pip install 'arena-bench[train]'"
         )
     changes = parse_overrides(overrides)
     if out:

@@ -170,10 +170,35 @@ def _check_same_files(run_dir: Path, fingerprints: dict[str, str]) -> None:
     for spec, digest in fingerprints.items():
         was = stored.get(spec)
         if was and was != digest:
-            raise RunError(
-                f"{run_dir} holds games of {spec} played by another file (sha256 {was[:12]}..., now "
-                f"{digest[:12]}...); use another output path, or delete the folder to start over"
-            )
+            raise RunError(changed_file_message(run_dir, spec, was, digest))
+
+
+def changed_file_message(run_dir: Path, spec: str, was: str, now: str) -> str:
+    """One message with both ways out, so that neither --resume nor a plain rerun sends a user in a
+    circle: the stored games were played by another version of the file, and cannot be mixed."""
+    return (
+        f"{run_dir} holds games of {spec} played by another version of its file (sha256 {was[:12]}..., now "
+        f"{now[:12]}...); they cannot be mixed with the new file's games. Delete {run_dir} to start over, or "
+        "pass --output-path NEW_FOLDER to keep both"
+    )
+
+
+def _edited_file(run_dir: Path, specs: list[str]) -> str | None:
+    """Why a plain rerun must not say "pass --resume": a file player changed since the stored games."""
+    import hashlib as _hashlib
+
+    try:
+        stored = json.loads((run_dir / "players.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    for spec in specs:
+        path = spec[3:].rsplit(":", 1)[0] if spec.startswith("py:") else None
+        if path is None or spec not in stored or not Path(path).is_file():
+            continue
+        now = _hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        if now != stored[spec]:
+            return changed_file_message(run_dir, spec, stored[spec], now)
+    return None
 
 
 def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True) -> Run:
@@ -184,7 +209,8 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
     games_path = run_dir / "games.jsonl"
     if games_path.exists() and not resume:
         raise RunError(
-            f"{run_dir} already holds a run with these settings; pass --resume to continue it "
+            _edited_file(run_dir, specs)
+            or f"{run_dir} already holds a run with these settings; pass --resume to continue it "
             "(finished games are kept) or delete the folder to start over"
         )
     # made before anything is written, so a bad name or a missing package leaves no trace

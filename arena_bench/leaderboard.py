@@ -305,8 +305,18 @@ def build(
         "by_stratum": stats_dict.get("by_stratum", {}),
         "heldout": heldout is not None,
     }
+    split_tables, split_entries = [], {}
+    for split in extra_splits:  # before the index: their refused runs are listed with the main table's
+        table, found, split_refused = _split_table(
+            results_folder, tmp, task_set, split, b, samples, expected.panel_version
+        )
+        split_tables.append(table)
+        split_entries[split] = found
+        refused += [{**r, "split": split} for r in split_refused]
     refused_html = "".join(
-        f"<li>{html.escape(r['run'])}: {html.escape('; '.join(r['reasons']))}</li>" for r in refused
+        f"<li>{html.escape(r['run'])}{' (split ' + html.escape(r['split']) + ')' if 'split' in r else ''}: "
+        f"{html.escape('; '.join(r['reasons']))}</li>"
+        for r in refused
     )
     body = f"""<header><h1>arena-bench leaderboard</h1>
 <p>Task set {html.escape(ts.full_name)} ({html.escape(ts.hash[:12])}), split {html.escape(expected.split)}, panel
@@ -322,21 +332,13 @@ requests) are not open to that; where a held-out score exists it is the authorit
 <h2>Leaderboard</h2>{heldout_note}<div id="leaderboard-slot"></div>
 <h2>Cross-play (Arena Score of row against column)</h2><div id="crossplay-slot"></div>
 <h2>Arena Score by stratum</h2><div id="strata-slot"></div>
+{"".join(split_tables)}
 <h2>Refused runs</h2><ul class="refused" id="refused">{refused_html or '<li style="color:#57606a">none</li>'}</ul>
 </main>"""
     (tmp / "index.html").write_text(_page("arena-bench leaderboard", body, data))
 
     for entry in entries:
         _model_page(tmp, entry, owner[entry["model"]], stats, scenarios, b, samples)
-    split_tables, split_entries = [], {}
-    for split in extra_splits:
-        table, found = _split_table(results_folder, tmp, task_set, split, b, samples, expected.panel_version)
-        split_tables.append(table)
-        split_entries[split] = found
-    if split_tables:
-        index = (tmp / "index.html").read_text()
-        index = index.replace("<h2>Refused runs</h2>", "".join(split_tables) + "<h2>Refused runs</h2>", 1)
-        (tmp / "index.html").write_text(index)
     write_atomic(
         tmp / "leaderboard.json",
         json.dumps(
@@ -428,15 +430,15 @@ def _model_page(
 
 def _split_table(
     folder: Path, tmp: Path, task_set: str, split: str, b: int, samples: int, panel: str
-) -> tuple[str, list[dict]]:
+) -> tuple[str, list[dict], list[dict]]:
     """A table of the runs on another split (e.g. ``lite``, where a small model runs on a CPU), each
     entry recomputed and verified like the main table, with its wall time and pace, and a page."""
     from .tasks import open_task_set
     from .verify import expected_for
 
-    runs, _ = collect(folder, expected_for(task_set, split, panel))
+    runs, refused = collect(folder, expected_for(task_set, split, panel))  # other splits: their own tables
     if not runs:
-        return f"<h2>Split {html.escape(split)}</h2><p class='note'>no runs</p>", []
+        return f"<h2>Split {html.escape(split)}</h2><p class='note'>no runs</p>", [], refused
     rows, agents, owner = _entries_rows(runs)
     stats = evaluate(rows, agents, b=b)
     scenarios = {s.id: s for s in open_task_set(task_set).load(split)}
@@ -491,7 +493,7 @@ def _split_table(
         f"{head}<th>Games</th><th title='as the run reported it'>Wall s (reported)</th><th>Sessions</th>"
         f"<th title='as the run reported it'>Games/s (reported)</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
-    return table, entries
+    return table, entries, refused
 
 
 def _entry_diagnostics(run: Run, agent: str, scenarios: dict, b: int) -> dict:

@@ -266,26 +266,37 @@ class RunLock:
         import fcntl
 
         self.path = path
-        self._fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the life of the run
-        try:
-            fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self._fh.seek(0)
-            holder = self._fh.read().strip() or "unknown"
+        while True:
+            self._fh = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the life of the run
+            try:
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._fh.seek(0)
+                holder = self._fh.read().strip() or "unknown"
+                self._fh.close()
+                raise RunError(
+                    f"{path.parent} is in use by another arena-bench process (pid {holder}); "
+                    "wait for it to finish or stop it, then resume"
+                ) from None
+            try:  # the finished owner removes the file: a lock on a removed file locks nothing
+                same = os.stat(path).st_ino == os.fstat(self._fh.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
             self._fh.close()
-            raise RunError(
-                f"{path.parent} is in use by another arena-bench process (pid {holder}); "
-                "wait for it to finish or stop it, then resume"
-            ) from None
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(str(os.getpid()))
         self._fh.flush()
 
     def release(self) -> None:
+        """Remove the lock file while still holding it (a finished run folder keeps no ``.lock``)."""
         import fcntl
 
         if not self._fh.closed:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
             self._fh.close()
 

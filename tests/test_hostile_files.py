@@ -235,3 +235,24 @@ def test_fuzzed_results_files_are_refused_or_read_never_crash(sample, data, valu
     mutated = _mutate(results, path, value, delete)
     with contextlib.suppress(ResultsError):
         RunResults.from_dict(json.loads(json.dumps(mutated)), "fuzz")
+
+
+def test_refused_runs_of_another_splits_table_are_listed_not_dropped(real_run, tmp_path):
+    """``build --also-split lite``: a refused lite run is named with its reason on the console's
+    list and the page, as ``--split lite`` alone names it (it used to vanish)."""
+    folder = tmp_path / "results"
+    shutil.copytree(real_run, folder / "submissions" / "good" / "run")
+    bad = folder / "submissions" / "partial" / "run"
+    shutil.copytree(real_run, bad)
+    data = json.loads((bad / "results.json").read_text())
+    data["partial"] = True
+    (bad / "results.json").write_text(json.dumps(data))
+    summary = build(
+        folder, tmp_path / "site", expected_for("negotiation-v1", "test"), b=50, extra_splits=("lite",)
+    )
+    (refused,) = summary["refused"]
+    assert refused["run"] == "submissions/partial/run" and refused["split"] == "lite"
+    assert "partial split" in refused["reasons"][0]
+    assert [e["model"] for e in summary["splits"]["lite"]] == ["scripted/linear"]
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "submissions/partial/run (split lite)" in page

@@ -105,12 +105,15 @@ def test_page_in_a_real_browser(site, server, tmp_path):
         # sort by Value (descending on first click)
         page.locator("#leaderboard th", has_text="Value").click()
         values = [
-            float(rows.nth(i).locator("td").nth(4).get_attribute("data-value")) for i in range(rows.count())
+            float(rows.nth(i).locator("td").nth(5).get_attribute("data-value")) for i in range(rows.count())
         ]
         assert values == sorted(values, reverse=True)
         assert [rows.nth(i).get_attribute("data-model") for i in range(rows.count())] != shown or len(
             set(values)
         ) == 1
+        # every row says who produced it; the note says why the held-out column is the authoritative one
+        assert rows.nth(0).locator("td.source").inner_text() in ("self-reported", "maintainers")
+        assert "Self-reported" in page.locator("#provenance-note").inner_text()
         # the hostile name is text, and nothing ran
         assert page.locator("#leaderboard td.name", has_text=EVIL).count() == 1
         assert page.locator('img[src="x"]').count() == 0
@@ -150,7 +153,8 @@ def test_another_split_gets_a_table_of_its_own_with_best_and_worst_games(site, t
     )
     lite = summary["splits"]["lite"]
     assert {e["model"] for e in lite} >= {"scripted/logroller", "scripted/boulware"}
-    assert summary["refused"] == []  # the partial lite run is not this table's to refuse
+    # the partial lite run is refused by the lite table, and listed (it used to vanish: issue 29)
+    assert [(r["split"], "partial split" in r["reasons"][0]) for r in summary["refused"]] == [("lite", True)]
     index = (tmp_path / "site" / "index.html").read_text()
     assert "<h2>Split lite</h2>" in index and EVIL not in index
     lite_table = index.split("<table id='split-lite'>")[1].split("</table>")[0]

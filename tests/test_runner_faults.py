@@ -124,3 +124,23 @@ def test_the_spend_reservation_bounds_any_byte_level_token_count():
         per_byte = sum(len(m["content"].encode()) for m in messages)  # a byte-level tokenizer's worst case
         billed = max(per_char, per_byte) * 1e-6 + 300 * 2e-6
         assert limit.worst_case(messages, 300) >= billed
+
+
+def test_an_edited_python_agent_gets_one_message_with_both_ways_out(tmp_path):
+    """Rerunning after editing a py: agent used to say "pass --resume", and --resume then said
+    "use another output path": both now give the same one message."""
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    agent = tmp_path / "agent.py"
+    agent.write_text((repo / "examples" / "my_agent.py").read_text())
+    args = ["run", "--model", f"py:{agent}:Halfway", "--split", "lite", "--limit", "1", "--output-path",
+            str(tmp_path / "out"), "--no-progress", "--opponents", "scripted/boulware", "--bootstrap", "50"]  # fmt: skip
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert not list((tmp_path / "out").glob("*/*/.lock"))  # a finished run folder keeps no lock file
+    agent.write_text(agent.read_text() + "\n# edited\n")
+    for extra in ([], ["--resume"]):
+        r = CliRunner().invoke(main, [*args, *extra])
+        assert r.exit_code == 2, r.output
+        assert "another version of its file" in r.output and "--output-path" in r.output
+        assert "pass --resume" not in r.output

@@ -26,7 +26,7 @@ def require(module: str, extra: str, what: str):
         return importlib.import_module(module)
     except ImportError as exc:
         raise MissingExtra(
-            f"{what} needs the '{module}' package ({exc}). Install it with: pip install -e '.[{extra}]'"
+            f"{what} needs the '{module}' package ({exc}). Install it with: pip install 'arena-bench[{extra}]' (in a checkout: pip install -e '.[{extra}]')"
         ) from None
 
 
