@@ -101,7 +101,8 @@ def tasks_validate(path: Path) -> None:
     "config_path",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Generator settings (JSON), e.g. tasks/negotiation-v1/generator.json. Default: v1 settings.",
+    help="Generator settings (JSON: name, version, seed, per_cell, families, strata, ...), e.g. "
+    "tasks/negotiation-v1/generator.json, the settings that made negotiation-v1 (the default).",
 )
 @click.option(
     "--out",
@@ -125,7 +126,7 @@ def tasks_validate(path: Path) -> None:
     default=None,
     help="Prefix for scenario ids, so a held-out set shares none with the public one.",
 )
-@click.option("--overwrite", is_flag=True)
+@click.option("--overwrite", is_flag=True, help="Replace the --out folder if it exists.")
 def tasks_generate(
     config_path: Path | None,
     out: Path,
@@ -209,7 +210,11 @@ def _common_run_options(f):
             "--split", default="lite", show_default=True, help="A split of the task set (dev, test, lite)."
         ),
         click.option(
-            "--output-path", type=click.Path(path_type=Path), default=Path("results"), show_default=True
+            "--output-path",
+            type=click.Path(path_type=Path),
+            default=Path("results"),
+            show_default=True,
+            help="The folder that holds run folders: each run writes OUTPUT/<model>/<split>-<settings hash>/.",
         ),
         click.option(
             "--reps",
@@ -269,9 +274,14 @@ def _common_run_options(f):
             help="Mixed into cell seeds (0 for official runs).",
         ),
         click.option(
-            "--bootstrap", "bootstrap_replicates", type=click.IntRange(min=1), default=2000, show_default=True
+            "--bootstrap",
+            "bootstrap_replicates",
+            type=click.IntRange(min=1),
+            default=2000,
+            show_default=True,
+            help="Cluster-bootstrap replicates (over scenarios) for every interval.",
         ),
-        click.option("--no-progress", is_flag=True),
+        click.option("--no-progress", is_flag=True, help="No progress bar (for logs and CI)."),
     ]
     for option in reversed(options):
         f = option(f)
@@ -280,7 +290,11 @@ def _common_run_options(f):
 
 def _execute(config, output_path: Path, resume: bool, no_progress: bool) -> None:
     from .display import scorecard
-    from .evaluation import run_with_report
+    from .evaluation import check_output_path, run_with_report
+
+    note = check_output_path(config, output_path, resume)
+    if note:
+        click.echo(note, err=True)
 
     played, report_note = run_with_report(config, output_path, resume=resume, progress=not no_progress)
     results = played.results
@@ -315,8 +329,9 @@ def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
 @click.option(
     "--model",
     required=True,
-    help="Player spec: scripted/boulware, hf/smollm2-135m, openai/gpt-4o-mini, hosted_vllm/NAME, vllm/PATH, "
-    "py:FILE.py:CLASS, or a plugin's PROVIDER/NAME.",
+    help="Player spec: scripted/boulware, policy/ppo-nash-v2, hf/smollm2-135m, openai/gpt-4o-mini, "
+    "anthropic/NAME, hosted_vllm/NAME, vllm/PATH, py:FILE.py:CLASS, exec:\"COMMAND\" (a program in its own "
+    "process), agent/ORG/NAME@COMMIT (a sandboxed code agent from the Hub), or a plugin's PROVIDER/NAME.",
 )
 @_common_run_options
 @click.option("--no-self-play", is_flag=True, help="Do not play the model against itself.")

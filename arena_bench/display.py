@@ -91,20 +91,27 @@ def format_diff(p: Pair) -> str:
     return f"{p.diff:.3f} [{p.lo:.3f}, {p.hi:.3f}]" if p.lo is not None else f"{p.diff:.3f}"
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def agents_table(stats: Statistics, metrics: tuple[str, ...] = HEADLINE) -> str:
+    """One row per agent; ``sides`` counts each game once per side the agent played (a self-play
+    game is two sides), so it can exceed the games planned."""
     agents = stats.ranked()
     name_w = max(12, *(len(a) for a in agents))
-    head = f"{'#':>3} {'rank CI':>8}  {'agent':<{name_w}} {'games':>6} " + " ".join(
-        f"{METRIC_BY_KEY[m].short:>18}" for m in metrics
+    width = {m: max(18, *(len(format_estimate(stats.agents[a].get(m), digits=METRIC_BY_KEY[m].digits)) for a in agents)) for m in metrics}
+    head = f"{'#':>3} {'rank CI':>8}  {'agent':<{name_w}}  {'sides':>6}  " + "  ".join(
+        f"{METRIC_BY_KEY[m].short:>{width[m]}}" for m in metrics
     )
     lines = [head, "-" * len(head)]
     for a in agents:
         row = stats.agents[a]
         lo, hi = row.rank_interval
-        cells = " ".join(
-            format_estimate(row.get(m), digits=METRIC_BY_KEY[m].digits).rjust(18) for m in metrics
+        cells = "  ".join(
+            format_estimate(row.get(m), digits=METRIC_BY_KEY[m].digits).rjust(width[m]) for m in metrics
         )
-        lines.append(f"{row.rank:>3} {f'{lo}-{hi}':>8}  {a:<{name_w}} {row.games:>6} " + cells)
+        lines.append(f"{row.rank:>3} {f'{lo}-{hi}':>8}  {a:<{name_w}}  {row.games:>6}  " + cells)
     return "\n".join(lines)
 
 
@@ -112,16 +119,18 @@ def pairs_table(stats: Statistics, limit: int = 40) -> str:
     pairs = sorted(stats.pairs, key=lambda p: p.p_holm)[:limit]
     if not pairs:
         return "(no pairs)"
-    lines = [f"{'A':<28} {'B':<28} {'A-B [95% CI]':>26} {'p':>8} {'p (Holm)':>9} {'cells':>6}"]
+    w = max(12, *(len(p.a) for p in pairs), *(len(p.b) for p in pairs))
+    lines = [f"{'A':<{w}}  {'B':<{w}}  {'A-B [95% CI]':>26}  {'p':>8}  {'p (Holm)':>9}  {'cells':>6}"]
     for p in pairs:
-        lines.append(f"{p.a:<28} {p.b:<28} {format_diff(p):>26} {p.p:>8.4f} {p.p_holm:>9.4f} {p.cells:>6}")
+        lines.append(f"{p.a:<{w}}  {p.b:<{w}}  {format_diff(p):>26}  {p.p:>8.4f}  {p.p_holm:>9.4f}  {p.cells:>6}")
     return "\n".join(lines)
 
 
 def breakdown_table(rows: dict[str, Estimate], title: str) -> str:
     lines = [title]
+    w = max([28, *(len(k) for k in rows)])
     for key, e in sorted(rows.items()):
-        lines.append(f"  {key:<28} {format_estimate(e).rjust(22)}  ({e.n} games)")
+        lines.append(f"  {key:<{w}}  {format_estimate(e).rjust(22)}  ({plural(e.n, 'game')})")
     return "\n".join(lines)
 
 
@@ -131,7 +140,7 @@ def power_line(st: Statistics) -> str:
         return "Minimum detectable difference: needs at least two scenarios"
     return (
         f"Minimum detectable Arena Score difference (alpha {pw.alpha}, power {pw.power}): {pw.mde:.3f} "
-        f"with {pw.scenarios} scenarios [{pw.basis}]"
+        f"with {plural(pw.scenarios, 'scenario')} [{pw.basis}]"
     )
 
 
@@ -139,7 +148,7 @@ def scorecard(results: RunResults) -> str:
     ts = results.task_set
     counts = results.counts
     out = [
-        f"arena-bench {results.arena_bench_version}  {results.schema_version}",
+        f"arena-bench {results.arena_bench_version}  (results file format {results.schema_version})",
         f"task set {ts.name} ({ts.hash[:12]}) split {ts.split}"
         + ("  PARTIAL (--limit): not comparable with full-split results" if results.partial else ""),
         f"panel {results.panel_version}  protocol {results.protocol_version}  "
@@ -150,10 +159,11 @@ def scorecard(results: RunResults) -> str:
         out.append("no completed games")
         return "\n".join(out)
     out.append(
-        f"95% percentile cluster-bootstrap intervals over {st.scenarios} scenarios "
+        f"95% percentile cluster-bootstrap intervals over {plural(st.scenarios, 'scenario')} "
         f"(B={st.settings['bootstrap_replicates']}, seed {st.settings['bootstrap_seed']})"
     )
     out += ["", agents_table(st), "", agents_table(st, DETAIL)]
+    out.append("(sides: games counted once per side an agent played; a self-play game counts twice)")
     if results.config.kind == "evaluation":
         model = results.config.agents[0]
         out += ["", breakdown_table(st.crossplay.get(model, {}), f"{model}: Arena Score by opponent")]

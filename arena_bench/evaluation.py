@@ -201,6 +201,27 @@ def _edited_file(run_dir: Path, specs: list[str]) -> str | None:
     return None
 
 
+def check_output_path(config: RunConfig, output_path: Path, resume: bool) -> str | None:
+    """Refuse an output path that is itself a run folder (a run would nest inside it); a note when
+    --resume finds nothing to resume (the run starts fresh, and says so)."""
+    output_path = Path(output_path)
+    if any((output_path / name).is_file() for name in ("results.json", "games.jsonl", "config.json")):
+        try:
+            held = json.loads((output_path / "config.json").read_text()).get("agents", ["?"])
+        except (OSError, ValueError, AttributeError):
+            held = ["?"]
+        raise ConfigError(
+            f"--output-path {output_path} is itself a run folder (of {', '.join(map(str, held))}); pass the folder "
+            f"that holds run folders instead, e.g. --output-path {output_path.parent.parent}"
+        )
+    if resume:
+        ts = open_task_set(config.tasks)
+        run_dir = run_dir_for(config, output_path, ts.hash)
+        if not (run_dir / "games.jsonl").exists():
+            return f"note: --resume: no run with these settings in {output_path} yet ({run_dir}); starting it"
+    return None
+
+
 def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True) -> Run:
     """Play every planned game that is not stored yet, then write the results; returns the run
     with its games and statistics in memory (nothing is read back)."""

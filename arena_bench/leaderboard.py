@@ -304,6 +304,11 @@ def build(
         "strata": strata,
         "by_stratum": stats_dict.get("by_stratum", {}),
         "heldout": heldout is not None,
+        "empty_note": (
+            f"No run on split {expected.split} has been accepted yet"
+            + (f"; the {', '.join(extra_splits)} table{'s' if len(extra_splits) > 1 else ''} below" if extra_splits else "")
+            + ". Refused runs are listed at the end with their reasons."
+        ),
     }
     split_tables, split_entries = [], {}
     for split in extra_splits:  # before the index: their refused runs are listed with the main table's
@@ -489,7 +494,7 @@ def _split_table(
         "split, where small local models can play every game on a CPU. Wall time and games per second are reported "
         "by the run itself (over the sessions its results file records; the pace is its last session's) and are "
         "not verified.</p>"
-        f"<table id='split-{html.escape(split)}'><thead><tr><th>Rank</th><th>Rank 95% CI</th><th class='name'>Model</th>"
+        f"<table class='split' id='split-{html.escape(split)}'><thead><tr><th>Rank</th><th>Rank 95% CI</th><th class='name'>Model</th>"
         f"{head}<th>Games</th><th title='as the run reported it'>Wall s (reported)</th><th>Sessions</th>"
         f"<th title='as the run reported it'>Games/s (reported)</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
     )
@@ -522,9 +527,25 @@ def _settings_rows(run: Run, agent: str) -> str:
     if not chosen:
         return "<tr><td class='name'>none (a scripted or shipped agent)</td></tr>"
     return "".join(
-        f"<tr><td class='name'>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v, default=str)[:200])}</td></tr>"
+        f"<tr><td class='name'>{html.escape(str(k))}</td><td class='setting'>{_setting_value(v)}</td></tr>"
         for k, v in sorted(chosen.items())
     )
+
+
+def _setting_value(value: Any) -> str:
+    """A setting as markup: a nested object one ``key: value`` line each (wrapped, never cut
+    mid-key), so a long backend description cannot stretch the table past the page."""
+    if isinstance(value, dict):
+        return "".join(
+            f"<div><span class='key'>{html.escape(str(k))}:</span> {html.escape(_short(v))}</div>"
+            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
+        )
+    return html.escape(_short(value))
+
+
+def _short(value: Any, limit: int = 300) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _fmt(e, digits: int = 3) -> str:

@@ -5,7 +5,8 @@ A task set folder ``<name>-v<N>/`` holds ``dev.jsonl``, ``test.jsonl``, ``lite.j
 ``configs:`` let ``datasets`` and the Hub load the splits) and ``MANIFEST.json`` (sha256 of
 every other file). The task set hash is the sha256 of the manifest's file table.
 
-A task set is named by a released name (shipped inside the package, ``arena_bench/task_sets/``),
+A task set is named by a released name (``tasks/`` at the top of the repository, shipped inside the
+package as ``arena_bench/task_sets``),
 a folder path, or a Hub dataset ``hf:ORG/NAME[@REVISION]``; each is checked against its manifest.
 """
 

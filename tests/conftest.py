@@ -12,7 +12,7 @@ import pytest
 from arena_bench.core.scenario import Issue, Role, Scenario
 
 REPO = Path(__file__).resolve().parent.parent
-TASKS_V1 = REPO / "arena_bench" / "task_sets" / "negotiation-v1"
+TASKS_V1 = REPO / "tasks" / "negotiation-v1"
 GENIUS_DIR = REPO.parent / "shared" / "data" / "genius"
 
 

