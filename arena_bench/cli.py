@@ -47,13 +47,21 @@ def tasks() -> None:
 @click.option(
     "--tasks", "task_set", default=DEFAULT_TASK_SET, show_default=True, help="Task set name or folder."
 )
-@click.option("--split", default=None, help="Only this split.")
-def tasks_list(task_set: str, split: str | None) -> None:
-    """List the scenarios of a task set."""
+@click.option("--split", default=None, help="List this split's scenarios.")
+@click.option("--all", "show_all", is_flag=True, help="List every split's scenarios.")
+def tasks_list(task_set: str, split: str | None, show_all: bool) -> None:
+    """The splits of a task set with their sizes; the scenarios of one split with --split."""
     from .tasks import open_task_set
 
     ts = open_task_set(task_set)
     click.echo(f"{ts.full_name}  hash {ts.hash[:16]}  at {ts.path}")
+    if not split and not show_all:
+        for sp in ts.splits:
+            scenarios = ts.load(sp)
+            families = len({s.family for s in scenarios})
+            click.echo(f"  {sp:<8} {len(scenarios):>4} scenarios, {families} families")
+        click.echo(f"scenarios of one split: arena-bench tasks list --split {ts.splits[0]} (or --all)")
+        return
     for sp in [split] if split else ts.splits:
         scenarios = ts.load(sp)
         click.echo(f"\n{sp}: {len(scenarios)} scenarios")
@@ -78,10 +86,13 @@ def tasks_show(scenario_id: str, task_set: str) -> None:
 
 
 @tasks.command("validate")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
-def tasks_validate(path: Path) -> None:
-    """Check hashes, scenario rules and every stored analysis; exit 1 listing each problem."""
-    from .tasks import validate_task_set
+@click.argument("path")
+def tasks_validate(path: str) -> None:
+    """Check hashes, scenario rules and every stored analysis of a task set (a folder or a released
+    name); exit 1 listing each problem."""
+    from .tasks import resolve, validate_task_set
+
+    path = resolve(path)
 
     problems = validate_task_set(path)
     if problems:
@@ -330,7 +341,7 @@ def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
     "--model",
     required=True,
     help="Player spec: scripted/boulware, policy/ppo-nash-v2, hf/smollm2-135m, openai/gpt-4o-mini, "
-    "anthropic/NAME, hosted_vllm/NAME, vllm/PATH, py:FILE.py:CLASS, exec:\"COMMAND\" (a program in its own "
+    'anthropic/NAME, hosted_vllm/NAME, vllm/PATH, py:FILE.py:CLASS, exec:"COMMAND" (a program in its own '
     "process), agent/ORG/NAME@COMMIT (a sandboxed code agent from the Hub), or a plugin's PROVIDER/NAME.",
 )
 @_common_run_options
@@ -357,8 +368,20 @@ def _split_common(kwargs: dict) -> tuple[dict, Path, bool, bool]:
     show_default=True,
     help="Concurrent API requests.",
 )
-@click.option("--temperature", type=click.FloatRange(min=0), default=0.0, show_default=True)
-@click.option("--max-tokens", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option(
+    "--temperature",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Sampling temperature.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=300,
+    show_default=True,
+    help="Most tokens a reply may take (the reply JSON needs under 120).",
+)
 @click.option(
     "--seed", "gen_seed", type=int, default=0, show_default=True, help="Mixed into every generation seed."
 )
@@ -414,7 +437,7 @@ def run_command(**kwargs) -> None:
     "--agents", required=True, help="Comma-separated player specs; 'panel-v1' expands to the panel."
 )
 @_common_run_options
-@click.option("--no-self-play", is_flag=True)
+@click.option("--no-self-play", is_flag=True, help="Do not play each agent against itself.")
 def tournament_command(**kwargs) -> None:
     """Cross-play: every pair of AGENTS, both roles and move orders, on every scenario."""
     from .evaluation import tournament_config
@@ -740,7 +763,7 @@ def leaderboard() -> None:
     help="The held-out task set folder (kept private; its manifest hash is published).",
 )
 @click.option("--results", "results_repo", required=True, help="The results dataset on the Hub (ORG/NAME).")
-@click.option("--split", default="test", show_default=True)
+@click.option("--split", default="test", show_default=True, help="The held-out set's split to play.")
 @click.option(
     "--output-path",
     type=click.Path(path_type=Path),
@@ -783,10 +806,28 @@ def evaluate_requests_command(
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="A folder laid out like the results dataset (submissions/<model>/<run>/results.json ...).",
 )
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--tasks", "task_set", default=DEFAULT_TASK_SET, show_default=True)
-@click.option("--split", default="test", show_default=True)
-@click.option("--bootstrap", "b", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write the site to.",
+)
+@click.option(
+    "--tasks",
+    "task_set",
+    default=DEFAULT_TASK_SET,
+    show_default=True,
+    help="The board's task set: runs on another (by hash) are refused.",
+)
+@click.option("--split", default="test", show_default=True, help="The split of the main table.")
+@click.option(
+    "--bootstrap",
+    "b",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    help="Cluster-bootstrap replicates for every interval and rank interval.",
+)
 @click.option(
     "--heldout",
     type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -100,7 +100,13 @@ def agents_table(stats: Statistics, metrics: tuple[str, ...] = HEADLINE) -> str:
     game is two sides), so it can exceed the games planned."""
     agents = stats.ranked()
     name_w = max(12, *(len(a) for a in agents))
-    width = {m: max(18, *(len(format_estimate(stats.agents[a].get(m), digits=METRIC_BY_KEY[m].digits)) for a in agents)) for m in metrics}
+    width = {
+        m: max(
+            18,
+            *(len(format_estimate(stats.agents[a].get(m), digits=METRIC_BY_KEY[m].digits)) for a in agents),
+        )
+        for m in metrics
+    }
     head = f"{'#':>3} {'rank CI':>8}  {'agent':<{name_w}}  {'sides':>6}  " + "  ".join(
         f"{METRIC_BY_KEY[m].short:>{width[m]}}" for m in metrics
     )
@@ -122,7 +128,9 @@ def pairs_table(stats: Statistics, limit: int = 40) -> str:
     w = max(12, *(len(p.a) for p in pairs), *(len(p.b) for p in pairs))
     lines = [f"{'A':<{w}}  {'B':<{w}}  {'A-B [95% CI]':>26}  {'p':>8}  {'p (Holm)':>9}  {'cells':>6}"]
     for p in pairs:
-        lines.append(f"{p.a:<{w}}  {p.b:<{w}}  {format_diff(p):>26}  {p.p:>8.4f}  {p.p_holm:>9.4f}  {p.cells:>6}")
+        lines.append(
+            f"{p.a:<{w}}  {p.b:<{w}}  {format_diff(p):>26}  {p.p:>8.4f}  {p.p_holm:>9.4f}  {p.cells:>6}"
+        )
     return "\n".join(lines)
 
 

@@ -306,7 +306,11 @@ def build(
         "heldout": heldout is not None,
         "empty_note": (
             f"No run on split {expected.split} has been accepted yet"
-            + (f"; the {', '.join(extra_splits)} table{'s' if len(extra_splits) > 1 else ''} below" if extra_splits else "")
+            + (
+                f"; the {', '.join(extra_splits)} table{'s' if len(extra_splits) > 1 else ''} below"
+                if extra_splits
+                else ""
+            )
             + ". Refused runs are listed at the end with their reasons."
         ),
     }

@@ -165,6 +165,14 @@ def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
     make = factory(provider) if name else None
     if make is None:
         candidates = sorted(set(PROVIDERS) | set(plugin_providers()))
+        if not name:  # a bare name: perhaps a shipped agent's (boulware -> scripted/boulware)
+            from .agents.scripted import STRATEGIES
+
+            bare = difflib.get_close_matches(provider, list(STRATEGIES), n=1)
+            if bare:
+                raise UnknownPlayer(
+                    f"unknown player {spec!r}: a player is provider/name; did you mean 'scripted/{bare[0]}'?"
+                )
         hint = difflib.get_close_matches(provider, candidates, n=1)
         raise UnknownPlayer(
             f"unknown player {spec!r}: expected provider/name with provider one of {', '.join(candidates)}"

@@ -54,7 +54,17 @@ class DryRun:
             f"typical, at most {self.completion_tokens_max:,} (every reply at --max-tokens)",
         ]
         if self.prices is None:
-            out.append("cost: unknown (the model is not in litellm's price map, or litellm is not installed)")
+            import importlib.util
+
+            if importlib.util.find_spec("litellm") is None:
+                out.append(
+                    "cost: unknown here: list prices come with litellm, which API models need anyway; "
+                    "install it with: pip install 'arena-bench[litellm]' (in a checkout: pip install -e '.[litellm]')"
+                )
+            else:
+                out.append(
+                    "cost: unknown (the model is not in litellm's price map: your own server, or a new model)"
+                )
         else:
             out.append(
                 f"cost: about ${self.cost_usd:,.2f}, at most ${self.cost_usd_max:,.2f} "

@@ -221,7 +221,8 @@ def resolve(name_or_path: str | os.PathLike[str]) -> Path:
         return candidate
     known = released_names()
     hint = difflib.get_close_matches(text, known, n=1)
-    msg = f"no task set {text!r}"
+    looks_like_path = "/" in text or text.startswith(".") or p.suffix
+    msg = f"no folder {text!r} (it does not exist)" if looks_like_path else f"no task set {text!r}"
     if hint:
         msg += f"; did you mean {hint[0]!r}?"
     msg += (

@@ -202,7 +202,9 @@ def _serve(folder: Path):
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
-def test_at_1400_px_nothing_is_off_screen_the_heatmap_has_a_legend_and_an_empty_board_says_so(site, server, tmp_path):
+def test_at_1400_px_nothing_is_off_screen_the_heatmap_has_a_legend_and_an_empty_board_says_so(
+    site, server, tmp_path
+):
     """Issue 29: the settings table, the lite table and the heatmap's last label fit a 1,400 px
     window; the heatmap's columns follow the rows' rank and it has a colour legend; a board built
     from lite runs only says why its main table is empty."""
@@ -220,8 +222,12 @@ def test_at_1400_px_nothing_is_off_screen_the_heatmap_has_a_legend_and_an_empty_
         "client": "openai-lean", "servers": [f"http://10.0.0.{i}:8000/v1" for i in range(12)],
         "retries": {"max": 6, "base_s": 1.0}, "note": "x" * 400,
     }  # fmt: skip
-    (lite_only / "submissions" / "logroller" / long_run.name / "results.json").write_text(_json.dumps(results))
-    built = build(lite_only, tmp_path / "site", expected_for("negotiation-v1", "test"), b=100, extra_splits=("lite",))
+    (lite_only / "submissions" / "logroller" / long_run.name / "results.json").write_text(
+        _json.dumps(results)
+    )
+    built = build(
+        lite_only, tmp_path / "site", expected_for("negotiation-v1", "test"), b=100, extra_splits=("lite",)
+    )
     (entry,) = built["splits"]["lite"]
     httpd = _serve(tmp_path / "site")
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -248,7 +254,10 @@ def test_at_1400_px_nothing_is_off_screen_the_heatmap_has_a_legend_and_an_empty_
             assert page.locator("#crossplay-legend rect").count() >= 11
             svg = page.locator("#crossplay").bounding_box()
             labels = page.locator("#crossplay > text")
-            right = max(labels.nth(i).bounding_box()["x"] + labels.nth(i).bounding_box()["width"] for i in range(labels.count()))
+            right = max(
+                labels.nth(i).bounding_box()["x"] + labels.nth(i).bounding_box()["width"]
+                for i in range(labels.count())
+            )
             assert right <= svg["x"] + svg["width"] + 1
             ranked = [e["model"] for e in summary["entries"]]
             heads = [t for t in (labels.nth(i).text_content() for i in range(labels.count())) if t in ranked]
