@@ -159,6 +159,41 @@ def tasks_generate(
     click.echo(f"wrote {out}: {manifest['splits']}; hash {manifest['hash']}")
 
 
+@tasks.command("import-human")
+@click.argument("dataset", type=click.Choice(["casino", "dealornodeal"]))
+@click.argument("path")
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="The task set folder to write (made here)."
+)
+@click.option("--name", default=None, help="Task set name with version (default: human-DATASET-v1).")
+@click.option("--overwrite", is_flag=True, help="Replace the --out folder if it exists.")
+def tasks_import_human(dataset: str, path: str, out: Path, name: str | None, overwrite: bool) -> None:
+    """Import human-human negotiations (CaSiNo, Deal or No Deal) from PATH (a folder of the upstream
+    files, one file, or hf:ORG/NAME for a dataset repository holding them) as a runnable task set with
+    each dialogue's outcome in human_outcomes.jsonl, the dataset's license beside it."""
+    from .humans import import_human
+
+    folder = Path(path)
+    if path.startswith("hf:"):
+        from huggingface_hub import snapshot_download
+
+        try:
+            folder = Path(snapshot_download(path[3:], repo_type="dataset"))
+        except Exception as exc:  # noqa: BLE001 - Hub and network errors have no common base
+            fail(f"{path}: cannot be fetched from the Hub ({type(exc).__name__}); pass a local copy instead")
+    elif not folder.exists():
+        fail(f"{path}: no such file or folder")
+    done = import_human(dataset, folder, out, overwrite=overwrite, name=name)
+    m, checks = done["manifest"], done["checks"]
+    for split, n in m["splits"].items():
+        click.echo(f"  {split:<6} {n:>5} scenarios, {done['dialogues'][split]:>5} dialogues")
+    click.echo(
+        f"recorded points reproduced: {checks['matched']} of {checks['checked']}\n"
+        f"wrote {out} ({m['name']}-v{m['version']}, hash {m['hash'][:16]}); run it with: "
+        f"arena-bench run --tasks {out} --split test; humans: arena-bench humans rows {out}"
+    )
+
+
 @tasks.command("import-genius")
 @click.argument("domain", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("utility_a", type=click.Path(exists=True, dir_okay=False, path_type=Path))
@@ -744,6 +779,113 @@ def submit_command(path: Path, repo: str, dry_run: Path | None) -> None:
     info = submit(bundle, repo)
     verb = "already open" if info["status"] == "exists" else "opened"
     click.echo(f"pull request {verb}: {info['url']} ({info['title']})")
+
+
+@main.group()
+def humans() -> None:
+    """Human reference rows, and agents compared with humans on the same scenarios."""
+
+
+@humans.command("rows")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default=None, help="Only this split (default: every split).")
+@click.option(
+    "--bootstrap", "b", type=click.IntRange(min=1), default=2000, show_default=True, help="Replicates."
+)
+@click.option(
+    "--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write them here."
+)
+def humans_rows(folder: Path, split: str | None, b: int, json_out: Path | None) -> None:
+    """The board's metrics over the human dialogues of an imported set (95% intervals over scenarios)."""
+    from .display import format_estimate
+    from .humans import HUMAN_METRICS, human_rows, read_outcomes
+    from .results import Estimate as ResultsEstimate
+    from .storage import write_atomic
+    from .tasks import open_task_set
+
+    ts = open_task_set(folder)
+    outcomes = read_outcomes(folder)
+    table = {}
+    for sp in [split] if split else ts.splits:
+        scenarios = {s.id: s for s in ts.load(sp)}
+        mine = [o for o in outcomes if o.split == sp]
+        rows = human_rows(mine, scenarios, b=b)
+        table[sp] = {
+            "dialogues": len(mine),
+            "scenarios": len(scenarios),
+            "metrics": {k: ResultsEstimate.of(e).to_dict() for k, e in rows.items()},
+        }
+        click.echo(f"{ts.full_name} {sp}: {len(mine)} human dialogues on {len(scenarios)} scenarios")
+        for key, label, _ in HUMAN_METRICS:
+            click.echo(f"  {label:<30} {format_estimate(ResultsEstimate.of(rows[key]), 'full')}")
+    if json_out:
+        write_atomic(
+            json_out,
+            json.dumps({"task_set": ts.full_name, "hash": ts.hash, "splits": table}, indent=1) + "\n",
+        )
+
+
+@humans.command("compare")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--split", default="test", show_default=True, help="The split the runs played.")
+@click.option(
+    "--bootstrap", "b", type=click.IntRange(min=1), default=2000, show_default=True, help="Replicates."
+)
+@click.option(
+    "--json",
+    "json_out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the table here (for leaderboard build --humans).",
+)
+def humans_compare(folder: Path, runs: tuple, split: str, b: int, json_out: Path | None) -> None:
+    """Agents' games on an imported human set against the humans' dialogues of the same scenarios,
+    paired by scenario: deal rate, Pareto-optimal share of deals, joint efficiency. Humans negotiated
+    in free text and the agents in this benchmark's protocol: outcomes are compared, not process."""
+    from .display import format_estimate
+    from .humans import COMPARED, DATASETS, compare_with_humans, read_outcomes
+    from .results import Estimate as ResultsEstimate
+    from .results import load_run
+    from .storage import write_atomic
+    from .tasks import open_task_set
+
+    ts = open_task_set(folder)
+    scenarios = {s.id: s for s in ts.load(split)}
+    outcomes = [o for o in read_outcomes(folder) if o.split == split]
+    dataset = outcomes[0].dataset if outcomes else "?"
+    report = {"task_set": ts.full_name, "hash": ts.hash, "split": split, "dataset": dataset,
+              "license": DATASETS.get(dataset, {}).get("license"), "comparisons": []}  # fmt: skip
+    click.echo(
+        f"{ts.full_name} {split}: agents against {len(outcomes)} human dialogues, paired by scenario "
+        "(agent minus humans; humans negotiated in free text, agents in the protocol: outcomes, not process)"
+    )
+    for path in runs:
+        run = load_run(path)
+        if run.results.task_set.hash != ts.hash or run.results.task_set.split != split:
+            fail(
+                f"{path}: played {run.results.task_set.name}/{run.results.task_set.split}, not {ts.full_name}/{split}"
+            )
+        for agent in run.evaluated_agents():
+            found = compare_with_humans(outcomes, scenarios, run.games, agent, b=b)
+            entry = {"agent": agent, "run": str(path), "partial": run.results.partial, "rows": {}}
+            for label, row in found["rows"].items():
+                cells = "  ".join(
+                    f"{k} {format_estimate(ResultsEstimate.of(row['difference'][k]), 'full')}"
+                    for k in COMPARED
+                )
+                click.echo(f"  {agent:<28} {label:<10} {row['scenarios']:>4} scen.  {cells}")
+                entry["rows"][label] = {
+                    "scenarios": row["scenarios"],
+                    "games": row["games"],
+                    **{
+                        part: {k: ResultsEstimate.of(e).to_dict() for k, e in row[part].items()}
+                        for part in ("agent", "humans", "difference")
+                    },
+                }
+            report["comparisons"].append(entry)
+    if json_out:
+        write_atomic(json_out, json.dumps(report, indent=1) + "\n")
 
 
 @main.group()
