@@ -481,6 +481,91 @@ def tournament_command(**kwargs) -> None:
     _execute(tournament_config(**common), output_path, resume, no_progress)
 
 
+@main.command("play")
+@click.option(
+    "--handle",
+    required=True,
+    help="The name your games are recorded under (human/HANDLE); nothing else is kept.",
+)
+@click.option(
+    "--tasks",
+    "task_set",
+    default=DEFAULT_TASK_SET,
+    show_default=True,
+    help="Task set: a released name or a folder.",
+)
+@click.option("--split", default="lite", show_default=True, help="The split to play.")
+@click.option(
+    "--panel", "panel_version", default=PANEL_VERSION, show_default=True, help="The panel you play against."
+)
+@click.option(
+    "--opponents", default=None, help="Only these panel members, comma-separated (results marked partial)."
+)
+@click.option(
+    "--opponent",
+    default=None,
+    help="Play one other player instead of the panel (policy/ppo-nash-v2, openai/..., any spec).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Only the first N scenarios (results marked partial).",
+)
+@click.option("--output-path", type=click.Path(path_type=Path), default=Path("results"), show_default=True,
+              help="The folder that holds run folders.")  # fmt: skip
+@click.option("--resume", is_flag=True, help="Continue an earlier session with the same settings.")
+@click.option(
+    "--port", type=click.IntRange(min=0, max=65535), default=8765, show_default=True, help="The page's port."
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address (0.0.0.0 on a Space).")
+def play_command(
+    handle, task_set, split, panel_version, opponents, opponent, limit, output_path, resume, port, host
+) -> None:
+    """Negotiate in your browser against the panel (or one player), in the benchmark's own protocol:
+    you see what a language model is told, plus the points of the offer you build. Your games are an
+    ordinary run of human/HANDLE: verified, resumable and submittable like any other."""
+    from .evaluation import evaluation_config, run_dir_for, tournament_config
+    from .play import CHANNELS, HANDLE, INTERFACE_VERSION, Channel, play, serve
+    from .tasks import open_task_set
+
+    if not HANDLE.match(handle):
+        fail(f"--handle {handle!r}: 1 to 40 letters, digits, '.', '_' or '-'")
+    spec = f"human/{handle}"
+    common = dict(
+        tasks=task_set, split=split, panel=panel_version, limit=limit, max_concurrency=1, engine="reference"
+    )
+    if opponent:
+        config = tournament_config(agents=f"{spec},{opponent}", no_self_play=True, **common)
+        from dataclasses import replace
+
+        config = replace(
+            config, player_options={**config.player_options, spec: {"interface": INTERFACE_VERSION}}
+        )
+    else:
+        config = evaluation_config(
+            spec,
+            model_args=f"interface={INTERFACE_VERSION}",
+            no_self_play=True,
+            opponents=opponents,
+            **common,
+        )
+    channel = CHANNELS[handle] = Channel(handle)
+    folder = run_dir_for(config, output_path, open_task_set(task_set).hash)
+    httpd = serve(channel, str(folder), port, host)
+    click.echo(
+        f"open http://{host}:{httpd.server_address[1]}/ to play as {spec}; games go to {folder}", err=True
+    )
+    try:
+        played = play(config, output_path, channel, resume=resume)
+        click.echo(f"results: {played.path / 'results.json'} ({len(played.games)} games)")
+    finally:
+        import time
+
+        time.sleep(1.0)  # the page's last poll sees the end
+        httpd.shutdown()
+
+
 @main.command("show-game")
 @click.argument("results_path", type=click.Path(exists=True, path_type=Path))
 @click.argument("game_id")
@@ -991,6 +1076,13 @@ def evaluate_requests_command(
     help="The board's panel: runs against another panel are refused, and baselines/<other panel>/ is left "
     "to that panel's board.",
 )
+@click.option(
+    "--humans",
+    "humans_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A Humans section: the JSON of `humans rows --json` or `humans compare --json` (give it once per file).",
+)
 def leaderboard_build(
     results_dir: Path,
     out: Path,
@@ -1000,6 +1092,7 @@ def leaderboard_build(
     heldout: Path | None,
     also_splits: tuple,
     panel_version: str,
+    humans_files: tuple,
 ) -> None:
     """Recompute every run, refuse what does not match, and write the site."""
     from .display import format_estimate
@@ -1015,6 +1108,7 @@ def leaderboard_build(
         task_set=task_set,
         heldout=heldout,
         extra_splits=tuple(s for s in also_splits if s != split),
+        humans=tuple(humans_files),
     )
     for e in summary["entries"]:
         score = format_estimate(Estimate.from_dict(e["metrics"]["arena_score"]), "full")

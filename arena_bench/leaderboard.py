@@ -238,6 +238,7 @@ def build(
     samples: int = 3,
     heldout: Path | None = None,
     extra_splits: tuple[str, ...] = (),
+    humans: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
     from .tasks import open_task_set
 
@@ -269,7 +270,9 @@ def build(
                     "rank_interval": row["rank_interval"],
                     "games": row["games"],
                     "metrics": {c: row[c] for c in HEADLINE},
-                    "source": provenance(owner[agent], results_folder),
+                    "source": "human"
+                    if agent.startswith("human/")
+                    else provenance(owner[agent], results_folder),
                     "settings": model_settings(owner[agent].config.player_options.get(agent, {})),
                 }
             )
@@ -342,6 +345,7 @@ requests) are not open to that; where a held-out score exists it is the authorit
 <h2>Cross-play (Arena Score of row against column)</h2><div id="crossplay-slot"></div>
 <h2>Arena Score by stratum</h2><div id="strata-slot"></div>
 {"".join(split_tables)}
+{humans_section(humans)}
 <h2>Refused runs</h2><ul class="refused" id="refused">{refused_html or '<li style="color:#57606a">none</li>'}</ul>
 </main>"""
     (tmp / "index.html").write_text(_page("arena-bench leaderboard", body, data))
@@ -557,3 +561,80 @@ def _fmt(e, digits: int = 3) -> str:
     text = html.escape(format_estimate(e, "full", digits))
     mean, sep, interval = text.partition(" ")
     return f"{mean} <span class='ci'>{interval}</span>" if sep else mean
+
+
+def humans_section(files: tuple[Path, ...]) -> str:
+    """The "Humans" section: human-human reference rows (``humans rows --json``) and agents compared
+    with humans on the same scenarios (``humans compare --json``), each with its source and license."""
+    if not files:
+        return ""
+    from .humans import COMPARED, DATASETS, HUMAN_METRICS
+    from .results import Estimate
+
+    parts = [
+        "<h2 id='humans'>Humans</h2><p class='note'>Published human-human negotiations imported as task sets "
+        "(<code>arena-bench tasks import-human</code>): the same metrics over the people's dialogues, with 95% "
+        "cluster-bootstrap intervals over scenarios, and agents compared with them on the same scenarios, paired "
+        "by scenario (agent minus humans). Humans negotiated in free text, agents in this benchmark's protocol: the "
+        "comparison is of outcomes, not of process.</p>"
+    ]
+    for path in files:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            parts.append(
+                f"<p class='refused'>{html.escape(str(path))}: cannot be read ({html.escape(type(exc).__name__)})</p>"
+            )
+            continue
+        name = html.escape(str(data.get("task_set", "?")))
+        dataset = str(
+            data.get("dataset") or str(data.get("task_set", "")).removeprefix("human-").rsplit("-v", 1)[0]
+        )
+        meta = DATASETS.get(dataset, {})
+        source = (
+            f"{html.escape(meta.get('citation', dataset))}; license {html.escape(meta.get('license', '?'))}"
+            + ("" if meta.get("commercial", True) else " (non-commercial)")
+        )
+        if "splits" in data:
+            head = "".join(
+                f"<th title='{html.escape(why)}'>{html.escape(label)}</th>" for _, label, why in HUMAN_METRICS
+            )
+            body = ""
+            for split, row in data["splits"].items():
+                cells = "".join(
+                    f"<td>{_fmt(Estimate.from_dict(row['metrics'][k]))}</td>" for k, _, _ in HUMAN_METRICS
+                )
+                body += (
+                    f"<tr><td class='name'>humans, {html.escape(split)}</td><td>{int(row['dialogues'])}</td>"
+                    f"<td>{int(row['scenarios'])}</td>{cells}</tr>"
+                )
+            parts.append(
+                f"<h3>{name}: human-human reference rows</h3><p class='note'>{source}</p>"
+                f"<table class='humans split' id='humans-{name}'><thead><tr><th class='name'>Rows</th><th>Dialogues</th>"
+                f"<th>Scenarios</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
+        if "comparisons" in data:
+            labels = {
+                "deal": "Deal rate",
+                "pareto": "Pareto-optimal (of deals)",
+                "joint": "Joint points / best",
+            }
+            head = "".join(f"<th>{labels[k]}: agent - humans</th>" for k in COMPARED)
+            body = ""
+            for c in data["comparisons"]:
+                for which, row in c["rows"].items():
+                    cells = "".join(
+                        f"<td>{_fmt(Estimate.from_dict(row['difference'][k]))}</td>" for k in COMPARED
+                    )
+                    subset = " (subset)" if c.get("partial") else ""
+                    body += (
+                        f"<tr><td class='name'>{html.escape(c['agent'])}{subset}</td><td class='name'>{html.escape(which)}</td>"
+                        f"<td>{int(row['scenarios'])}</td><td>{int(row['games'])}</td>{cells}</tr>"
+                    )
+            parts.append(
+                f"<h3>{name}, split {html.escape(str(data.get('split', '')))}: agents against humans</h3>"
+                f"<p class='note'>{source}. A row marked subset played the first scenarios of the split only.</p>"
+                f"<table class='humans split'><thead><tr><th class='name'>Agent</th><th class='name'>Which games</th>"
+                f"<th>Scenarios</th><th>Games</th>{head}</tr></thead><tbody>{body}</tbody></table>"
+            )
+    return "".join(parts)

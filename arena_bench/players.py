@@ -100,6 +100,7 @@ PROVIDERS: dict[str, str] = {
     "py": "arena_bench.plugins:python_file_player",
     "exec": "arena_bench.external:exec_player",
     "agent": "arena_bench.sandbox:agent_player",
+    "human": "arena_bench.play:human_player",
     "hf": "arena_bench.models:hf_player",
     "vllm": "arena_bench.models:vllm_player",
     **{p: "arena_bench.models:litellm_player" for p in LITELLM_PROVIDERS},
@@ -155,7 +156,7 @@ def known_specs() -> list[str]:
         + [
             f"{p}/<model>"
             for p in sorted(set(PROVIDERS) | set(plugin_providers()))
-            if p not in ("scripted", "policy", "py", "exec", "agent")
+            if p not in ("scripted", "policy", "py", "exec", "agent", "human")
         ]
     )
 

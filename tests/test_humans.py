@@ -162,6 +162,27 @@ def test_human_rows_and_the_comparison_use_the_boards_definitions(casino_dir, tm
     assert {c["agent"] for c in report["comparisons"]} == {"scripted/linear", "scripted/logroller"}
     assert report["license"] == "CC BY 4.0"
 
+    # the site's Humans section: the reference rows and the comparison, with the source and license
+    rows_json = tmp_path / "rows.json"
+    assert (
+        CliRunner()
+        .invoke(main, ["humans", "rows", str(out), "--bootstrap", "50", "--json", str(rows_json)])
+        .exit_code
+        == 0
+    )
+    from arena_bench.leaderboard import build
+    from arena_bench.verify import expected_for
+
+    (tmp_path / "empty").mkdir()
+    build(tmp_path / "empty", tmp_path / "site", expected_for("negotiation-v1", "lite"), b=50,
+          humans=(rows_json, tmp_path / "cmp.json"))  # fmt: skip
+    index = (tmp_path / "site" / "index.html").read_text()
+    section = index.split("<h2 id='humans'>Humans</h2>")[1].split("<h2>Refused runs</h2>")[0]
+    assert "human-casino-v1: human-human reference rows" in section and "CC BY 4.0" in section
+    assert (
+        "humans, train" in section and "scripted/logroller" in section and "outcomes, not of process" in index
+    )
+
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED.is_dir(), reason="the full human datasets are not in ../shared/data/human")
