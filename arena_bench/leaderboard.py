@@ -101,6 +101,8 @@ def collect(
     return accepted, refused + dropped
 
 
+HUMANS_AGGREGATE = "humans (all people)"
+
 # A run dated before the project existed, or after the build, has a forged date: its date cannot
 # decide which of two runs under one name is the first.
 EARLIEST_RUN = "2026-01-01"
@@ -252,6 +254,12 @@ def build(
     (tmp / "README.md").write_text(SPACE_README)
 
     rows, agents, owner = _entries_rows(runs)
+    people = [a for a in agents if a.startswith("human/")]
+    if people:  # every person's games pooled: how people do, beside each person's own row
+        pooled = rows[rows["agent"].isin(people)].copy()
+        pooled["agent"] = HUMANS_AGGREGATE
+        rows = pd.concat([rows, pooled], ignore_index=True)
+        agents = [*agents, HUMANS_AGGREGATE]
     stats = evaluate(rows, agents, b=b) if agents else None
     from .heldout import model_settings
 
@@ -262,6 +270,21 @@ def build(
     if stats:
         for agent in stats.ranked():
             row = stats_dict["agents"][agent]
+            if agent == HUMANS_AGGREGATE:
+                entries.append(
+                    {
+                        "model": agent,
+                        "page": "",
+                        "rank": row["rank"],
+                        "rank_interval": row["rank_interval"],
+                        "games": row["games"],
+                        "metrics": {c: row[c] for c in HEADLINE},
+                        "source": "human",
+                        "settings": (),
+                        "people": len(people),
+                    }
+                )
+                continue
             entries.append(
                 {
                     "model": agent,
@@ -351,7 +374,8 @@ requests) are not open to that; where a held-out score exists it is the authorit
     (tmp / "index.html").write_text(_page("arena-bench leaderboard", body, data))
 
     for entry in entries:
-        _model_page(tmp, entry, owner[entry["model"]], stats, scenarios, b, samples)
+        if entry["model"] != HUMANS_AGGREGATE:
+            _model_page(tmp, entry, owner[entry["model"]], stats, scenarios, b, samples)
     write_atomic(
         tmp / "leaderboard.json",
         json.dumps(

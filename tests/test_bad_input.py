@@ -181,6 +181,8 @@ def test_resuming_a_run_with_another_policy_file_under_the_same_name_is_refused(
     again = run(config, tmp_path / "out", resume=True, progress=False)  # the same file: resumes
     assert again.results.counts.resumed_from_store == len(played.splitlines()) > 0
     shutil.copy(shipped / "ppo-nash-v2.npz", policy)
-    with pytest.raises(RunError, match=r"holds games of policy/.*mine\.npz played by another file"):
+    with pytest.raises(
+        RunError, match=r"holds games of policy/.*mine\.npz played by another version of its file"
+    ):
         run(config, tmp_path / "out", resume=True, progress=False)
     assert games.read_bytes() == played

@@ -122,5 +122,9 @@ def test_a_person_plays_whole_games_by_clicking_and_the_run_is_verified_and_show
         b=50,
         task_set=str(tmp_path / "set"),
     )
-    (entry,) = summary["entries"]
-    assert entry["model"] == "human/tester" and entry["source"] == "human"
+    rows = {e["model"]: e for e in summary["entries"]}
+    assert set(rows) == {"human/tester", "humans (all people)"} and rows["human/tester"]["source"] == "human"
+    assert (
+        rows["humans (all people)"]["people"] == 1
+        and rows["humans (all people)"]["games"] == rows["human/tester"]["games"]
+    )

@@ -65,7 +65,8 @@
       tr.appendChild(el("td", { "data-value": entry.rank }, String(entry.rank)));
       tr.appendChild(el("td", { "data-value": entry.rank_interval[0] }, entry.rank_interval[0] + "-" + entry.rank_interval[1]));
       const name = el("td", { class: "name", "data-value": entry.model });
-      name.appendChild(el("a", { href: "models/" + entry.page }, entry.model));
+      if (entry.page) name.appendChild(el("a", { href: "models/" + entry.page }, entry.model));
+      else name.textContent = entry.model + (entry.people ? " (" + entry.people + ")" : "");
       tr.appendChild(name);
       tr.appendChild(el("td", { class: "source source-" + (entry.source || "self-reported"), "data-value": entry.source || "" },
         entry.source || "self-reported"));
