@@ -1083,6 +1083,16 @@ def evaluate_requests_command(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A Humans section: the JSON of `humans rows --json` or `humans compare --json` (give it once per file).",
 )
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path.home() / ".cache" / "arena-bench" / "verify",
+    show_default=True,
+    help="Verdicts of earlier builds, keyed by each run's file hashes, the board's settings and the verifier's "
+    "version: an unchanged accepted run is not replayed again. --no-cache replays everything.",
+)
+@click.option("--no-cache", is_flag=True, help="Replay every run, whatever the cache holds.")
 def leaderboard_build(
     results_dir: Path,
     out: Path,
@@ -1093,6 +1103,8 @@ def leaderboard_build(
     also_splits: tuple,
     panel_version: str,
     humans_files: tuple,
+    cache_dir: Path,
+    no_cache: bool,
 ) -> None:
     """Recompute every run, refuse what does not match, and write the site."""
     from .display import format_estimate
@@ -1109,6 +1121,7 @@ def leaderboard_build(
         heldout=heldout,
         extra_splits=tuple(s for s in also_splits if s != split),
         humans=tuple(humans_files),
+        cache=None if no_cache else cache_dir,
     )
     for e in summary["entries"]:
         score = format_estimate(Estimate.from_dict(e["metrics"]["arena_score"]), "full")

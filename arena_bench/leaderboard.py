@@ -55,7 +55,7 @@ def _recorded_split(path: Path) -> str | None:
 
 
 def collect(
-    folder: Path, expected: Expected, other_splits: tuple[str, ...] | None = None
+    folder: Path, expected: Expected, other_splits: tuple[str, ...] | None = None, cache: Path | None = None
 ) -> tuple[list[Run], list[dict[str, Any]]]:
     """Verified runs of EXPECTED's split, and the refused ones with reasons. A run of another split
     is left to that split's table when it is in OTHER_SPLITS (None: every split has its own table)."""
@@ -78,7 +78,7 @@ def collect(
                                         f"(build with --also-split {split} for a table of its own)"]})  # fmt: skip
             continue
         try:
-            reasons, run = verify_run(path, expected)
+            reasons, run = verify_run(path, expected, cache=cache)
         except ArenaBenchError as exc:  # an unreadable submission is refused, not fatal to the build
             refused.append({"run": str(path.relative_to(folder)), "reasons": [str(exc)]})
             continue
@@ -241,10 +241,11 @@ def build(
     heldout: Path | None = None,
     extra_splits: tuple[str, ...] = (),
     humans: tuple[Path, ...] = (),
+    cache: Path | None = None,
 ) -> dict[str, Any]:
     from .tasks import open_task_set
 
-    runs, refused = collect(results_folder, expected, tuple(extra_splits))
+    runs, refused = collect(results_folder, expected, tuple(extra_splits), cache=cache)
     out = Path(out)
     tmp = out.with_name(f".{out.name}.building")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -343,7 +344,7 @@ def build(
     split_tables, split_entries = [], {}
     for split in extra_splits:  # before the index: their refused runs are listed with the main table's
         table, found, split_refused = _split_table(
-            results_folder, tmp, task_set, split, b, samples, expected.panel_version
+            results_folder, tmp, task_set, split, b, samples, expected.panel_version, cache
         )
         split_tables.append(table)
         split_entries[split] = found
@@ -466,14 +467,23 @@ def _model_page(
 
 
 def _split_table(
-    folder: Path, tmp: Path, task_set: str, split: str, b: int, samples: int, panel: str
+    folder: Path,
+    tmp: Path,
+    task_set: str,
+    split: str,
+    b: int,
+    samples: int,
+    panel: str,
+    cache: Path | None = None,
 ) -> tuple[str, list[dict], list[dict]]:
     """A table of the runs on another split (e.g. ``lite``, where a small model runs on a CPU), each
     entry recomputed and verified like the main table, with its wall time and pace, and a page."""
     from .tasks import open_task_set
     from .verify import expected_for
 
-    runs, refused = collect(folder, expected_for(task_set, split, panel))  # other splits: their own tables
+    runs, refused = collect(
+        folder, expected_for(task_set, split, panel), cache=cache
+    )  # other splits: their own tables
     if not runs:
         return f"<h2>Split {html.escape(split)}</h2><p class='note'>no runs</p>", [], refused
     rows, agents, owner = _entries_rows(runs)

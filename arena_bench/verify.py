@@ -289,13 +289,70 @@ def recorded_differs(record: GameRecord, scenario, m) -> list[str]:
     return problems
 
 
+# Bumped whenever a check is added or changed: cached verdicts of older verifiers are not reused.
+VERIFIER_VERSION = "verify-v2"
+
+
+def cache_key(path: Path, expected: Expected) -> str:
+    """The verdict's key: the bytes of the run's files, the leaderboard's settings, the verifier."""
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps([VERIFIER_VERSION, repr(expected)]).encode())
+    folder = results_path(path).parent
+    for f in sorted(folder.iterdir()):
+        if f.is_file() and (f.name == "results.json" or f.name.startswith("games.jsonl")):
+            digest.update(f.name.encode() + b"\0")
+            with open(f, "rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
 def verify_run(
-    path: Path, expected: Expected, max_problems: int = 100, jobs: int | None = None
+    path: Path,
+    expected: Expected,
+    max_problems: int = 100,
+    jobs: int | None = None,
+    cache: Path | None = None,
 ) -> tuple[list[str], Run | None]:
     """(refusal reasons, the run). No reasons: the leaderboard accepts the run.
 
-    The run is None when its results file was refused before its games were read.
+    The run is None when its results file was refused before its games were read. ``cache``: a
+    folder of earlier verdicts keyed by :func:`cache_key`; an accepted run whose files, settings and
+    verifier are unchanged is read but not replayed again.
     """
+    key = None
+    if cache is not None:
+        key = cache_key(path, expected)
+        hit = Path(cache) / f"{key}.json"
+        if hit.is_file():
+            try:
+                reasons = json.loads(hit.read_text())["reasons"]
+            except (OSError, ValueError, KeyError, TypeError):
+                reasons = None
+            if reasons == []:
+                results = read_results(path)
+                _, _, cells, _ = _plan(results.config)
+                return [], load_run(path, max_games=len(cells))
+    reasons, run = _verify_run(path, expected, max_problems, jobs)
+    if key is not None and run is not None:
+        from .storage import write_atomic
+
+        write_atomic(
+            Path(cache) / f"{key}.json", json.dumps({"verifier": VERIFIER_VERSION, "reasons": reasons})
+        )
+    return reasons, run
+
+
+def _plan(config):
+    from .evaluation import plan
+
+    return plan(config)
+
+
+def _verify_run(
+    path: Path, expected: Expected, max_problems: int = 100, jobs: int | None = None
+) -> tuple[list[str], Run | None]:
     from .evaluation import plan
     from .runner import game_id
 

@@ -256,3 +256,27 @@ def test_refused_runs_of_another_splits_table_are_listed_not_dropped(real_run, t
     assert [e["model"] for e in summary["splits"]["lite"]] == ["scripted/linear"]
     page = (tmp_path / "site" / "index.html").read_text()
     assert "submissions/partial/run (split lite)" in page
+
+
+def test_an_unchanged_run_is_not_replayed_again_and_a_changed_one_is(real_run, tmp_path, monkeypatch):
+    """``leaderboard build --cache``: verdicts keyed by the run's file hashes, the board's settings and
+    the verifier's version; a rebuild replays only what changed (issue 28's warm rebuild)."""
+    import arena_bench.verify as verify
+
+    folder = tmp_path / "results" / "submissions" / "a" / "run"
+    shutil.copytree(real_run, folder)
+    cache = tmp_path / "cache"
+    expected = expected_for("negotiation-v1", "lite")
+    assert verify_run(folder, expected, cache=cache)[0] == []
+    assert len(list(cache.iterdir())) == 1
+
+    def no_replay(*a, **k):
+        raise AssertionError("replayed although nothing changed")
+
+    monkeypatch.setattr(verify, "replay_games", no_replay)
+    reasons, run = verify_run(folder, expected, cache=cache)
+    assert reasons == [] and len(run.games) > 0
+    monkeypatch.undo()
+    g = _edit(folder, _first_deal(folder), lambda g: g["outcome"].update(turns=g["outcome"]["turns"] + 1))
+    reasons, _ = verify_run(folder, expected, cache=cache)
+    assert any(g["game_id"] in r and "turns" in r for r in reasons)
