@@ -514,9 +514,11 @@ async def run_cells(
     tasks = [asyncio.ensure_future(one(gid, cell)) for gid, cell in todo]
 
     def stop(reason: str, error: BaseException | None = None) -> None:
-        if stats.stopped is None:
-            stats.stopped = reason
-            stats.stop_error = error
+        # once: a second cancel would interrupt the games' own clean-up (closing agent processes)
+        if stats.stopped is not None:
+            return
+        stats.stopped = reason
+        stats.stop_error = error
         for task in tasks:
             task.cancel()
 
