@@ -126,12 +126,20 @@ class ExecAgent:
         return self.proc
 
     async def _read_stderr(self, stream) -> None:
-        """Keep the last lines of the program's stderr (shown when it dies); never block it."""
+        """Keep the last lines of the program's stderr (shown when it dies); drain it all, so a
+        chatty program never blocks on a full pipe, whatever the length of its lines."""
+        pending = b""
         try:
-            while line := await stream.readline():
-                self.stderr_tail.append(line.decode("utf-8", errors="replace").rstrip()[:500])
-        except (ValueError, OSError):  # a line past the stream limit, or the pipe gone
+            while chunk := await stream.read(65_536):
+                lines = (pending + chunk).split(b"\n")
+                pending = lines.pop()[-500:]
+                self.stderr_tail.extend(
+                    x.decode("utf-8", errors="replace").rstrip()[:500] for x in lines if x.strip()
+                )
+        except OSError:  # the pipe gone
             pass
+        if pending.strip():
+            self.stderr_tail.append(pending.decode("utf-8", errors="replace").rstrip()[:500])
 
     async def _died(self, proc) -> Reply:
         """The program is gone. Before its first reply that stops the run (it will not start for

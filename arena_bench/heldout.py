@@ -145,6 +145,7 @@ def worker_environment(request: CheckedRequest) -> dict[str, str]:
     )
     env = {k: os.environ[k] for k in keep if k in os.environ}
     env["HF_HUB_DISABLE_TELEMETRY"] = "1"
+    env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"  # a token file under HF_HOME is never sent from here
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     p = request.provider
     if p is not None and p.api_key_env:

@@ -167,7 +167,8 @@ def test_the_request_process_sees_no_secret_but_its_providers_key(monkeypatch):
     assert env["OPENAI_API_KEY"] == "sk-openai-configured"
     assert "HF_TOKEN" not in env and "ANTHROPIC_API_KEY" not in env and "ARENA_KEY" not in env
     shipped = worker_environment(check_request("requests/y.json", _row("scripted/linear"), config, SHIPPED))
-    assert not any("KEY" in k or "TOKEN" in k for k in shipped)
+    assert not any(("KEY" in k or "TOKEN" in k) and k != "HF_HUB_DISABLE_IMPLICIT_TOKEN" for k in shipped)
+    assert env["HF_HUB_DISABLE_IMPLICIT_TOKEN"] == "1"  # a token file under HF_HOME is not used either
 
 
 def test_request_schema_refusals_are_fixed_sentences():
