@@ -946,14 +946,27 @@ def humans_compare(folder: Path, runs: tuple, split: str, b: int, json_out: Path
         "(agent minus humans; humans negotiated in free text, agents in the protocol: outcomes, not process)"
     )
     for path in runs:
-        run = load_run(path)
-        if run.results.task_set.hash != ts.hash or run.results.task_set.split != split:
-            fail(
-                f"{path}: played {run.results.task_set.name}/{run.results.task_set.split}, not {ts.full_name}/{split}"
-            )
-        for agent in run.evaluated_agents():
-            found = compare_with_humans(outcomes, scenarios, run.games, agent, b=b)
-            entry = {"agent": agent, "run": str(path), "partial": run.results.partial, "rows": {}}
+        if Path(path).is_file() and Path(path).name.startswith("games.jsonl"):
+            # an interrupted run's games (no results file yet): its non-panel players, marked partial
+            from .players import PANELS
+            from .results import read_games
+
+            games = read_games(Path(path))
+            if any(g.task_hash != ts.hash or g.split != split for g in games):
+                fail(f"{path}: games of another task set or split than {ts.full_name}/{split}")
+            members = {m for panel in PANELS.values() for m in panel}
+            agents = sorted({p for g in games for p in g.players} - members)
+            partial = True
+        else:
+            run = load_run(path)
+            if run.results.task_set.hash != ts.hash or run.results.task_set.split != split:
+                fail(
+                    f"{path}: played {run.results.task_set.name}/{run.results.task_set.split}, not {ts.full_name}/{split}"
+                )
+            games, agents, partial = run.games, run.evaluated_agents(), run.results.partial
+        for agent in agents:
+            found = compare_with_humans(outcomes, scenarios, games, agent, b=b)
+            entry = {"agent": agent, "run": str(path), "partial": partial, "rows": {}}
             for label, row in found["rows"].items():
                 cells = "  ".join(
                     f"{k} {format_estimate(ResultsEstimate.of(row['difference'][k]), 'full')}"
