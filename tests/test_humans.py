@@ -196,3 +196,27 @@ def test_the_full_copies_import_with_every_recorded_point_reproduced(tmp_path):
     assert dond["checks"]["checked"] == dond["checks"]["matched"] > 9000
     outcomes = read_outcomes(tmp_path / "casino")
     assert sum(o.end == "walked_away" for o in outcomes) == 25
+
+
+def test_an_interrupted_runs_games_file_is_compared_and_marked_partial(casino_dir, tmp_path):
+    """``humans compare`` on a run that never wrote its results file (stopped, or still going):
+    its non-panel players are compared from games.jsonl, and the row says it is partial."""
+    out = tmp_path / "casino-set"
+    CliRunner().invoke(main, ["tasks", "import-human", "casino", str(casino_dir), "--out", str(out)])
+    agent = Path(__file__).resolve().parent.parent / "examples" / "my_agent.py"
+    r = CliRunner().invoke(
+        main,
+        ["run", "--model", f"py:{agent}:Halfway", "--tasks", str(out), "--split", "train", "--opponents",
+         "scripted/linear", "--output-path", str(tmp_path / "runs"), "--no-progress", "--bootstrap", "50"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    (games,) = (tmp_path / "runs").glob("*/*/games.jsonl")
+    (games.parent / "results.json").unlink()  # as an interrupted run leaves it
+    cmp = CliRunner().invoke(
+        main, ["humans", "compare", str(out), str(games), "--split", "train", "--bootstrap", "50",
+               "--json", str(tmp_path / "cmp.json")]
+    )  # fmt: skip
+    assert cmp.exit_code == 0, cmp.output
+    (entry,) = json.loads((tmp_path / "cmp.json").read_text())["comparisons"]
+    assert entry["agent"] == f"py:{agent}:Halfway" and entry["partial"] is True
+    assert set(entry["rows"]) == {"self-play", "vs others"}
