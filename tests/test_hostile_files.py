@@ -113,7 +113,7 @@ def test_a_deep_line_a_wrong_type_a_bomb_and_a_huge_message_are_refused_and_the_
     assert (bomb / "games.jsonl.gz").stat().st_size < 1 << 20
 
     huge = variant("huge-message")
-    _edit(huge, 0, lambda g: g["turns"][0].update(message="x" * 100_000))
+    _edit(huge, 0, lambda g: g["turns"][0].update(message="x" * 200_000))
 
     deep_results = variant("deep-results")
     (deep_results / "results.json").write_text('{"a":' * 50_000 + "1" + "}" * 50_000)
@@ -124,7 +124,7 @@ def test_a_deep_line_a_wrong_type_a_bomb_and_a_huge_message_are_refused_and_the_
     assert "nested too deep" in refused["deep"]
     assert "seconds_this_session" in refused["wrong-type"]
     assert "longer than" in refused["bomb"]
-    assert "longer than 20,000 characters" in refused["huge-message"]
+    assert "longer than 100,000 characters" in refused["huge-message"]
     assert [e["model"] for e in summary["entries"]] == ["scripted/linear"]
     for run in (deep, wrong, bomb, huge, deep_results):  # validate-results reports, never crashes
         assert validate_and_verify(run)

@@ -15,7 +15,8 @@ from ..errors import ResultsError
 
 # What a record may hold, whatever a file says: far above anything a game writes (a reply is bounded
 # by its max_tokens), so that a hostile line is refused before it costs memory on a page.
-MAX_TEXT_CHARS = 20_000  # a message, a raw reply, an error
+MAX_MESSAGE_CHARS = 100_000  # a message (what pages show): far above any max_tokens a reply has
+MAX_TEXT_CHARS = 1_000_000  # a raw reply or an error (a game line is capped at 4 MiB anyway)
 MAX_TURN_RECORDS = 1_000  # turns of one game (the protocol's max_turns is far below)
 MAX_ATTEMPTS = 32
 
@@ -27,7 +28,14 @@ def _need(d: dict[str, Any], key: str, where: str) -> Any:
         raise ResultsError(f"{where}: field {key!r} is missing") from None
 
 
-def _typed(value: Any, types: type | tuple[type, ...], where: str, key: str, optional: bool = False) -> Any:
+def _typed(
+    value: Any,
+    types: type | tuple[type, ...],
+    where: str,
+    key: str,
+    optional: bool = False,
+    limit: int = MAX_TEXT_CHARS,
+) -> Any:
     """VALUE when it is of TYPES (bool is never an int or a number here), else a ResultsError."""
     if value is None and optional:
         return None
@@ -35,9 +43,14 @@ def _typed(value: Any, types: type | tuple[type, ...], where: str, key: str, opt
     if not ok:
         names = "/".join(t.__name__ for t in _tuple(types))
         raise ResultsError(f"{where}: field {key!r} must be {names}, got {type(value).__name__}")
-    if isinstance(value, str) and len(value) > MAX_TEXT_CHARS:
-        raise ResultsError(f"{where}: field {key!r} is longer than {MAX_TEXT_CHARS:,} characters")
+    if isinstance(value, str) and len(value) > limit:
+        raise ResultsError(f"{where}: field {key!r} is longer than {limit:,} characters")
     return value
+
+
+def _message(d: dict[str, Any], where: str, optional: bool = False) -> Any:
+    value = d.get("message", "") if optional else _need(d, "message", where)
+    return _typed(value, str, where, "message", optional=optional, limit=MAX_MESSAGE_CHARS)
 
 
 def _tuple(types) -> tuple[type, ...]:
@@ -113,10 +126,7 @@ class Attempt:
         _typed(d, dict, where, "attempt")
         rejected = None
         if "message" in d or "action" in d:
-            rejected = (
-                _field(d, "message", str, where, True, ""),
-                ActionRecord.from_dict(d.get("action"), where),
-            )
+            rejected = (_message(d, where, optional=True), ActionRecord.from_dict(d.get("action"), where))
         return cls(
             _field(d, "raw", str, where, True),
             _field(d, "error", str, where, True),
@@ -157,7 +167,7 @@ class TurnRecord:
         return cls(
             _field(d, "turn", int, where),
             _field(d, "role", int, where),
-            _field(d, "message", str, where),
+            _message(d, where),
             ActionRecord.from_dict(_need(d, "action", where), where),
             _field(d, "forfeited", bool, where),
             tuple(Attempt.from_dict(a, where) for a in attempts),
