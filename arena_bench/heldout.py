@@ -28,6 +28,8 @@ from typing import Any
 from .errors import ConfigError, SubmitError
 from .evaluation import page_slug
 from .request_rows import (
+    KEY_VARIABLES,
+    SETTINGS,
     STATUSES,
     CheckedRequest,
     EvaluatorConfig,
@@ -106,18 +108,10 @@ def load_evaluator_config(path: Path | None) -> EvaluatorConfig:
 
 
 def _shipped() -> dict[str, tuple[str, ...]]:
-    from importlib import resources
-
+    from .agents.policy import shipped_policies
     from .agents.scripted import STRATEGIES
 
-    policies = tuple(
-        sorted(
-            p.name[: -len(".npz")]
-            for p in resources.files("arena_bench").joinpath("policies").iterdir()
-            if p.name.endswith(".npz")
-        )
-    )
-    return {"scripted": tuple(STRATEGIES), "policy": policies}
+    return {"scripted": tuple(STRATEGIES), "policy": tuple(shipped_policies())}
 
 
 def _commit(api, repo: str, files: dict[str, bytes], message: str) -> None:
@@ -149,8 +143,6 @@ def worker_environment(request: CheckedRequest) -> dict[str, str]:
     env["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     p = request.provider
     if p is not None and p.api_key_env:
-        from .request_rows import KEY_VARIABLES
-
         key = os.environ.get(p.api_key_env)
         if key:
             env[KEY_VARIABLES[p.name]] = key
@@ -394,14 +386,8 @@ class HeldoutScore:
 
 
 def model_settings(options: dict[str, Any]) -> tuple:
-    """The settings that make two evaluations of one model comparable (a requester's allow-list)."""
-    keys = {
-        "temperature": "temperature",
-        "max_tokens": "max_tokens",
-        "seed": "seed",
-        "structured": "structured",
-    }
-    return tuple(sorted((k, options[src]) for k, src in keys.items() if src in options))
+    """The settings that make two evaluations of one model comparable: the requester's allow-list."""
+    return tuple(sorted((k, options[k]) for k in SETTINGS if k in options))
 
 
 def read_heldout(folder: Path) -> list[HeldoutScore]:

@@ -345,7 +345,7 @@ def verify_run(
 
 
 def _plan(config):
-    from .evaluation import plan
+    from .evaluation import plan  # kept out of import time, as before: evaluation is the heavier module
 
     return plan(config)
 
@@ -353,7 +353,6 @@ def _plan(config):
 def _verify_run(
     path: Path, expected: Expected, max_problems: int = 100, jobs: int | None = None
 ) -> tuple[list[str], Run | None]:
-    from .evaluation import plan
     from .runner import game_id
 
     results = read_results(path)
@@ -383,7 +382,7 @@ def _verify_run(
         )
     if reasons:
         return reasons, None
-    ts, scenarios, cells, _ = plan(config)
+    ts, scenarios, cells, _ = _plan(config)
     run = load_run(path, max_games=len(cells))  # more lines than planned cells: refused while reading
     by_id = {s.id: s for s in scenarios}
     planned = {game_id(ts.full_name, c, config.salt): c for c in cells}

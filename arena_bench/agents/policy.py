@@ -283,21 +283,19 @@ class PolicyFile:
     sha256: str = ""  # of the file: a published policy is pinned by it
 
 
+def shipped_policies() -> list[str]:
+    """The names of the policies that ship in the package (``policies/NAME.npz``)."""
+    folder = resources.files("arena_bench").joinpath("policies")
+    return sorted(p.name[:-4] for p in folder.iterdir() if p.name.endswith(".npz")) if folder.is_dir() else []
+
+
 def load_policy(ref: str) -> PolicyFile:
     """``ref``: a shipped name (``ppo-nash-v1``) or a path to an exported ``.npz``."""
     path = Path(ref)
     if not path.suffix:
         shipped = resources.files("arena_bench").joinpath(f"policies/{ref}.npz")
         if not shipped.is_file():
-            known = (
-                sorted(
-                    p.name[:-4]
-                    for p in resources.files("arena_bench").joinpath("policies").iterdir()
-                    if p.name.endswith(".npz")
-                )
-                if resources.files("arena_bench").joinpath("policies").is_dir()
-                else []
-            )
+            known = shipped_policies()
             raise PolicyError(
                 f"no shipped policy {ref!r}; shipped: {', '.join(known) or 'none'}; "
                 "or give a path to an exported .npz"
