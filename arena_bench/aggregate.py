@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .core import stats
+from .core import diagnostics, stats
 from .core.metrics import METRICS
 from .core.records import GameRecord
 from .core.scenario import Scenario
@@ -26,13 +26,16 @@ KEY = ["scenario_id", "opponent_key", "role", "first_mover", "rep"]
 
 
 def rows_from_records(
-    records: Iterable[GameRecord], scenarios: Mapping[str, Scenario] | None = None
+    records: Iterable[GameRecord],
+    scenarios: Mapping[str, Scenario] | None = None,
+    leak_detector: str | None = None,
 ) -> pd.DataFrame:
     """One row per (game, side): the side's player is the agent, the other side the opponent.
 
     A column per registered metric (NaN where a metric is not defined for the game), plus the
     side's usage. Diagnostics scored against a scenario's private truth need ``scenarios`` (by id);
-    without them their columns are left out.
+    without them their columns are left out. ``leak_detector``: score leak rates with that detector
+    version (a published run's own, from its metrics version) instead of the current one.
     """
     out = []
     for r in records:
@@ -55,6 +58,8 @@ def rows_from_records(
                     if scenario is None:
                         continue
                     x = m.of(r, i, scenario)
+                    if m.key == "leak_rate" and leak_detector is not None:
+                        x = diagnostics.leak_rate(r, i, scenario, leak_detector)
                 else:
                     x = m.of(r, i)
                 row[m.key] = np.nan if x is None else x

@@ -88,6 +88,37 @@ DIAGNOSTICS: tuple[Diagnostic, ...] = (
 )
 DIAGNOSTIC_BY_KEY = {d.key: d for d in DIAGNOSTICS}
 
+# Each leak detector's precision and recall on the held-out part of the labelled set
+# (leakage/labels-v1/heldout.jsonl; 95% Wilson intervals), measured by benchmarks/leak_detector.py;
+# test_leak_detector recomputes them from the files. A new detector version adds a row here.
+LEAK_DETECTOR_ERROR: dict[str, dict] = {
+    "leak-v1": {
+        "messages": 238,
+        "leaks": 92,
+        "precision": (0.821, 0.702, 0.900),
+        "recall": (0.500, 0.400, 0.600),
+    },
+    "leak-v2": {
+        "messages": 238,
+        "leaks": 92,
+        "precision": (0.979, 0.926, 0.994),
+        "recall": (1.000, 0.960, 1.000),
+    },
+}
+
+
+def leak_error_note(detector: str) -> str:
+    """The sentence that travels beside every leak rate: what the detector's own error is."""
+    err = LEAK_DETECTOR_ERROR.get(detector)
+    if err is None:
+        return f"Detector {detector}: its error has not been measured."
+    p, r = err["precision"], err["recall"]
+    return (
+        f"Detector {detector}: precision {p[0]:.2f} [{p[1]:.2f}, {p[2]:.2f}], recall {r[0]:.2f} [{r[1]:.2f}, {r[2]:.2f}] "
+        f"on {err['messages']} held-out labelled messages: of the messages it flags, that share really leak, "
+        f"and of the real leaks, it finds that share."
+    )
+
 
 def mean_estimate(cluster: np.ndarray, values: np.ndarray, weights: np.ndarray) -> Estimate:
     """A mean over observations with its cluster-bootstrap interval (clusters: scenarios)."""

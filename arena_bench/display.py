@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .core.analysis import Analysis
-from .core.metrics import DETAIL, HEADLINE, METRIC_BY_KEY
+from .core.metrics import DETAIL, HEADLINE, METRIC_BY_KEY, METRICS_VERSION, leak_detector_for
 from .core.records import GameRecord
 from .core.scenario import Scenario
 from .results import Estimate, Pair, RunResults, Statistics
@@ -190,29 +190,33 @@ def scorecard(results: RunResults) -> str:
         for a, r in st.agents.items()
     ]
     out += ["", "Turn validity (share of own turns): " + "; ".join(inv), power_line(st)]
-    out += diagnostics_lines(results.diagnostics)
+    out += diagnostics_lines(results.diagnostics, results.metrics_version)
     out += usage_lines(results)
     return "\n".join(out)
 
 
-def diagnostics_rows(found: dict) -> list[tuple[str, str, str]]:
-    """(label, estimate, one-sentence explanation) for each diagnostic a run has for one agent."""
-    from .diagnose import DIAGNOSTICS
+def diagnostics_rows(found: dict, metrics_version: str = METRICS_VERSION) -> list[tuple[str, str, str]]:
+    """(label, estimate, one-sentence explanation) for each diagnostic a run has for one agent; the
+    leak rate carries its detector's measured precision and recall (the run's own detector)."""
+    from .diagnose import DIAGNOSTICS, leak_error_note
 
     rows = []
     for d in DIAGNOSTICS:
         if isinstance(found.get(d.key), Estimate):
-            rows.append((d.label, format_estimate(found[d.key], "full"), d.explain))
+            why = d.explain
+            if d.key == "leak_rate":
+                why += " " + leak_error_note(leak_detector_for(metrics_version))
+            rows.append((d.label, format_estimate(found[d.key], "full"), why))
     for when, est in (found.get("probe_by_turn") or {}).items():
         rows.append((f"Belief: options over chance, {when}", format_estimate(est, "full"),
                      "The same score by when the probe was asked: does the agent learn as the game goes on?"))  # fmt: skip
     return rows
 
 
-def diagnostics_lines(diagnostics: dict) -> list[str]:
+def diagnostics_lines(diagnostics: dict, metrics_version: str = METRICS_VERSION) -> list[str]:
     out = []
     for agent, found in diagnostics.items():
-        rows = diagnostics_rows(found)
+        rows = diagnostics_rows(found, metrics_version)
         if not rows:
             continue
         out += ["", f"Diagnostics for {agent} (95% intervals over scenarios):"]

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 
 from .aggregate import entry_rows, evaluate
-from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS
+from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS, leak_detector_for
 from .core.records import GameRecord
 from .display import diagnostics_rows, format_estimate, result_line, transcript_lines
 from .errors import ArenaBenchError
@@ -444,7 +444,9 @@ def _model_page(
     diag_rows = "".join(
         f"<tr><td class='name' title=\"{html.escape(why)}\">{html.escape(label)}</td><td>{html.escape(est)}</td>"
         f"<td class='why'>{html.escape(why)}</td></tr>"
-        for label, est, why in diagnostics_rows(_entry_diagnostics(run, agent, scenarios, b))
+        for label, est, why in diagnostics_rows(
+            _entry_diagnostics(run, agent, scenarios, b), run.results.metrics_version
+        )
     )
     opp_rows = "".join(
         f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
@@ -554,7 +556,7 @@ def _entry_diagnostics(run: Run, agent: str, scenarios: dict, b: int) -> dict:
     games = [r for r in run.games if r.scenario_id in scenarios]
     if not games:
         return {}
-    rows = rows_from_records(games, scenarios)
+    rows = rows_from_records(games, scenarios, leak_detector_for(run.results.metrics_version))
     weights = bootstrap_counts(rows["scenario_id"].nunique(), b, np.random.default_rng(DEFAULT_SEED))
     return run_diagnostics(rows, [agent], weights, games, scenarios).get(agent, {})
 

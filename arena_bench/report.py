@@ -99,7 +99,7 @@ def _diagnostics(rep: Report) -> dict[str, list[tuple[str, str, str]]]:
     for run in rep.runs:
         for agent, found in run.results.diagnostics.items():
             if agent in rep.agents and agent not in out:
-                rows = diagnostics_rows(found)
+                rows = diagnostics_rows(found, run.results.metrics_version)
                 if rows:
                     out[agent] = rows
     return out

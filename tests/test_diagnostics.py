@@ -148,7 +148,7 @@ def test_probe_replies_are_parsed_strictly_and_never_guessed():
         assert parse_probe(json.dumps(broken), issues) == (None, parse_probe(json.dumps(broken), issues)[1])
         assert says in parse_probe(json.dumps(broken), issues)[1]
     assert parse_probe("I think they like salary.", issues)[0] is None
-    schema = probe_schema(issues)
+    schema = probe_schema(issues, "probe-v1")
     assert schema["properties"]["ranking"]["minItems"] == 3
 
 

@@ -16,7 +16,14 @@ from .protocol import GameState, offers_by
 from .records import GameRecord
 from .scenario import Outcome, Scenario
 
-METRICS_VERSION = "metrics-v1"
+METRICS_VERSION = "metrics-v2"  # v2: the leak rate by leak-v2 (priorities as relations)
+# the leak detector each metrics version scores leak rates with; a published run keeps its own
+LEAK_DETECTOR_OF = {"metrics-v1": "leak-v1", "metrics-v2": "leak-v2"}
+
+
+def leak_detector_for(metrics_version: str) -> str:
+    """The detector a run's leak rates are scored with (an unknown version: the current one)."""
+    return LEAK_DETECTOR_OF.get(metrics_version, LEAK_DETECTOR_OF[METRICS_VERSION])
 
 
 def value_share(u: float, batna: float, best: float) -> float:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from ..agents.base import Observation, Reply
 from ..errors import BudgetExhausted, MissingExtra
 from ..parsing import parse_reply
+from ..probes import PROBE_VERSION, parse_probe, probe_hash, probe_prompt, probe_schema
 from ..prompts import PROMPT_VERSION, repair_prompt, reply_schema, system_prompt, template_hash, turn_prompt
 from ..storage import write_atomic
 
@@ -208,6 +209,8 @@ class LLMPlayer:
             "kind": "model",
             "prompt_version": PROMPT_VERSION,
             "prompt_hash": template_hash(),
+            "probe_version": PROBE_VERSION,
+            "probe_hash": probe_hash(),
             "generation": asdict(self.settings),
             "structured_output": self.backend.structured_active,
             "cache": None
@@ -284,8 +287,6 @@ class LLMAgent:
         """A belief probe (``--probe``): the same system prompt, then the history and the question,
         in a request of its own that the other side never sees. Its usage is kept apart from the
         game's, so it is priced separately."""
-        from ..probes import parse_probe, probe_prompt, probe_schema
-
         messages = [
             {"role": "system", "content": self.system or system_prompt(obs)},
             {"role": "user", "content": probe_prompt(obs)},
