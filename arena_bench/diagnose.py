@@ -136,15 +136,21 @@ def slope_estimate(cluster: np.ndarray, x: np.ndarray, y: np.ndarray, weights: n
     if len(x) < 3 or np.ptp(x) == 0:
         return Estimate(None, None, None, None, int(len(x)), int(len(np.unique(cluster))))
 
-    def slope(w: np.ndarray) -> np.ndarray:  # (R, N) weights -> (R,) slopes
-        tot = w.sum(axis=1, keepdims=True)
-        mx, my = (w * x).sum(axis=1, keepdims=True) / tot, (w * y).sum(axis=1, keepdims=True) / tot
-        var = (w * (x - mx) ** 2).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(var > 0, (w * (x - mx) * (y - my)).sum(axis=1) / var, np.nan)
+    # each replicate reweights whole scenarios, so five sums per scenario are all a slope needs:
+    # (R, S) @ (S, 5) instead of (R, N) arithmetic over every observation
+    codes, cl = np.unique(cluster, return_inverse=True)
+    x, y = x - x.mean(), y - y.mean()  # a slope does not move with a shift; centred sums lose less
+    per = np.zeros((len(codes), 5))
+    np.add.at(per, cl, np.stack([np.ones_like(x), x, y, x * x, x * y], axis=1))
 
-    point = float(slope(np.ones((1, len(x))))[0])
-    boot = slope(weights[:, cluster])
+    def slope(w: np.ndarray) -> np.ndarray:  # (R, S) scenario weights -> (R,) slopes
+        n, sx, sy, sxx, sxy = (w @ per).T
+        with np.errstate(invalid="ignore", divide="ignore"):
+            var = sxx - sx * sx / n
+            return np.where(var > 1e-12 * np.maximum(sxx, 1e-300), (sxy - sx * sy / n) / var, np.nan)
+
+    point = float(slope(np.ones((1, len(codes))))[0])
+    boot = slope(weights[:, codes])
     boot = boot[~np.isnan(boot)]
     n_clusters = len(np.unique(cluster))
     if n_clusters < 2 or boot.size == 0:

@@ -7,12 +7,8 @@ Reading runs back is ``arena_bench.results``'s job.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
-import platform
-import re
-import subprocess
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,124 +18,20 @@ import numpy as np
 
 from . import __version__
 from .aggregate import evaluate, rows_from_records
+from .config import DEFAULT_CONCURRENCY, RunConfig
 from .core.metrics import METRICS_VERSION
 from .core.protocol import PROTOCOL_VERSION
 from .core.stats import bootstrap_counts
 from .errors import ArenaBenchError, ConfigError, RunError
-from .players import make_player, panel
-from .results import DEFAULT_CONCURRENCY, Counts, Run, RunConfig, RunResults, TaskSetRef, usage_by_player
-from .runner import GameStore, RunStats, plan_cells, run_cells
+from .planning import page_slug, plan, run_dir_for, slug
+from .players import make_player
+from .provenance import environment, git_hash
+from .results import Counts, Run, RunResults, TaskSetRef, usage_by_player
+from .runner import GameStore, RunStats, run_cells
 from .storage import write_atomic
 from .tasks import open_task_set
 
 __all__ = ["RunConfig", "RunError", "page_slug", "plan", "run", "run_dir_for", "slug"]
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")[:80] or "run"
-
-
-def page_slug(name: str) -> str:
-    """A file or folder name for NAME that no other name shares: a readable part and a hash of the
-    exact name (``openai/victim model`` and ``openai/victim_model`` get different pages)."""
-    return f"{slug(name)[:60]}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
-
-
-def git_hash() -> str | None:
-    try:
-        root = Path(__file__).resolve().parent.parent
-        if not (root / ".git").exists():  # an installed wheel: no repository to ask
-            return None
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-        if out.returncode != 0:
-            return None
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        ).stdout.strip()
-        return out.stdout.strip() + ("-dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def environment() -> dict[str, Any]:
-    import pandas
-    import scipy
-
-    return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "packages": {
-            "arena-bench": __version__,
-            "numpy": np.__version__,
-            "scipy": scipy.__version__,
-            "pandas": pandas.__version__,
-        },
-    }
-
-
-def check_config(config: RunConfig) -> None:
-    """Refuse settings that could not play a game, naming the option, before anything runs."""
-    positive = {
-        "--reps": config.reps,
-        "--max-turns": config.max_turns,
-        "--max-concurrency": config.max_concurrency,
-        "--bootstrap": config.bootstrap_replicates,
-    }
-    for option, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"{option} must be at least 1, got {value}")
-    if config.limit is not None and config.limit < 1:
-        raise ConfigError(f"--limit must be at least 1, got {config.limit}")
-    if config.max_repairs < 0:
-        raise ConfigError(f"--max-repairs must be 0 or more, got {config.max_repairs}")
-    if config.kind not in ("evaluation", "tournament"):
-        raise ConfigError(f"kind {config.kind!r}: use evaluation or tournament")
-    if config.messages not in ("on", "off"):
-        raise ConfigError(f"--messages {config.messages!r}: use on or off")
-    if config.engine not in ("auto", "array", "reference"):
-        raise ConfigError(f"--engine {config.engine!r}: use auto, array or reference")
-
-
-def plan(config: RunConfig):
-    check_config(config)
-    ts = open_task_set(config.tasks)
-    scenarios = ts.load(config.split)
-    if config.limit is not None:
-        scenarios = scenarios[: config.limit]
-    if config.kind == "evaluation":
-        (model,) = config.agents
-        members = list(panel(config.panel))
-        if config.opponents is not None:
-            unknown = [o for o in config.opponents if o not in members]
-            if unknown:
-                raise ConfigError(f"--opponents {unknown} are not in {config.panel}: {', '.join(members)}")
-            members = list(config.opponents)
-        opponents = members + ([model] if config.self_play else [])
-        pairs = [(model, y) for y in opponents]
-    else:
-        agents = list(config.agents)
-        pairs = [(x, y) for i, x in enumerate(agents) for y in agents[i + 1 :]]
-        if config.self_play:
-            pairs += [(x, x) for x in agents]
-    cells = plan_cells(scenarios, pairs, config.reps)
-    if not cells:
-        raise ConfigError("these settings plan no game: give at least two agents or keep self-play on")
-    specs = sorted({s for c in cells for s in c.players})
-    return ts, scenarios, cells, specs
-
-
-def run_dir_for(config: RunConfig, output_path: Path, task_hash: str) -> Path:
-    digest = hashlib.sha256(
-        json.dumps([config.identity(), task_hash], sort_keys=True, default=str).encode()
-    ).hexdigest()
-    return Path(output_path) / slug(config.label) / f"{config.split}-{digest[:12]}"
 
 
 def _fingerprints(players: dict[str, Any]) -> dict[str, str]:
@@ -225,7 +117,8 @@ def check_output_path(config: RunConfig, output_path: Path, resume: bool) -> str
 def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bool = True) -> Run:
     """Play every planned game that is not stored yet, then write the results; returns the run
     with its games and statistics in memory (nothing is read back)."""
-    ts, scenarios, cells, specs = plan(config)
+    planned = plan(config)
+    ts, scenarios, cells, specs = planned.task_set, planned.scenarios, planned.cells, planned.specs
     run_dir = run_dir_for(config, output_path, ts.hash)
     games_path = run_dir / "games.jsonl"
     if games_path.exists() and not resume:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, SubmitError
-from .evaluation import page_slug
+from .planning import page_slug
 from .request_rows import (
     KEY_VARIABLES,
     SETTINGS,

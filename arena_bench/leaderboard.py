@@ -21,7 +21,7 @@ from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS, leak_detector_for
 from .core.records import GameRecord
 from .display import diagnostics_rows, format_estimate, result_line, transcript_lines
 from .errors import ArenaBenchError
-from .evaluation import page_slug
+from .planning import page_slug
 from .players import PANELS
 from .results import Run
 from .storage import write_atomic

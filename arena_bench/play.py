@@ -30,6 +30,7 @@ from typing import Any
 from .agents.base import Observation, Reply
 from .errors import ConfigError, UnknownPlayer
 from .parsing import parse_reply
+from .planning import plan
 from .prompts import repair_prompt, system_prompt, turn_prompt
 
 INTERFACE_VERSION = "play-web/1"
@@ -237,10 +238,9 @@ def serve(
 
 def play(config, output_path: Path, channel: Channel, resume: bool = False) -> Any:
     """Wait for consent, then play every planned game through the page (the normal runner)."""
-    from .evaluation import plan, run
+    from .evaluation import run
 
-    _, _, cells, _ = plan(config)
-    channel.planned = len(cells)
+    channel.planned = len(plan(config).cells)
     channel.consented.wait()
     try:
         played = run(config, output_path, resume=resume, progress=False)

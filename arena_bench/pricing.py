@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from .agents.base import Observation, Reply
+from .config import RunConfig
 from .core.analysis import analyse
 from .game import play_game
+from .planning import agent_seed, cell_seed, plan
 from .players import make_player
 from .prompts import repair_prompt, system_prompt, turn_prompt
-from .results import RunConfig
-from .runner import agent_seed, cell_seed
 
 # Measured on these prompts with OpenAI's cl100k tokenizer (litellm.token_counter: 9,421 characters,
 # 2,541 tokens); other tokenizers differ by some 10-20%.
@@ -100,10 +100,10 @@ class _Recorder:
 
 
 def estimate(config: RunConfig, sample: int = 12) -> DryRun:
-    from .evaluation import plan
-    from .models.openai_backend import list_prices
+    from .models.openai_backend import list_prices  # optional: the openai extra
 
-    ts, scenarios, cells, _ = plan(config)
+    planned = plan(config)
+    ts, scenarios, cells = planned.task_set, planned.scenarios, planned.cells
     model = config.agents[0]
     sampled = {s.id for s in scenarios[:sample]}
     by_id = {s.id: s for s in scenarios}

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import gc
-import hashlib
 import json
 import os
 import signal
@@ -37,100 +35,8 @@ from .core.records import (
 from .core.scenario import Scenario
 from .errors import ResultsError, RunError, StopRun, StoreLost
 from .game import TurnLog, play_game
+from .planning import Cell, agent_seed, cell_seed, game_id
 from .storage import append_line_durably, write_atomic
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One game: (scenario, the players by role, first mover, repetition).
-
-    SPEC section 5 names a cell (scenario, agent X, opponent Y, X's role, first mover,
-    repetition); listing the players by role is the same thing without a privileged side, so
-    the game X-vs-Y with X in role 0 is stored once and scored for both X and Y.
-    """
-
-    scenario_id: str
-    players: tuple[str, str]  # specs by role index
-    first_mover: int
-    rep: int
-
-
-def _hash_int(*parts: Any) -> int:
-    digest = hashlib.sha256(json.dumps(parts, separators=(",", ":")).encode()).digest()
-    return int.from_bytes(digest[:8], "big")
-
-
-@functools.lru_cache(maxsize=65536)
-def _json_str(s: str) -> str:
-    return json.dumps(s)
-
-
-def _plain(*ints: Any) -> bool:
-    """Whether these are ints that ``json.dumps`` writes as ``str`` does (not bools, not numpy)."""
-    return all(type(x) is int for x in ints)
-
-
-# The three ids below hash the JSON of a few fields. A tournament computes them for every game,
-# so the JSON is written directly when the fields are plain (the same text ``json.dumps`` writes;
-# tests/test_runner.py compares them), and through ``json.dumps`` otherwise.
-
-
-def cell_seed(task_set: str, cell: Cell, salt: int = 0) -> int:
-    """Seed of a cell, from the task set version and the cell's position.
-
-    The players' names are left out on purpose: a player in a given role meets every
-    opponent with the same random stream, so comparisons between agents evaluated on the
-    same cells are paired (common random numbers).
-    """
-    if not (
-        _plain(cell.first_mover, cell.rep, salt) and type(task_set) is str and type(cell.scenario_id) is str
-    ):
-        return _hash_int(task_set, cell.scenario_id, cell.first_mover, cell.rep, salt)
-    text = f"[{_json_str(task_set)},{_json_str(cell.scenario_id)},{cell.first_mover},{cell.rep},{salt}]"
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
-
-
-def agent_seed(seed: int, role: int) -> int:
-    if not _plain(seed, role):
-        return _hash_int(seed, role)
-    return int.from_bytes(hashlib.sha256(f"[{seed},{role}]".encode()).digest()[:8], "big")
-
-
-def game_id(task_set: str, cell: Cell, salt: int = 0) -> str:
-    p0, p1 = cell.players if len(cell.players) == 2 else (None, None)
-    if not (
-        _plain(cell.first_mover, cell.rep, salt)
-        and all(type(x) is str for x in (task_set, cell.scenario_id, p0, p1))
-    ):
-        key = [task_set, cell.scenario_id, list(cell.players), cell.first_mover, cell.rep, salt]
-        return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-    text = (
-        f"[{_json_str(task_set)}, {_json_str(cell.scenario_id)}, [{_json_str(p0)}, {_json_str(p1)}], "
-        f"{cell.first_mover}, {cell.rep}, {salt}]"
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def plan_cells(scenarios: Iterable[Scenario], pairs: Iterable[tuple[str, str]], reps: int = 1) -> list[Cell]:
-    """Every game for the given (X, Y) pairs: X in both roles, both move orders, each scenario.
-
-    A self-pair (X, X) is one game per move order (both roles are X).
-    """
-    role_orders: list[tuple[str, str]] = []
-    seen = set()
-    for x, y in pairs:
-        for players in ((x, y), (y, x)):
-            if players not in seen:
-                seen.add(players)
-                role_orders.append(players)
-    return [
-        Cell(s.id, players, first, rep)
-        for s in scenarios
-        for players in role_orders
-        for first in (0, 1)
-        for rep in range(reps)
-    ]
-
 
 # --- the store --------------------------------------------------------------------------
 

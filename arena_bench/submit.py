@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import SubmitError
-from .evaluation import page_slug
+from .planning import page_slug
 from .results import games_path, read_results, results_path
 
 MARKER = "arena-bench-run-id:"

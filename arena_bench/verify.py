@@ -36,6 +36,7 @@ from .core.protocol import (
 from .core.records import GameRecord
 from .errors import ArenaBenchError, ResultsError
 from .game import public_view
+from .planning import agent_seed, cell_seed, game_id, plan
 from .players import PANEL_VERSION, PANELS, make_player
 from .results import (
     MAX_GAME_LINE_BYTES,
@@ -48,7 +49,6 @@ from .results import (
     results_path,
     schema_problems,
 )
-from .runner import agent_seed, cell_seed
 from .storage import json_lines
 from .versions import DEFAULT_TASK_SET
 
@@ -332,7 +332,7 @@ def verify_run(
                 reasons = None
             if reasons == []:
                 results = read_results(path)
-                _, _, cells, _ = _plan(results.config)
+                cells = plan(results.config).cells
                 return [], load_run(path, max_games=len(cells))
     reasons, run = _verify_run(path, expected, max_problems, jobs)
     if key is not None and run is not None:
@@ -344,16 +344,9 @@ def verify_run(
     return reasons, run
 
 
-def _plan(config):
-    from .evaluation import plan  # kept out of import time, as before: evaluation is the heavier module
-
-    return plan(config)
-
-
 def _verify_run(
     path: Path, expected: Expected, max_problems: int = 100, jobs: int | None = None
 ) -> tuple[list[str], Run | None]:
-    from .runner import game_id
 
     results = read_results(path)
     reasons: list[str] = []
@@ -382,7 +375,8 @@ def _verify_run(
         )
     if reasons:
         return reasons, None
-    ts, scenarios, cells, _ = _plan(config)
+    planned = plan(config)
+    ts, scenarios, cells = planned.task_set, planned.scenarios, planned.cells
     run = load_run(path, max_games=len(cells))  # more lines than planned cells: refused while reading
     by_id = {s.id: s for s in scenarios}
     planned = {game_id(ts.full_name, c, config.salt): c for c in cells}

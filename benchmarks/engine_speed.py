@@ -27,8 +27,9 @@ from arena_bench.agents.scripted import TimeBased
 from arena_bench.arrays.batch import GameSpec, play_batch
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
+from arena_bench.planning import agent_seed, cell_seed, plan_cells
 from arena_bench.players import make_player, panel
-from arena_bench.runner import GameStore, agent_seed, cell_seed, plan_cells, run_cells
+from arena_bench.runner import GameStore, run_cells
 from arena_bench.tasks import open_task_set
 
 TS = open_task_set("negotiation-v1")

@@ -13,19 +13,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from arena_bench.agents.policy import MAX_ISSUES, PROPOSE, WALK
-from arena_bench.arrays.batch import ACCEPT as A_ACCEPT
-from arena_bench.arrays.batch import END_ACCEPTED, NONE, ArrayGames, GameSpec, ScenarioTable
-from arena_bench.arrays.batch import PROPOSE as A_PROPOSE
-from arena_bench.arrays.batch import WALK as A_WALK
+from arena_bench.arrays.batch import ArrayGames, GameSpec, ScenarioTable
 from arena_bench.arrays.strategies import PolicyInputs, strategy_for
-from arena_bench.core.protocol import MAX_TURNS
-from arena_bench.core.scenario import Scenario
+from arena_bench.core.protocol import END_ACCEPTED, MAX_TURNS, NONE, PROPOSE
+from arena_bench.core.scenario import MAX_ISSUES, Scenario
 
 from .env import BatchedEnv, ScenarioArrays, scenario_arrays
+from .reward import nash_potential
 
 # the trainer's action codes are the engine's
-assert (PROPOSE, WALK) == (A_PROPOSE, A_WALK) and A_ACCEPT == 1
 
 
 class ArrayEnv:
@@ -110,7 +106,7 @@ class ArrayEnv:
             options = self.games.options(self.games.sc[g], np.maximum(flat, 0))
             padded = np.full((len(g), MAX_ISSUES), -1)
             padded[:, : options.shape[1]] = options
-            offers[g] = np.where((k == A_PROPOSE)[:, None], padded, -1)
+            offers[g] = np.where((k == PROPOSE)[:, None], padded, -1)
             moved.append(g)
         return np.concatenate(moved) if moved else np.zeros(0, dtype=int)
 
@@ -145,8 +141,7 @@ class ArrayEnv:
         has = G.table_by >= 0
         on = np.maximum(G.table, 0)
         u = np.stack([G.U[G.sc, r, on] for r in (0, 1)], axis=1)
-        s = np.clip((u - self.s.batna) / (self.s.best - self.s.batna), 0.0, None)
-        return np.where(has & ~self.done, np.sqrt(s[:, 0] * s[:, 1]), 0.0)
+        return np.where(has & ~self.done, nash_potential(u, self.s.batna, self.s.best), 0.0)
 
     @property
     def counts(self) -> np.ndarray:

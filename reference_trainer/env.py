@@ -21,9 +21,11 @@ from arena_bench.agents.policy import (
     utility_of,
 )
 from arena_bench.core.analysis import analyse
-from arena_bench.core.protocol import MAX_TURNS, Action, PublicTurn
+from arena_bench.core.protocol import END_ACCEPTED, END_LIMIT, END_WALKED, MAX_TURNS, NONE, Action, PublicTurn
 from arena_bench.core.scenario import Scenario
 from arena_bench.game import public_view
+
+from .reward import nash_potential
 
 
 @dataclass
@@ -82,7 +84,7 @@ class BatchedEnv:
         self.table_by = np.full(self.n, -1)
         self.done = np.zeros(self.n, dtype=bool)
         self.deal = np.zeros(self.n, dtype=bool)
-        self.end = np.zeros(self.n, dtype=int)  # 0 running, 1 accepted, 2 walked away, 3 turn limit
+        self.end = np.full(self.n, NONE)  # how each game ended: core.protocol's END_* codes
         self.last = np.full((self.n, 2, MAX_ISSUES), -1)
         self.counts = np.zeros(
             (self.n, 2, MAX_ISSUES, MAX_OPTIONS)
@@ -165,9 +167,9 @@ class BatchedEnv:
         self.table_by[p_idx] = p_role
         self.last[p_idx, p_role] = offer
         acc = idx[kind == ACCEPT]
-        self.done[acc], self.deal[acc], self.end[acc] = True, True, 1
+        self.done[acc], self.deal[acc], self.end[acc] = True, True, END_ACCEPTED
         walk = idx[kind == WALK]
-        self.done[walk], self.end[walk] = True, 2
+        self.done[walk], self.end[walk] = True, END_WALKED
         if self.keep_history:
             for j, k in enumerate(idx):
                 if kind[j] == PROPOSE:
@@ -178,7 +180,7 @@ class BatchedEnv:
                 self.history[k].append(PublicTurn(int(self.turn[k]), int(role[j]), "", action))
         self.turn[idx] += 1
         limit = idx[(self.turn[idx] >= self.max_turns) & ~self.done[idx]]
-        self.done[limit], self.end[limit] = True, 3
+        self.done[limit], self.end[limit] = True, END_LIMIT
 
     def utilities(self) -> np.ndarray:
         """(N, 2): deal utilities, or BATNAs without a deal."""
@@ -208,5 +210,4 @@ class BatchedEnv:
         u = np.stack(
             [utility_of(np.where(has[:, None], self.table, -1), self.s.points[:, r]) for r in (0, 1)], axis=1
         )
-        s = np.clip((u - self.s.batna) / (self.s.best - self.s.batna), 0.0, None)
-        return np.where(has & ~self.done, np.sqrt(s[:, 0] * s[:, 1]), 0.0)
+        return np.where(has & ~self.done, nash_potential(u, self.s.batna, self.s.best), 0.0)

@@ -37,6 +37,7 @@ from arena_bench.game import play_game
 from arena_bench.players import PANELS
 from arena_bench.storage import write_atomic
 
+from . import reward
 from .env import BatchedEnv
 from .policy import ActorCritic, export
 from .scenarios import generated_scenarios
@@ -223,22 +224,10 @@ def behaviour_cloning(
 def terminal_reward(env: BatchedEnv, learner_role: np.ndarray, cfg: TrainConfig) -> np.ndarray:
     s = env.shares()
     k = np.arange(env.n)
-    own = s[k, learner_role]
-    if cfg.reward == "selfish":
-        r = own
-    elif cfg.reward == "close":
-        r = env.deal.astype(float)
-    elif cfg.reward == "nash":
-        r = np.where(env.deal, np.sqrt(np.clip(s[:, 0], 0, None) * np.clip(s[:, 1], 0, None)), 0.0)
-    elif cfg.reward == "arena":  # the benchmark's own per-game score: (own Value + Welfare) / 2
-        r = (np.maximum(own, -1.0) + env.welfare()) / 2
-    else:
-        raise ValueError(f"reward {cfg.reward!r}: use nash, selfish, close or arena")
-    # A deal below one's own BATNA costs a fixed amount plus the shortfall. Proportional alone was
-    # too weak: with the Nash reward a bad deal and no deal both earn about 0, and the policy made
-    # irrational deals in a quarter of no-ZOPA games, where the benchmark scores no deal at 0.5.
-    below = env.deal & (own < -1e-9)
-    return r + below * (own - cfg.below_batna_penalty)
+    welfare = env.welfare() if cfg.reward == "arena" else None
+    return reward.terminal_reward(
+        cfg.reward, s[k, learner_role], s[k, 1 - learner_role], env.deal, welfare, cfg.below_batna_penalty
+    )
 
 
 def rollout(
@@ -561,7 +550,7 @@ def train(cfg: TrainConfig, log=print) -> dict[str, Any]:
     started = time.perf_counter()
     scenarios = scenario_pool(cfg)
     model = ActorCritic(cfg.hidden).to(cfg.device)
-    from arena_bench.evaluation import environment, git_hash
+    from arena_bench.provenance import environment, git_hash
 
     env_info = environment()
     env_info["packages"]["torch"] = torch.__version__

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from arena_bench.evaluation import RunConfig, run
-from arena_bench.runner import Cell, game_id
+from arena_bench.planning import Cell, game_id
 
 
 def evaluation_run(out: Path, model: str = "scripted/logroller", **kw) -> Path:

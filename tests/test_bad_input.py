@@ -158,9 +158,9 @@ def test_a_task_set_folder_with_a_broken_manifest(tmp_path):
 
 def test_resuming_a_run_with_another_policy_file_under_the_same_name_is_refused(tmp_path):
     """A retrained policy saved over the old file must not inherit the old file's stored games."""
+    from arena_bench.config import RunConfig
     from arena_bench.errors import RunError
     from arena_bench.evaluation import run
-    from arena_bench.results import RunConfig
 
     shipped = Path(__file__).resolve().parent.parent / "arena_bench" / "policies"
     policy = tmp_path / "mine.npz"

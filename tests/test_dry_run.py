@@ -8,7 +8,8 @@ import re
 from click.testing import CliRunner
 
 from arena_bench.cli import main
-from arena_bench.evaluation import evaluation_config, plan
+from arena_bench.evaluation import evaluation_config
+from arena_bench.planning import plan
 
 
 def test_dry_run_prices_a_known_model_and_writes_nothing(tmp_path):
@@ -27,7 +28,7 @@ def test_dry_run_prices_a_known_model_and_writes_nothing(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "nothing was called" in r.output and not (tmp_path / "out").exists()
-    _, _, cells, _ = plan(evaluation_config("openai/gpt-4o-mini", split="lite"))
+    cells = plan(evaluation_config("openai/gpt-4o-mini", split="lite")).cells
     assert f"games: {len(cells)} " in r.output
     calls = int(re.search(r"model calls: about ([\d,]+)", r.output).group(1).replace(",", ""))
     assert 2 * len(cells) < calls < 20 * len(cells)  # a few turns per game, never more than max_turns

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from arena_bench.core.analysis import analyse
 from arena_bench.core.records import GameRecord
 from arena_bench.errors import ResultsError
-from arena_bench.evaluation import page_slug
 from arena_bench.leaderboard import build
+from arena_bench.planning import page_slug
 from arena_bench.results import RunResults
 from arena_bench.tasks import open_task_set
 from arena_bench.verify import check_game, expected_for, validate_and_verify, verify_run

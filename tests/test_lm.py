@@ -119,8 +119,8 @@ def test_rl_terminal_reward_is_the_array_trainers():
 
     from reference_trainer.lm.rl import RLConfig, terminal_reward
 
-    def game(deal, a, b):
-        return NS(deal=deal, sides=(NS(value=a), NS(value=b)))
+    def game(deal, a, b, welfare=0.0):
+        return NS(deal=deal, welfare=welfare, sides=(NS(value=a), NS(value=b)))
 
     nash = RLConfig()
     assert terminal_reward(game(True, 0.64, 0.25), 0, nash) == pytest.approx(0.4)
@@ -129,6 +129,8 @@ def test_rl_terminal_reward_is_the_array_trainers():
     assert terminal_reward(game(True, -0.2, 0.9), 0, nash) == pytest.approx(0.0 - 0.2 - 0.5)
     assert terminal_reward(game(True, 0.5, 0.1), 1, RLConfig(reward="selfish")) == pytest.approx(0.1)
     assert terminal_reward(game(True, 0.5, 0.1), 1, RLConfig(reward="close")) == 1.0
+    # the benchmark's own score, which the LM trainer lacked before the reward module
+    assert terminal_reward(game(True, 0.5, 0.1, 0.3), 0, RLConfig(reward="arena")) == pytest.approx(0.4)
     with pytest.raises(ValueError, match="rl.reward"):
         RLConfig.from_dict({"reward": "greedy"})
     with pytest.raises(ValueError, match="unknown setting"):

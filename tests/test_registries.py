@@ -17,9 +17,10 @@ from arena_bench.cli import main
 from arena_bench.core.analysis import analyse
 from arena_bench.core.metrics import METRICS, metrics_markdown
 from arena_bench.game import play_game
+from arena_bench.planning import Cell, agent_seed
 from arena_bench.players import PANELS, make_player
 from arena_bench.results import load_schema
-from arena_bench.runner import Cell, agent_seed, game_record
+from arena_bench.runner import game_record
 from arena_bench.tasks import open_task_set
 from arena_bench.versions import DEFAULT_TASK_SET, PANEL_VERSION
 

@@ -19,7 +19,8 @@ from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import Action
 from arena_bench.core.records import GameRecord
 from arena_bench.game import play_game
-from arena_bench.runner import Cell, GameStore, agent_seed, cell_seed, game_id, plan_cells
+from arena_bench.planning import Cell, agent_seed, cell_seed, game_id, plan_cells
+from arena_bench.runner import GameStore
 from arena_bench.tasks import open_task_set
 
 

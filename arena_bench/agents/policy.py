@@ -22,15 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from ..core.protocol import Action, Kind
+from ..core.protocol import ACCEPT, PROPOSE, WALK, Action, Kind
+from ..core.scenario import MAX_ISSUES, MAX_OPTIONS
 from ..errors import PolicyError
 from .base import Observation, Reply
 
-MAX_ISSUES, MAX_OPTIONS = 8, 12
 TOKEN_DIM = 6 * MAX_OPTIONS + 2
 GLOBAL_DIM = 8
 FEATURES_VERSION = 2  # features and layers; recorded in exported policies, another version is refused
-PROPOSE, ACCEPT, WALK = 0, 1, 2
 GUARDS = ("none", "batna")  # an exported policy's ``guard`` (meta); files without one have none
 
 

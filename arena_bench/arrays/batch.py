@@ -23,13 +23,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.analysis import DECIMALS
-from ..core.protocol import MAX_TURNS
+from ..core.protocol import (
+    ACCEPT,
+    END_ACCEPTED,
+    END_LIMIT,
+    END_WALKED,
+    MAX_TURNS,
+    NONE,
+    PROPOSE,
+    WALK,
+)
 from ..core.scenario import Scenario, additive_grid
-
-PROPOSE, ACCEPT, WALK = 0, 1, 2
-NONE = -1
-END_ACCEPTED, END_WALKED, END_LIMIT = 0, 1, 2
-END_NAMES = ("accepted", "walked_away", "turn_limit")
+from .strategies import strategy_for
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,6 @@ class GameSpec:
 
 def array_capable(spec: str) -> bool:
     """Whether the player ``spec`` has an array form (see :mod:`.strategies`)."""
-    from .strategies import strategy_for
-
     try:
         strategy_for(spec)
     except KeyError:
@@ -326,8 +329,6 @@ def _constants(scenario: Scenario) -> tuple:
 
 def play_batch(specs: Sequence[GameSpec], max_turns: int = MAX_TURNS) -> ArrayGames:
     """Play every game of ``specs`` to the end; the finished :class:`ArrayGames`."""
-    from .strategies import strategy_for
-
     games = ArrayGames(specs, max_turns)
     seat_spec = [p for g in games.specs for p in g.players]
     groups: dict[str, list[int]] = {}

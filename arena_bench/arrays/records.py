@@ -24,10 +24,10 @@ from ..core.metrics import (
     value_share,
     welfare,
 )
-from ..core.protocol import PROTOCOL_VERSION
+from ..core.protocol import ACCEPT, END_ACCEPTED, END_NAMES, NONE, PROPOSE, PROTOCOL_VERSION, WALK
 from ..core.records import ActionRecord, Attempt, GameRecord, OutcomeRecord, SideRecord, TurnRecord
 from ..core.scenario import Scenario
-from .batch import ACCEPT, END_ACCEPTED, END_NAMES, NONE, PROPOSE, WALK, ArrayGames
+from .batch import ArrayGames
 
 
 def _dumps(x: Any) -> str:

@@ -7,12 +7,16 @@ array form here, or its games go through the reference loop (``array_capable``).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..agents import policy as P
 from ..agents.scripted import PARAMETERS
-from .batch import ACCEPT, NONE, PROPOSE, WALK, ArrayGames
+from ..core.protocol import ACCEPT, NONE, PROPOSE, WALK
+
+if TYPE_CHECKING:  # for annotations only: the engine (batch) plays the strategies defined here
+    from .batch import ArrayGames
 
 NEG = -np.inf
 

@@ -110,6 +110,12 @@ def _issue_patterns(scenario: Scenario) -> tuple[re.Pattern, ...]:
 
 
 @per_object
+def _any_issue(scenario: Scenario) -> re.Pattern:
+    """Every issue's names as one pattern, to blank them in one pass."""
+    return re.compile("|".join(f"(?:{p.pattern})" for p in _issue_patterns(scenario)))
+
+
+@per_object
 def _option_pattern(scenario: Scenario) -> re.Pattern:
     """Every option of SCENARIO in its variants, longest first."""
     options = sorted({o for i in scenario.issues for o in i.options}, key=len, reverse=True)
@@ -144,12 +150,22 @@ def _table(role: Role) -> tuple[float, ...]:
     return tuple(sorted({round(p, 1) for row in role.points() for p in row if round(p, 1) >= MIN_NUMBER}))
 
 
-def number_leaks(message: str, scenario: Scenario, role: Role) -> list[Leak]:
-    text = COUNTER.sub(lambda m: " " * len(m.group(0)), _blank(message.lower(), _option_pattern(scenario)))
-    for pattern in _issue_patterns(scenario):
-        text = _blank(text, pattern)
+def number_leaks(message: str, scenario: Scenario, role: Role, blanked: str | None = None) -> list[Leak]:
+    """BLANKED: the message in lower case with its option names blanked, when already made."""
     batna = 100.0 * role.batna
     table = _table(role)
+
+    def matches(x: float) -> bool:
+        return (batna >= MIN_NUMBER and abs(x - batna) <= 0.5) or any(
+            abs(x - v) <= (0.5 if v >= 5 else 0.05) for v in table
+        )
+
+    # taking names out only removes numbers: without a candidate in the raw text there is no leak
+    if not any(matches(float(m.group(1).replace(",", ""))) for m in NUMBER.finditer(message.lower())):
+        return []
+    if blanked is None:
+        blanked = _blank(message.lower(), _option_pattern(scenario))
+    text = _blank(COUNTER.sub(lambda m: " " * len(m.group(0)), blanked), _any_issue(scenario))
     out = []
     for m in NUMBER.finditer(text):
         x = float(m.group(1).replace(",", ""))
@@ -220,6 +236,12 @@ _SELF = re.compile(r"\b(?:we|our|us|ours|i|my|me|mine)\b")
 _OTHER = re.compile(r"\b(?:you|your|yours|they|their|them)\b")
 _TRADE = re.compile(
     r"\b(?:trade|give up|concede|sacrifice|swap)\b(?:\s+ground\s+on)?(.+?)\b(?:for|to (?:win|get|keep|secure))\b(.+)"
+)
+
+
+# every word a relation can come from: a sentence without one states no priorities (a fast skip)
+_TRIGGER = re.compile(
+    "|".join(f"(?:{p.pattern})" for p in [_TRADE, _ORDINAL] + [p for p, _ in _COMPARE + _CUE_RES])
 )
 
 
@@ -362,20 +384,20 @@ def expand(relations: set[tuple[int, int]], named: set[int], n: int) -> set[tupl
     return out
 
 
-def priority_relations(message: str, scenario: Scenario) -> set[tuple[int, int]]:
+def priority_relations(message: str, scenario: Scenario, blanked: str | None = None) -> set[tuple[int, int]]:
     """Every pairwise relation (above, below) the message states about its sender's priorities."""
     out: set[tuple[int, int]] = set()
-    text = _blank(message.lower().replace("\u2019", "'"), _option_pattern(scenario))
-    for sentence in re.split(r"[.!?;\n]+|\s[-\u2013\u2014]\s", text):
-        if sentence.strip():
+    text = _blank(message.lower(), _option_pattern(scenario)) if blanked is None else blanked
+    for sentence in re.split(r"[.!?;\n]+|\s[-\u2013\u2014]\s", text.replace("\u2019", "'")):
+        if sentence.strip() and _TRIGGER.search(sentence):
             rel = sentence_relations(sentence, scenario)
             named = {k for _, _, k in _mentions(sentence, scenario) if k != REST}
             out |= expand(rel, named, len(scenario.issues))
     return out
 
 
-def priority_leaks(message: str, scenario: Scenario, role: Role) -> list[Leak]:
-    rel = priority_relations(message, scenario)
+def priority_leaks(message: str, scenario: Scenario, role: Role, blanked: str | None = None) -> list[Leak]:
+    rel = priority_relations(message, scenario, blanked)
     if not rel:
         return []
     w = np.asarray(role.weights)
@@ -387,4 +409,8 @@ def priority_leaks(message: str, scenario: Scenario, role: Role) -> list[Leak]:
 
 
 def message_leaks(message: str, scenario: Scenario, role: Role) -> list[Leak]:
-    return number_leaks(message, scenario, role) + priority_leaks(message, scenario, role)
+    lower = message.lower().replace("\u2019", "'")
+    if not _TRIGGER.search(lower):  # no priority word anywhere: numbers only, blanked if needed
+        return number_leaks(message, scenario, role)
+    blanked = _blank(lower, _option_pattern(scenario))
+    return number_leaks(message, scenario, role, blanked) + priority_leaks(message, scenario, role, blanked)

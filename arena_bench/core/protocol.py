@@ -17,6 +17,13 @@ PROTOCOL_VERSION = "alternating-offers-v1"
 MAX_TURNS = 20
 MAX_REPAIRS = 2
 
+# The integer codes of the array forms (the array engine, the policies' features, the trainer's
+# environments): one definition, here beside the kinds they stand for.
+PROPOSE, ACCEPT, WALK = 0, 1, 2  # Kind.PROPOSE, Kind.ACCEPT, Kind.WALK_AWAY
+NONE = -1  # no action yet, no offer on the table, a game still running
+END_ACCEPTED, END_WALKED, END_LIMIT = 0, 1, 2
+END_NAMES = ("accepted", "walked_away", "turn_limit")
+
 
 class Kind(str, Enum):
     PROPOSE = "propose"

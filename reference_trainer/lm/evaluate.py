@@ -21,11 +21,12 @@ import numpy as np
 import pandas as pd
 
 from arena_bench.aggregate import rows_from_records
+from arena_bench.config import RunConfig
 from arena_bench.core.stats import DEFAULT_SEED, bootstrap_counts
 from arena_bench.diagnose import mean_estimate
 from arena_bench.display import format_estimate
 from arena_bench.evaluation import run
-from arena_bench.results import Run, RunConfig
+from arena_bench.results import Run
 
 PROBE_OPPONENTS = (
     "scripted/boulware",

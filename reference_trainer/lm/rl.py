@@ -54,7 +54,8 @@ from arena_bench.game import play_game
 from arena_bench.models.base import Batcher, Completion, GenerationSettings, LLMAgent
 from arena_bench.players import make_player
 
-REWARDS = ("nash", "selfish", "close")
+from ..reward import REWARDS, nash_potential
+from ..reward import terminal_reward as reward_of
 
 
 @dataclass
@@ -190,28 +191,20 @@ class LearnerAgent(LLMAgent):
 
 
 def table_potential(scenario: Scenario, best: np.ndarray, offer) -> float:
-    """Nash product (geometric mean of both normalised surpluses, clipped at 0) of the offer on the
-    table; 0 when there is none. The same phi as the array trainer's ``table_potential``."""
+    """phi of the offer on the table (``reward.nash_potential``, the array trainer's); 0 when there
+    is none."""
     if offer is None:
         return 0.0
     u = np.array(scenario.utilities(offer))
     b = np.array([r.batna for r in scenario.roles])
-    s = np.clip((u - b) / (best - b), 0.0, None)
-    return float(np.sqrt(s[0] * s[1]))
+    return float(nash_potential(u, b, best))
 
 
 def terminal_reward(metrics, role: int, cfg: RLConfig) -> float:
-    """The array trainer's ``terminal_reward`` for one game, from arena_bench's metrics."""
+    """The array trainer's reward (``reward.terminal_reward``) for one game, from arena_bench's metrics."""
     own, other = metrics.sides[role].value, metrics.sides[1 - role].value
-    if cfg.reward == "selfish":
-        r = own if metrics.deal else 0.0
-    elif cfg.reward == "close":
-        r = float(metrics.deal)
-    else:
-        r = float(np.sqrt(max(own, 0.0) * max(other, 0.0))) if metrics.deal else 0.0
-    if metrics.deal and own < -1e-9:  # below one's own BATNA: the shortfall and a fixed cost
-        r += own - cfg.below_batna_penalty
-    return r
+    r = reward_of(cfg.reward, [own], [other], [metrics.deal], [metrics.welfare], cfg.below_batna_penalty)
+    return float(r[0])
 
 
 # --- advantages ----------------------------------------------------------------------------------
