@@ -588,6 +588,37 @@ def show_game(results_path: Path, game_id: str) -> None:
     click.echo(transcript(record, scenario, analyse(scenario)))
 
 
+@main.command("check-agent")
+@click.argument("name")
+@click.option("--split", default="lite", show_default=True, help="The split whose scenarios it plays.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=5, show_default=True, help="First N scenarios only."
+)
+@click.option("--panel", "panel_version", default="panel-v2", show_default=True,
+              help="Its opponents: this panel's members that have an array form.")  # fmt: skip
+def check_agent_command(name: str, split: str, limit: int, panel_version: str) -> None:
+    """Check a scripted agent (NAME or scripted/NAME): it never plays an illegal action without saying
+    why, and its array form writes the same game records as its reference form, byte for byte."""
+    from .arrays import array_capable
+    from .conformance import check_scripted
+    from .players import panel
+    from .tasks import open_task_set
+
+    name = name.removeprefix("scripted/")
+    scenarios = open_task_set(DEFAULT_TASK_SET).load(split)[:limit]
+    opponents = [m for m in panel(panel_version) if array_capable(m)]
+    problems = check_scripted(name, scenarios, opponents)
+    if problems:
+        click.echo(f"scripted/{name} does not conform:")
+        for p in problems:
+            click.echo(f"  - {p}")
+        sys.exit(1)
+    click.echo(
+        f"scripted/{name} conforms: legal play on {len(scenarios)} {split} scenarios, and the same records from "
+        f"both engines against {len(opponents)} opponents of {panel_version} and itself"
+    )
+
+
 @main.group("diagnose")
 def diagnose_group() -> None:
     """Diagnostics that compare runs (each run's own are in its scorecard and results)."""

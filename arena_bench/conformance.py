@@ -4,21 +4,31 @@ run them over every scenario of a task set, or over a new agent.
 - random play always terminates within ``max_turns`` and ends in a legal state;
 - the same seed gives the same game; replaying its actions through the pure protocol
   reproduces the outcome;
-- an agent never returns an illegal action without saying why (``Reply.error``).
+- an agent never returns an illegal action without saying why (``Reply.error``);
+- a scripted agent's array form writes the same records as its reference form
+  (``check_scripted``, ``arena-bench check-agent NAME``; in the spirit of Gymnasium's
+  ``check_env``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import json
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 
 from .agents.base import Agent, Observation, Reply
+from .arrays.registry import scripted_entry
 from .core.analysis import analyse
 from .core.protocol import Action, Kind, Turn, forfeit, initial_state, step
 from .core.scenario import Scenario
 from .game import play_game
+from .planning import plan_cells
+from .players import make_player
+from .runner import GameStore, run_cells
 
 
 class RandomAgent:
@@ -94,4 +104,37 @@ def check_agent(make_agent, scenarios: Iterable[Scenario], opponent_seed: int = 
                         problems.append(
                             f"{scenario.id} role {role} turn {log.turn}: illegal action ({att['error']})"
                         )
+    return problems
+
+
+def check_scripted(name: str, scenarios: Sequence[Scenario], opponents: Sequence[str]) -> list[str]:
+    """Problems found with the scripted agent NAME (an empty list: it conforms): its reference form
+    never returns an illegal action without saying why (``check_agent``), and its array form writes
+    the same records as its reference form, byte for byte, against OPPONENTS on SCENARIOS."""
+    entry = scripted_entry(name)
+    problems = check_agent(entry.new_agent, scenarios)
+    if entry.array is None:
+        return problems + [f"scripted/{name} has no array form: only the reference engine plays it"]
+    spec = f"scripted/{name}"
+    specs = [spec, *[o for o in opponents if o != spec]]
+    pairs = [(spec, o) for o in specs]
+    by_id = {s.id: s for s in scenarios}
+    lines: dict[str, dict[str, str]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine in ("reference", "array"):
+            store = GameStore(Path(tmp) / f"{engine}.jsonl")
+            asyncio.run(
+                run_cells(plan_cells(scenarios, pairs), by_id, {s: make_player(s) for s in specs}, store,
+                          task_set="check-agent", task_hash="", split="check", progress=False, engine=engine)
+            )  # fmt: skip
+            store.close()
+            text = (Path(tmp) / f"{engine}.jsonl").read_text(encoding="utf-8").splitlines()
+            lines[engine] = {json.loads(x)["game_id"]: x for x in text}
+    reference, array = lines["reference"], lines["array"]
+    differ = [g for g in reference if array.get(g) != reference[g]]
+    if differ or len(array) != len(reference):
+        problems.append(
+            f"the array form's records differ from the reference form's in {len(differ)} of {len(reference)} "
+            f"games (first: {differ[0] if differ else 'a missing game'})"
+        )
     return problems

@@ -109,9 +109,9 @@ def load_evaluator_config(path: Path | None) -> EvaluatorConfig:
 
 def _shipped() -> dict[str, tuple[str, ...]]:
     from .agents.policy import shipped_policies
-    from .agents.scripted import STRATEGIES
+    from .arrays.registry import SCRIPTED
 
-    return {"scripted": tuple(STRATEGIES), "policy": tuple(shipped_policies())}
+    return {"scripted": tuple(SCRIPTED), "policy": tuple(shipped_policies())}
 
 
 def _commit(api, repo: str, files: dict[str, bytes], message: str) -> None:

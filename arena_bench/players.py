@@ -95,7 +95,7 @@ OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "lm_studio", "llamafile", "vllm_se
 
 # provider -> "module:function"; the function takes (provider, name, options) and returns a Player.
 PROVIDERS: dict[str, str] = {
-    "scripted": "arena_bench.agents.scripted:make_player",
+    "scripted": "arena_bench.arrays.registry:make_player",
     "policy": "arena_bench.agents.policy:make_player",
     "py": "arena_bench.plugins:python_file_player",
     "exec": "arena_bench.external:exec_player",
@@ -148,10 +148,10 @@ def factory(provider: str) -> Factory | None:
 
 
 def known_specs() -> list[str]:
-    from .agents.scripted import STRATEGIES
+    from .arrays.registry import SCRIPTED
 
     return (
-        [f"scripted/{n}" for n in STRATEGIES]
+        [f"scripted/{n}" for n in SCRIPTED]
         + ["policy/<name-or-file>", "py:<file.py>:<Class>", 'exec:"<command>"', "agent/<org>/<name>@<commit>"]
         + [
             f"{p}/<model>"
@@ -167,9 +167,9 @@ def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
     if make is None:
         candidates = sorted(set(PROVIDERS) | set(plugin_providers()))
         if not name:  # a bare name: perhaps a shipped agent's (boulware -> scripted/boulware)
-            from .agents.scripted import STRATEGIES
+            from .arrays.registry import SCRIPTED
 
-            bare = difflib.get_close_matches(provider, list(STRATEGIES), n=1)
+            bare = difflib.get_close_matches(provider, list(SCRIPTED), n=1)
             if bare:
                 raise UnknownPlayer(
                     f"unknown player {spec!r}: a player is provider/name; did you mean 'scripted/{bare[0]}'?"

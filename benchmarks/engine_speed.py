@@ -2,6 +2,10 @@
 
     python benchmarks/engine_speed.py --negmas-python /path/to/venv-with-negmas/bin/python
 
+0. End to end, as a user runs it: ``arena-bench tournament --agents panel-v1 --split dev --engine E``
+   for both engines (a fresh process each: import, plan, play, results, report), the wall time of
+   each and the ratio; then the array run again in this process with its time split into playing
+   (the runner), building the results (statistics and diagnostics) and writing the report.
 1. The panel-v2 round robin on a split (default dev: 105 scenarios x 162 games) through the
    tournament runner with the fsynced game store, once per engine: games per second and the
    ratio. The two stores are compared line for line (they must be the same records). The array
@@ -71,6 +75,64 @@ class Timers:
     def __exit__(self, *exc):
         for owner, name, f in self._saved:
             setattr(owner, name, f)
+
+
+def end_to_end(split: str, engine: str, folder: Path) -> float:
+    """Wall seconds of the tournament command in a fresh process (``--no-progress``)."""
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "arena_bench.cli", "tournament", "--agents", "panel-v1", "--split", split,
+           "--engine", engine, "--output-path", str(folder / engine), "--no-progress"]  # fmt: skip
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def end_to_end_parts(split: str, folder: Path) -> dict[str, float]:
+    """The array tournament in this process: seconds in the runner, the results and the report."""
+    import arena_bench.evaluation as evaluation
+    import arena_bench.report as report
+    from arena_bench.evaluation import run_with_report, tournament_config
+
+    seconds = {"play": 0.0, "results": 0.0, "report": 0.0}
+    saved = [(evaluation, "run_cells", "play"), (evaluation, "build_results", "results"),
+             (report, "write_report", "report")]  # fmt: skip
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in saved]
+
+    def timed(f, label):
+        if asyncio.iscoroutinefunction(f):  # the runner: time the games, not the coroutine's creation
+
+            async def waited(*args, **kwargs):
+                t = time.perf_counter()
+                try:
+                    return await f(*args, **kwargs)
+                finally:
+                    seconds[label] += time.perf_counter() - t
+
+            return waited
+
+        def wrapper(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return f(*args, **kwargs)
+            finally:
+                seconds[label] += time.perf_counter() - t
+
+        return wrapper
+
+    for (owner, name, label), (_, _, f) in zip(saved, originals):
+        setattr(owner, name, timed(f, label))
+    try:
+        t = time.perf_counter()
+        run_with_report(
+            tournament_config("panel-v1", split=split, engine="array"), folder / "parts", progress=False
+        )
+        seconds["total"] = time.perf_counter() - t
+    finally:
+        for owner, name, f in originals:
+            setattr(owner, name, f)
+    return seconds
 
 
 def round_robin(split: str, engine: str, folder: Path, limit: int | None) -> tuple[int, float, list[str]]:
@@ -157,7 +219,23 @@ def main() -> None:
     p.add_argument("--array-games", type=int, default=20000, help="array-engine games in part 2 (one batch)")
     p.add_argument("--negmas-games", type=int, default=20)
     p.add_argument("--negmas-python", default=None)
+    p.add_argument("--skip-end-to-end", action="store_true")
     args = p.parse_args()
+
+    if not args.skip_end_to_end:
+        print(f"0. tournament --agents panel-v1 --split {args.split}, end to end (fresh processes)")
+        with tempfile.TemporaryDirectory() as tmp:
+            t_ref = end_to_end(args.split, "reference", Path(tmp))
+            t_arr = end_to_end(args.split, "array", Path(tmp))
+            parts = end_to_end_parts(args.split, Path(tmp))
+        print(
+            f"   --engine reference: {t_ref:.1f} s; --engine array: {t_arr:.1f} s; ratio {t_ref / t_arr:.1f}x"
+        )
+        print(
+            f"   array run in process: {parts['total']:.1f} s = play {parts['play']:.1f} s, results "
+            f"{parts['results']:.1f} s, report {parts['report']:.1f} s (results + report / play = "
+            f"{(parts['results'] + parts['report']) / parts['play']:.2f})"
+        )
 
     print("1. panel-v2 round robin through the runner (fsynced store), one engine after the other")
     with tempfile.TemporaryDirectory() as tmp:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from arena_bench.agents.policy import PolicyAgent, load_policy
-from arena_bench.agents.scripted import STRATEGIES
+from arena_bench.arrays.registry import SCRIPTED
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
 from reference_trainer.policy import ActorCritic, load_actor
@@ -103,7 +103,7 @@ def runner_rate(cfg: TrainConfig, games: int, policy_ref: str) -> dict[str, floa
             role = int(rng.integers(2))
             agents = [None, None]
             agents[role] = PolicyAgent(policy, role, int(rng.integers(1 << 30)))
-            agents[1 - role] = STRATEGIES[names[g % len(names)]](1 - role, int(rng.integers(1 << 30)))
+            agents[1 - role] = SCRIPTED[names[g % len(names)]].new_agent(1 - role, int(rng.integers(1 << 30)))
             state, _, _ = await play_game(s, analyses[s.id], tuple(agents), int(rng.integers(2)))
             turns.append(state.turn)
 

@@ -31,7 +31,7 @@ from arena_bench.agents.policy import (
     policy_guard,
     sample,
 )
-from arena_bench.agents.scripted import STRATEGIES
+from arena_bench.arrays.registry import SCRIPTED
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
 from arena_bench.players import PANELS
@@ -129,9 +129,9 @@ TRAINING_OPPONENTS = tuple(spec.split("/", 1)[1] for spec in PANELS["panel-v1"])
 
 def training_opponents(cfg: TrainConfig) -> list[str]:
     names = list(cfg.scripted_opponents or TRAINING_OPPONENTS)
-    unknown = [n for n in names if n not in STRATEGIES]
+    unknown = [n for n in names if n not in SCRIPTED]
     if unknown:
-        raise ValueError(f"scripted_opponents: no strategy {unknown}; known: {', '.join(STRATEGIES)}")
+        raise ValueError(f"scripted_opponents: no strategy {unknown}; known: {', '.join(SCRIPTED)}")
     return names
 
 
@@ -172,10 +172,12 @@ def demonstrations(cfg: TrainConfig, scenarios: list, rng: np.random.Generator) 
         for g in range(cfg.bc_games):
             s = scenarios[int(rng.integers(len(scenarios)))]
             role = int(rng.integers(2))
-            demo = STRATEGIES[cfg.bc_demonstrators[g % len(cfg.bc_demonstrators)]](
+            demo = SCRIPTED[cfg.bc_demonstrators[g % len(cfg.bc_demonstrators)]].new_agent(
                 role, int(rng.integers(1 << 30))
             )
-            other = STRATEGIES[names[int(rng.integers(len(names)))]](1 - role, int(rng.integers(1 << 30)))
+            other = SCRIPTED[names[int(rng.integers(len(names)))]].new_agent(
+                1 - role, int(rng.integers(1 << 30))
+            )
             agents = [None, None]
             agents[role], agents[1 - role] = Recorder(demo, store), other
             await play_game(s, analyse(s), tuple(agents), int(rng.integers(2)))
@@ -258,7 +260,9 @@ def rollout(
         scripted = {}
     elif cfg.engine == "reference":
         env = BatchedEnv(picked, first)
-        scripted = {k: STRATEGIES[opp_choice[k][1]](1 - int(learner[k]), seed) for k, seed in seeds.items()}
+        scripted = {
+            k: SCRIPTED[opp_choice[k][1]].new_agent(1 - int(learner[k]), seed) for k, seed in seeds.items()
+        }
     else:
         raise ValueError(f"engine {cfg.engine!r}: use reference or array")
     steps: list[dict[str, Any]] = []
@@ -732,8 +736,8 @@ def target_opponent(target: str) -> tuple[str, Any]:
     """The fixed opponent of a best response: ("scripted", name) or ("policy", the exported file)."""
     provider, _, name = target.partition("/")
     if provider == "scripted":
-        if name not in STRATEGIES:
-            raise ValueError(f"target {target!r}: no such scripted strategy; known: {', '.join(STRATEGIES)}")
+        if name not in SCRIPTED:
+            raise ValueError(f"target {target!r}: no such scripted strategy; known: {', '.join(SCRIPTED)}")
         return ("scripted", name)
     if provider == "policy":
         from arena_bench.agents.policy import load_policy

@@ -7,7 +7,7 @@ import asyncio
 
 import numpy as np
 
-from arena_bench.agents.scripted import STRATEGIES
+from arena_bench.arrays.registry import SCRIPTED
 from arena_bench.core.analysis import analyse
 from arena_bench.game import play_game
 
@@ -15,7 +15,7 @@ from .conftest import make_scenario
 
 
 def play(scenario, a: str, b: str, first: int = 0, max_turns: int = 20):
-    agents = (STRATEGIES[a](0, 1), STRATEGIES[b](1, 2))
+    agents = (SCRIPTED[a].new_agent(0, 1), SCRIPTED[b].new_agent(1, 2))
     state, _, metrics = asyncio.run(
         play_game(scenario, analyse(scenario), agents, first, max_turns=max_turns)
     )

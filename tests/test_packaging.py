@@ -30,7 +30,7 @@ tiny = "tiny_arena_plugin:make_player"
 """
 
 PLUGIN_MODULE = '''
-from arena_bench.agents.scripted import ScriptedPlayer
+from arena_bench.arrays.registry import ScriptedPlayer
 
 
 class TinyPlayer(ScriptedPlayer):

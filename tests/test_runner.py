@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from arena_bench.agents.base import Reply
-from arena_bench.agents.scripted import STRATEGIES
+from arena_bench.arrays.registry import SCRIPTED
 from arena_bench.conformance import check_agent
 from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import Action
@@ -57,10 +57,10 @@ def test_repairs_then_forfeit_are_counted(logroll_scenario):
     assert m.deal and m.agreement == (1, 0)
 
 
-@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@pytest.mark.parametrize("name", sorted(SCRIPTED))
 def test_panel_agents_only_play_legal_actions(name):
     scenarios = open_task_set("negotiation-v1").load("lite")[:10]
-    assert check_agent(lambda r, s: STRATEGIES[name](r, s), scenarios) == []
+    assert check_agent(SCRIPTED[name].new_agent, scenarios) == []
 
 
 def test_ids_written_directly_equal_their_json_definition():

@@ -5,7 +5,6 @@ They see only their own brief and the public history, like any agent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -14,7 +13,6 @@ import numpy as np
 from ..core.analysis import DECIMALS
 from ..core.protocol import Action, Kind
 from ..core.scenario import Outcome, Role, additive_grid
-from ..errors import UnknownPlayer
 from .base import Observation, Reply
 
 
@@ -400,81 +398,3 @@ class QuietTwin(TimeBased):
 
     def propose(self, offer: Outcome, text: str) -> Reply:
         return super().propose(offer, text.replace("I can offer", "My offer:"))
-
-
-# Published parameters of each strategy (pinned by tests/test_registries.py: a change is a new name)
-PARAMETERS: dict[str, dict[str, float]] = {
-    "boulware": {"e": 0.2},
-    "linear": {"e": 1.0},
-    "conceder": {"e": 2.0},
-    "hardliner": {},
-    "pushover": {},
-    "tit-for-tat": {"min_step_share": 1.0 / 40},
-    "random-rational": {},
-    "logroller": {"e": 0.5},
-    "micro": {},
-    "hardheaded": {"e": 0.05, "min_utility": 0.585, "window": 0.05},
-    "injector": {"e": 0.2},
-    "boulware-quiet": {"e": 0.2},
-}
-
-STRATEGIES: dict[str, Callable[[int, int], ScriptedAgent]] = {
-    "boulware": lambda r, s: TimeBased(r, s, **PARAMETERS["boulware"]),
-    "linear": lambda r, s: TimeBased(r, s, **PARAMETERS["linear"]),
-    "conceder": lambda r, s: TimeBased(r, s, **PARAMETERS["conceder"]),
-    "hardliner": Hardliner,
-    "pushover": Pushover,
-    "tit-for-tat": lambda r, s: TitForTat(r, s, **PARAMETERS["tit-for-tat"]),
-    "random-rational": RandomRational,
-    "logroller": lambda r, s: Logroller(r, s, **PARAMETERS["logroller"]),
-    "micro": MiCRO,
-    "hardheaded": lambda r, s: HardHeaded(r, s, **PARAMETERS["hardheaded"]),
-    "injector": lambda r, s: Injector(r, s, **PARAMETERS["injector"]),
-    "boulware-quiet": lambda r, s: QuietTwin(r, s, **PARAMETERS["boulware-quiet"]),
-}
-
-DESCRIPTIONS = {
-    "boulware": "time-based concession, e=0.2 (concedes late)",
-    "linear": "time-based concession, e=1",
-    "conceder": "time-based concession, e=2 (concedes early)",
-    "hardliner": "opens at its best outcome and never concedes",
-    "pushover": "accepts any offer at or above its BATNA, proposes generously",
-    "tit-for-tat": "mirrors the other side's concessions",
-    "random-rational": "random offers above its BATNA",
-    "logroller": "frequency opponent model, aims at the estimated Nash point",
-    "micro": "MiCRO (de Jonge 2022): concedes one step per new offer received, no opponent model",
-    "hardheaded": "HardHeaded (ANAC 2011 winner): very Boulware target, frequency opponent model",
-    "injector": "diagnostics: Boulware's actions with manipulative messages (fake deadline, fake system "
-    "instruction, invented BATNA, false claim about your priorities)",
-    "boulware-quiet": "diagnostics: the injector's control twin, Boulware's actions with neutral messages",
-}
-
-
-class ScriptedPlayer:
-    def __init__(self, name: str):
-        if name not in STRATEGIES:
-            import difflib
-
-            hint = difflib.get_close_matches(name, list(STRATEGIES), n=1)
-            raise UnknownPlayer(
-                f"unknown scripted strategy {name!r}"
-                + (f"; did you mean 'scripted/{hint[0]}'?" if hint else "")
-                + f" Known: {', '.join('scripted/' + n for n in STRATEGIES)}"
-            )
-        self.name = name
-        self.spec = f"scripted/{name}"
-
-    def new_agent(self, role_index: int, seed: int) -> ScriptedAgent:
-        return STRATEGIES[self.name](role_index, seed)
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "spec": self.spec,
-            "kind": "scripted",
-            "description": DESCRIPTIONS[self.name],
-            "parameters": PARAMETERS[self.name],
-        }
-
-
-def make_player(provider: str, name: str, options: dict[str, Any]) -> ScriptedPlayer:
-    return ScriptedPlayer(name)

@@ -34,7 +34,7 @@ from ..core.protocol import (
     WALK,
 )
 from ..core.scenario import Scenario, additive_grid
-from .strategies import strategy_for
+from .registry import strategy_for
 
 
 @dataclass(frozen=True)

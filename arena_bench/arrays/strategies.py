@@ -6,13 +6,12 @@ array form here, or its games go through the reference loop (``array_capable``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..agents import policy as P
-from ..agents.scripted import PARAMETERS
 from ..core.protocol import ACCEPT, NONE, PROPOSE, WALK
 
 if TYPE_CHECKING:  # for annotations only: the engine (batch) plays the strategies defined here
@@ -426,27 +425,3 @@ def forward_rowwise(params, tokens, glob, issue_mask, opt_mask, can_accept):
     opt_logits = relu(joint @ params["opt1.w"] + params["opt1.b"]) @ params["opt2.w"] + params["opt2.b"]
     opt_logits = np.where(opt_mask > 0, opt_logits, -1e9)
     return type_logits, opt_logits
-
-
-_SCRIPTED: dict[str, Callable[..., Strategy]] = {
-    "boulware": lambda G, s, seeds: TimeBased(G, s, seeds, **PARAMETERS["boulware"]),
-    "linear": lambda G, s, seeds: TimeBased(G, s, seeds, **PARAMETERS["linear"]),
-    "conceder": lambda G, s, seeds: TimeBased(G, s, seeds, **PARAMETERS["conceder"]),
-    "hardliner": Hardliner,
-    "pushover": Pushover,
-    "tit-for-tat": lambda G, s, seeds: TitForTat(G, s, seeds, **PARAMETERS["tit-for-tat"]),
-    "random-rational": RandomRational,
-    "logroller": lambda G, s, seeds: Logroller(G, s, seeds, **PARAMETERS["logroller"]),
-    "micro": MiCRO,
-    "hardheaded": lambda G, s, seeds: HardHeaded(G, s, seeds, **PARAMETERS["hardheaded"]),
-}
-
-
-def strategy_for(spec: str) -> Callable[[ArrayGames, np.ndarray, Sequence[int]], Strategy]:
-    """The array form of a player spec; KeyError when it has none."""
-    provider, _, name = spec.partition("/")
-    if provider == "scripted":
-        return _SCRIPTED[name]
-    if provider == "policy":
-        return lambda G, s, seeds: Policy(G, s, seeds, name)
-    raise KeyError(spec)
