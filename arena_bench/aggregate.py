@@ -57,9 +57,10 @@ def rows_from_records(
                 if m.needs_scenario:
                     if scenario is None:
                         continue
-                    x = m.of(r, i, scenario)
                     if m.key == "leak_rate" and leak_detector is not None:
                         x = diagnostics.leak_rate(r, i, scenario, leak_detector)
+                    else:
+                        x = m.of(r, i, scenario)
                 else:
                     x = m.of(r, i)
                 row[m.key] = np.nan if x is None else x

@@ -1167,6 +1167,10 @@ def leaderboard_build(
         humans=tuple(humans_files),
         cache=None if no_cache else cache_dir,
     )
+    if summary.get("up_to_date"):
+        click.echo(
+            f"{out} is up to date: no input file, option or arena-bench source changed (--no-cache rebuilds)"
+        )
     for e in summary["entries"]:
         score = format_estimate(Estimate.from_dict(e["metrics"]["arena_score"]), "full")
         extra = ""

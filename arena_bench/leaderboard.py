@@ -7,6 +7,7 @@ strings with textContent only.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import shutil
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from markupsafe import Markup
 
 from .aggregate import entry_rows, evaluate
 from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS, leak_detector_for
@@ -25,6 +27,7 @@ from .planning import page_slug
 from .players import PANELS
 from .results import Run
 from .storage import write_atomic
+from .templates import render
 from .verify import Expected, verify_run
 from .versions import DEFAULT_TASK_SET
 
@@ -214,21 +217,49 @@ def _transcript(record: GameRecord, scenario) -> dict[str, Any]:
     }
 
 
-def _page(title: str, body: str, data: dict[str, Any], depth: int = 0) -> str:
-    prefix = "../" * depth
+def _page(template: str, title: str, data: dict[str, Any], depth: int = 0, **context: Any) -> str:
+    """A site page from its template; DATA goes in a JSON script block that app.js reads."""
+
     payload = (
         json.dumps(data, ensure_ascii=True)
         .replace("<", "\\u003c")
         .replace(">", "\\u003e")
         .replace("&", "\\u0026")
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title><link rel="stylesheet" href="{prefix}style.css"></head>
-<body>{body}
-<script id="data" type="application/json">{payload}</script>
-<script src="{prefix}app.js"></script></body></html>
-"""
+    )  # no "<", ">" or "&" is left, so the block cannot be closed early: safe inside <script>
+    return render(template, title=title, prefix="../" * depth, payload=Markup(payload), **context)
+
+
+BUILD_STAMP = ".build-key.json"
+
+
+def build_key(results_folder: Path, expected: Expected, *options: Any) -> str:
+    """A hash of everything a site is built from: every input file's bytes, the options, the task
+    set, and the builder's own source (a new arena-bench rebuilds). Equal keys: the same site."""
+    from . import __version__
+    from .tasks import open_task_set
+    from .verify import VERIFIER_VERSION
+
+    h = hashlib.sha256(json.dumps([__version__, VERIFIER_VERSION, repr(expected), repr(options)]).encode())
+    h.update(open_task_set(options[1]).hash.encode())
+    package = Path(__file__).resolve().parent
+    inputs = [
+        (package, p)
+        for p in sorted(package.rglob("*"))
+        if p.suffix in (".py", ".js", ".css", ".html", ".json")
+    ]
+    for folder in [
+        Path(results_folder),
+        *[Path(p) for p in options[-1]],
+        *([Path(options[3])] if options[3] else []),
+    ]:
+        files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
+        inputs += [(folder, p) for p in files]
+    for base, path in inputs:
+        h.update(str(path.relative_to(base) if path != base else path.name).encode() + b"\0")
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
 
 
 def build(
@@ -245,8 +276,19 @@ def build(
 ) -> dict[str, Any]:
     from .tasks import open_task_set
 
-    runs, refused = collect(results_folder, expected, tuple(extra_splits), cache=cache)
     out = Path(out)
+    key = None
+    if cache is not None:  # nothing new since the site in OUT was built: it is up to date as it is
+        key = build_key(results_folder, expected, b, task_set, samples, heldout, tuple(extra_splits), humans)
+        stamp = out / BUILD_STAMP
+        if stamp.is_file():
+            try:
+                saved = json.loads(stamp.read_text())
+            except ValueError:
+                saved = {}
+            if saved.get("key") == key and (out / "index.html").is_file():
+                return {**saved["summary"], "up_to_date": True}
+    runs, refused = collect(results_folder, expected, tuple(extra_splits), cache=cache)
     tmp = out.with_name(f".{out.name}.building")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "models").mkdir(parents=True)
@@ -300,7 +342,7 @@ def build(
                     "settings": model_settings(owner[agent].config.player_options.get(agent, {})),
                 }
             )
-    heldout_note = ""
+    heldout_sets = None
     if heldout is not None:  # the maintainers' held-out scores beside the public ones
         from .heldout import contamination, match_heldout, read_heldout
 
@@ -311,13 +353,7 @@ def build(
                 entry["heldout"] = {"mean": h.mean, "lo": h.lo, "hi": h.hi, "se": h.se}
                 entry["contamination"] = contamination(entry["metrics"]["arena_score"], h)
         sets = sorted({f"{h.task_set}/{h.split}" for h in scores})
-        heldout_note = (
-            f"<p class='note'>Held-out Arena Score: the same harness on the maintainers' unpublished set "
-            f"{html.escape(', '.join(sets) or '-')}, evaluated by the maintainers from requests, with the same "
-            "model-side settings as the public row. <b>The held-out column is the authoritative one.</b> A public score "
-            "above the held-out one by more than the 95% interval of their difference is flagged <span class='flag'>"
-            "contamination?</span></p>"
-        )
+        heldout_sets = ", ".join(sets) or "-"
     opponents = sorted({o for a in agents for o in (stats.crossplay.get(a, {}) if stats else {})})
     strata = sorted({s for a in agents for s in (stats.by_stratum.get(a, {}) if stats else {})})
     data = {
@@ -349,30 +385,14 @@ def build(
         split_tables.append(table)
         split_entries[split] = found
         refused += [{**r, "split": split} for r in split_refused]
-    refused_html = "".join(
-        f"<li>{html.escape(r['run'])}{' (split ' + html.escape(r['split']) + ')' if 'split' in r else ''}: "
-        f"{html.escape('; '.join(r['reasons']))}</li>"
-        for r in refused
-    )
-    body = f"""<header><h1>arena-bench leaderboard</h1>
-<p>Task set {html.escape(ts.full_name)} ({html.escape(ts.hash[:12])}), split {html.escape(expected.split)}, panel
-{html.escape(expected.panel_version)}, protocol {html.escape(expected.protocol_version)}.</p></header>
-<main>
-<p class="note">Arena Score = (Value + Welfare) / 2 per game; means over games with 95% percentile cluster-bootstrap
-intervals over scenarios (B = {b}). Rank intervals are the 2.5 and 97.5 percentiles of each model's rank across
-replicates. Every number is recomputed from the submitted per-game records. Click a column to sort.</p>
-<p class="note" id="provenance-note"><b>Self-reported</b> rows are submitted public-test runs: the panel's moves are
-replayed and verified, but the model's own moves cannot be (a submitter could, for instance, cut games at the panel's
-best offer and accept it in hindsight). Rows run by the <b>maintainers</b> (baselines, and the held-out column, from
-requests) are not open to that; where a held-out score exists it is the authoritative one.</p>
-<h2>Leaderboard</h2>{heldout_note}<div id="leaderboard-slot"></div>
-<h2>Cross-play (Arena Score of row against column)</h2><div id="crossplay-slot"></div>
-<h2>Arena Score by stratum</h2><div id="strata-slot"></div>
-{"".join(split_tables)}
-{humans_section(humans)}
-<h2>Refused runs</h2><ul class="refused" id="refused">{refused_html or '<li style="color:#57606a">none</li>'}</ul>
-</main>"""
-    (tmp / "index.html").write_text(_page("arena-bench leaderboard", body, data))
+    (tmp / "index.html").write_text(
+        _page(
+            "site_index.html", "arena-bench leaderboard", data,
+            task_set=ts.full_name, task_hash=ts.hash[:12], split=expected.split, panel=expected.panel_version,
+            protocol=expected.protocol_version, b=b, heldout_sets=heldout_sets,
+            split_tables=[Markup(t) for t in split_tables], humans=Markup(humans_section(humans)), refused=refused,
+        )
+    )  # fmt: skip
 
     for entry in entries:
         if entry["model"] != HUMANS_AGGREGATE:
@@ -392,8 +412,11 @@ requests) are not open to that; where a held-out score exists it is the authorit
     )
     if out.exists():
         shutil.rmtree(out)
+    summary = {"entries": entries, "refused": refused, "splits": split_entries}
+    if key is not None:
+        (tmp / BUILD_STAMP).write_text(json.dumps({"key": key, "summary": summary}, default=str))
     tmp.rename(out)
-    return {"entries": entries, "refused": refused, "splits": split_entries}
+    return summary
 
 
 def _model_page(
@@ -423,48 +446,39 @@ def _model_page(
         t["title"] = f"{label} (Arena Score {score(r):.3f}): {t['title']}"
         transcripts.append(t)
     folder = tmp / "models"
-    plot_html = ""
+    plot = None
     game = pick_showcase_game(run.games, agent)
     if game and game.scenario_id in scenarios:
         pngs = plot_offer_trace(
             game, scenarios[game.scenario_id], folder / (page_slug(agent) + (f"-{split}" if split else ""))
         )
-        rel = pngs[0].relative_to(folder)
-        plot_html = (
-            "<h2>Offers of one game in the utility plane</h2>"
-            f'<img src="{html.escape(str(rel))}" alt="offer trace" width="480">'
-        )
+        plot = str(pngs[0].relative_to(folder))
     row = stats.agents[agent]
-    metric_rows = "".join(
-        f"<tr><td class='name' title=\"{html.escape(m.definition)}\">{html.escape(m.label)}</td>"
-        f"<td>{_fmt(row.get(m.key), m.digits)}</td></tr>"
-        for m in METRICS
-        if row.get(m.key) is not None
-    )
-    diag_rows = "".join(
-        f"<tr><td class='name' title=\"{html.escape(why)}\">{html.escape(label)}</td><td>{html.escape(est)}</td>"
-        f"<td class='why'>{html.escape(why)}</td></tr>"
-        for label, est, why in diagnostics_rows(
-            _entry_diagnostics(run, agent, scenarios, b), run.results.metrics_version
-        )
-    )
-    opp_rows = "".join(
-        f"<tr><td class='name'>{html.escape(o)}</td><td>{_fmt(e)}</td><td>{e.n}</td></tr>"
-        for o, e in sorted(stats.crossplay.get(agent, {}).items())
-    )
-    where = f" &middot; split {html.escape(split)}" if split else ""
-    page_body = f"""<header><h1>{html.escape(agent)}</h1>
-<p><a href="../index.html" style="color:white">&larr; leaderboard</a>{where}
- &middot; rank {entry["rank"]} (95% interval {entry["rank_interval"][0]}-{entry["rank_interval"][1]})</p></header>
-<main><h2>Metrics</h2><table id="metrics">{metric_rows}</table>
-<h2>Against each opponent</h2><table id="opponents">
-<tr><th class="name">opponent</th><th>Arena Score</th><th>games</th></tr>{opp_rows}</table>
-{"<h2>Diagnostics</h2><p class='note'>Why it wins or loses, recomputed from its games against each scenario's private truth (95% intervals over scenarios).</p><table id='diagnostics'>" + diag_rows + "</table>" if diag_rows else ""}
-<h2>Model-side settings</h2><table id="settings">{_settings_rows(run, agent)}</table>
-{plot_html}
-<h2>Transcripts: its best and worst game, and samples</h2><div id="transcripts-slot"></div></main>"""
+    diagnostics = diagnostics_rows(_entry_diagnostics(run, agent, scenarios, b), run.results.metrics_version)
     (folder / entry["page"]).write_text(
-        _page(f"{agent} - arena-bench", page_body, {"transcripts": transcripts}, depth=1)
+        _page(
+            "site_model.html",
+            f"{agent} - arena-bench",
+            {"transcripts": transcripts},
+            depth=1,
+            agent=agent,
+            split=split,
+            rank=entry["rank"],
+            rank_low=entry["rank_interval"][0],
+            rank_high=entry["rank_interval"][1],
+            metrics=[
+                {"label": m.label, "definition": m.definition, "value": _parts(row.get(m.key), m.digits)}
+                for m in METRICS
+                if row.get(m.key) is not None
+            ],
+            opponents=[
+                {"name": o, "score": _parts(e), "games": e.n}
+                for o, e in sorted(stats.crossplay.get(agent, {}).items())
+            ],
+            diagnostics=[{"label": label, "estimate": est, "why": why} for label, est, why in diagnostics],
+            settings=Markup(_settings_rows(run, agent)),
+            plot=plot,
+        )
     )
 
 
@@ -545,18 +559,35 @@ def _split_table(
     return table, entries, refused
 
 
+# the rows of the last runs whose pages were built: a round robin's every entry reads the same run,
+# and its rows (every metric of every game) were computed once per page before
+_RUN_ROWS: list[tuple[Run, dict, list[GameRecord], pd.DataFrame]] = []
+
+
+def _run_rows(run: Run, scenarios: dict) -> tuple[list[GameRecord], pd.DataFrame | None]:
+    for held, held_scenarios, games, rows in _RUN_ROWS:
+        if held is run and held_scenarios is scenarios:
+            return games, rows
+    from .aggregate import rows_from_records
+
+    games = [r for r in run.games if r.scenario_id in scenarios]
+    rows = (
+        rows_from_records(games, scenarios, leak_detector_for(run.results.metrics_version)) if games else None
+    )
+    _RUN_ROWS[:] = [(run, scenarios, games, rows), *_RUN_ROWS][:2]
+    return games, rows
+
+
 def _entry_diagnostics(run: Run, agent: str, scenarios: dict, b: int) -> dict:
     """The entry's diagnostics from its own games (never the submitted numbers)."""
     import numpy as np
 
-    from .aggregate import rows_from_records
     from .core.stats import DEFAULT_SEED, bootstrap_counts
     from .diagnose import run_diagnostics
 
-    games = [r for r in run.games if r.scenario_id in scenarios]
-    if not games:
+    games, rows = _run_rows(run, scenarios)
+    if rows is None:
         return {}
-    rows = rows_from_records(games, scenarios, leak_detector_for(run.results.metrics_version))
     weights = bootstrap_counts(rows["scenario_id"].nunique(), b, np.random.default_rng(DEFAULT_SEED))
     return run_diagnostics(rows, [agent], weights, games, scenarios).get(agent, {})
 
@@ -590,6 +621,12 @@ def _setting_value(value: Any) -> str:
 def _short(value: Any, limit: int = 300) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _parts(e, digits: int = 3) -> tuple[str, str]:
+    """An estimate as (mean, interval) text, for a template to lay out."""
+    mean, _, interval = format_estimate(e, "full", digits).partition(" ")
+    return mean, interval
 
 
 def _fmt(e, digits: int = 3) -> str:

@@ -5,7 +5,6 @@ Every number is recomputed from the per-game records of the given runs.
 
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from .display import (
 from .errors import ResultsError
 from .results import Run, Statistics, TaskSetRef, load_run
 from .storage import write_atomic
+from .templates import render
 
 
 @dataclass
@@ -201,47 +201,35 @@ def to_markdown(rep: Report, images: dict[str, str] | None = None) -> str:
 
 
 def to_html(rep: Report, images: dict[str, str] | None = None) -> str:
-    """A self-contained page: the markdown tables as HTML tables, every string escaped."""
+    """A self-contained page from ``templates/report.html`` (Jinja2, every value escaped)."""
     st = rep.statistics
-    e = html.escape
     rows = []
     for a in st.ranked():
         r = st.agents[a]
         lo, hi = r.rank_interval
-        cells = "".join(f"<td>{e(_est(r.get(m.key), m.key))}</td>" for m in SCORED)
-        rows.append(f"<tr><td>{r.rank}</td><td>{lo}-{hi}</td><td>{e(a)}</td><td>{r.games}</td>{cells}</tr>")
-    head = "".join(f'<th title="{e(m.definition)}">{e(m.label)}</th>' for m in SCORED)
-    diag = "".join(
-        f"<tr><td>{e(a)}</td><td>{e(label)}</td><td>{e(est)}</td><td>{e(why)}</td></tr>"
-        for a, rows_ in _diagnostics(rep).items()
-        for label, est, why in rows_
+        cells = [_est(r.get(m.key), m.key) for m in SCORED]
+        rows.append({"rank": r.rank, "low": lo, "high": hi, "agent": a, "games": r.games, "cells": cells})
+    return render(
+        "report.html",
+        task_set=rep.task_set.name,
+        split=rep.task_set.split,
+        scenarios=st.scenarios,
+        replicates=st.settings["bootstrap_replicates"],
+        partial=rep.partial,
+        metrics=SCORED,
+        rows=rows,
+        pairs=[
+            {"a": p.a, "b": p.b, "diff": format_diff(p), "p": p.p, "p_holm": p.p_holm}
+            for p in sorted(st.pairs, key=lambda p: p.p_holm)
+        ],  # fmt: skip
+        diagnostics=[
+            {"agent": a, "label": label, "estimate": est, "why": why}
+            for a, rows_ in _diagnostics(rep).items()
+            for label, est, why in rows_
+        ],  # fmt: skip
+        power=power_line(st),
+        images=list((images or {}).items()),
     )
-    pairs = "".join(
-        f"<tr><td>{e(p.a)}</td><td>{e(p.b)}</td><td>{e(format_diff(p))}</td>"
-        f"<td>{p.p:.4f}</td><td>{p.p_holm:.4f}</td></tr>"
-        for p in sorted(st.pairs, key=lambda p: p.p_holm)
-    )
-    imgs = "".join(
-        f'<figure><img src="{e(path)}" alt="{e(name)}"><figcaption>{e(name)}</figcaption></figure>'
-        for name, path in (images or {}).items()
-    )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>arena-bench report</title>
-<style>body{{font-family:system-ui,sans-serif;margin:2em;max-width:1200px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}img{{max-width:100%}}</style></head><body>
-<h1>arena-bench report: {e(rep.task_set.name)} / {e(rep.task_set.split)}</h1>
-<p>{st.scenarios} scenarios; 95% percentile cluster-bootstrap intervals (B = {st.settings["bootstrap_replicates"]}).
-{"<strong>Partial split.</strong>" if rep.partial else ""}</p>
-<table><thead><tr><th>rank</th><th>rank CI</th><th>agent</th><th>games</th>{head}</tr></thead>
-<tbody>{"".join(rows)}</tbody></table>
-<h2>Paired comparisons (Arena Score)</h2>
-<table><thead><tr><th>A</th><th>B</th><th>A - B [95% CI]</th><th>p</th><th>p (Holm)</th></tr></thead>
-<tbody>{pairs}</tbody></table>
-{"<h2>Diagnostics</h2><table><thead><tr><th>agent</th><th>diagnostic</th><th>estimate [95% CI]</th><th>what it means</th></tr></thead><tbody>" + diag + "</tbody></table>" if diag else ""}
-<h2>Power</h2><p>{e(power_line(st))}</p>
-{imgs}
-</body></html>
-"""
 
 
 # --- plots ------------------------------------------------------------------------------------

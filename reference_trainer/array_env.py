@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from arena_bench.arrays.batch import ArrayGames, GameSpec, ScenarioTable
-from arena_bench.arrays.strategies import PolicyInputs, strategy_for
+from arena_bench.arrays.registry import strategy_for
+from arena_bench.arrays.strategies import PolicyInputs
 from arena_bench.core.protocol import END_ACCEPTED, MAX_TURNS, NONE, PROPOSE
 from arena_bench.core.scenario import MAX_ISSUES, Scenario
 

@@ -333,7 +333,7 @@ def test_a_shared_scenario_table_plays_as_the_batchs_own_and_refuses_foreign_sce
     import dataclasses
 
     from arena_bench.arrays.batch import ArrayGames, GameSpec, ScenarioTable
-    from arena_bench.arrays.strategies import strategy_for
+    from arena_bench.arrays.registry import strategy_for
 
     pool = TS.load("dev")[:40]
     table = ScenarioTable(pool[::-1])  # other rows, other padding than the batch's own

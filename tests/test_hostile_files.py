@@ -280,3 +280,30 @@ def test_an_unchanged_run_is_not_replayed_again_and_a_changed_one_is(real_run, t
     g = _edit(folder, _first_deal(folder), lambda g: g["outcome"].update(turns=g["outcome"]["turns"] + 1))
     reasons, _ = verify_run(folder, expected, cache=cache)
     assert any(g["game_id"] in r and "turns" in r for r in reasons)
+
+
+def test_a_rebuild_with_nothing_new_is_the_site_as_it_is_and_a_new_file_rebuilds(
+    real_run, tmp_path, monkeypatch
+):
+    """The site keeps a key of everything it was built from; an equal key returns at once, any new or
+    changed input file (or --no-cache: ``cache=None``) builds again."""
+    import arena_bench.leaderboard as leaderboard
+
+    folder = tmp_path / "results" / "submissions" / "a" / "run"
+    shutil.copytree(real_run, folder)
+    site, cache, expected = tmp_path / "site", tmp_path / "cache", expected_for("negotiation-v1", "lite")
+    first = build(tmp_path / "results", site, expected, b=50, cache=cache)
+    assert "up_to_date" not in first and (site / leaderboard.BUILD_STAMP).is_file()
+
+    def no_collect(*a, **k):
+        raise AssertionError("read the runs although nothing changed")
+
+    monkeypatch.setattr(leaderboard, "collect", no_collect)
+    again = build(tmp_path / "results", site, expected, b=50, cache=cache)
+    assert again["up_to_date"] and [e["model"] for e in again["entries"]] == [
+        e["model"] for e in first["entries"]
+    ]
+    monkeypatch.undo()
+    (folder / "notes.txt").write_text("a new file in the results folder")
+    assert "up_to_date" not in build(tmp_path / "results", site, expected, b=50, cache=cache)
+    assert "up_to_date" not in build(tmp_path / "results", site, expected, b=50, cache=None)
