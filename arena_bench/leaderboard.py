@@ -8,7 +8,6 @@ strings with textContent only.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import shutil
 from importlib import resources
@@ -501,7 +500,7 @@ def _split_table(
         folder, expected_for(task_set, split, panel), cache=cache
     )  # other splits: their own tables
     if not runs:
-        return f"<h2>Split {html.escape(split)}</h2><p class='note'>no runs</p>", [], refused
+        return render("site_split.html", split=split, rows=[], metrics=[]), [], refused
     rows, agents, owner = _entries_rows(runs)
     stats = evaluate(rows, agents, b=b)
     scenarios = {s.id: s for s in open_task_set(task_set).load(split)}
@@ -536,26 +535,21 @@ def _split_table(
         }
         entries.append(entry)
         _model_page(tmp, entry, run, stats, scenarios, b, samples, split)
-        cells = "".join(f"<td>{_fmt(r.get(c), METRIC_BY_KEY[c].digits)}</td>" for c in HEADLINE)
         body.append(
-            f"<tr><td>{r.rank}</td><td>{r.rank_interval[0]}-{r.rank_interval[1]}</td>"
-            f"<td class='name'><a href='models/{html.escape(entry['page'])}'>{html.escape(agent)}</a></td>{cells}"
-            f"<td>{r.games}</td><td>{wall:,.0f}{'' if known else ' (last session)'}</td>"
-            f"<td>{sessions if known else '2+'}</td><td>{pace}</td></tr>"
+            {
+                "rank": r.rank,
+                "low": r.rank_interval[0],
+                "high": r.rank_interval[1],
+                "page": entry["page"],
+                "agent": agent,
+                "cells": [_parts(r.get(c), METRIC_BY_KEY[c].digits) for c in HEADLINE],
+                "games": r.games,
+                "wall": f"{wall:,.0f}{'' if known else ' (last session)'}",
+                "sessions": sessions if known else "2+",
+                "pace": pace,
+            }
         )
-    head = "".join(
-        f'<th title="{html.escape(METRIC_BY_KEY[c].definition)}">{html.escape(METRIC_BY_KEY[c].label)}</th>'
-        for c in HEADLINE
-    )
-    table = (
-        f"<h2>Split {html.escape(split)}</h2><p class='note'>The same checks and statistics on the {html.escape(split)} "
-        "split, where small local models can play every game on a CPU. Wall time and games per second are reported "
-        "by the run itself (over the sessions its results file records; the pace is its last session's) and are "
-        "not verified.</p>"
-        f"<table class='split' id='split-{html.escape(split)}'><thead><tr><th>Rank</th><th>Rank 95% CI</th><th class='name'>Model</th>"
-        f"{head}<th>Games</th><th title='as the run reported it'>Wall s (reported)</th><th>Sessions</th>"
-        f"<th title='as the run reported it'>Games/s (reported)</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
-    )
+    table = render("site_split.html", split=split, rows=body, metrics=[METRIC_BY_KEY[c] for c in HEADLINE])
     return table, entries, refused
 
 
@@ -593,29 +587,21 @@ def _entry_diagnostics(run: Run, agent: str, scenarios: dict, b: int) -> dict:
 
 
 def _settings_rows(run: Run, agent: str) -> str:
-    """What the submitter chose freely (generation settings, backend): shown, not ranked."""
+    """What the submitter chose freely (generation settings, backend): shown, not ranked. A nested
+    object is one ``key: value`` line each (wrapped, never cut mid-key), so a long backend
+    description cannot stretch the table past the page."""
     chosen = dict(run.config.player_options.get(agent, {}))
     described = run.results.players.get(agent, {})
     for key in ("kind", "prompt_version", "structured_active", "backend"):
         if key in described:
             chosen.setdefault(key, described[key])
-    if not chosen:
-        return "<tr><td class='name'>none (a scripted or shipped agent)</td></tr>"
-    return "".join(
-        f"<tr><td class='name'>{html.escape(str(k))}</td><td class='setting'>{_setting_value(v)}</td></tr>"
+    settings = [
+        {"key": str(k), "text": None if isinstance(v, dict) else _short(v),
+         "lines": [(str(a), _short(b)) for a, b in sorted(v.items(), key=lambda kv: str(kv[0]))]
+         if isinstance(v, dict) else None}
         for k, v in sorted(chosen.items())
-    )
-
-
-def _setting_value(value: Any) -> str:
-    """A setting as markup: a nested object one ``key: value`` line each (wrapped, never cut
-    mid-key), so a long backend description cannot stretch the table past the page."""
-    if isinstance(value, dict):
-        return "".join(
-            f"<div><span class='key'>{html.escape(str(k))}:</span> {html.escape(_short(v))}</div>"
-            for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))
-        )
-    return html.escape(_short(value))
+    ]  # fmt: skip
+    return render("site_settings.html", settings=settings)
 
 
 def _short(value: Any, limit: int = 300) -> str:
@@ -629,13 +615,6 @@ def _parts(e, digits: int = 3) -> tuple[str, str]:
     return mean, interval
 
 
-def _fmt(e, digits: int = 3) -> str:
-    """An estimate as HTML: the shared formatter's mean, then its interval in a muted span."""
-    text = html.escape(format_estimate(e, "full", digits))
-    mean, sep, interval = text.partition(" ")
-    return f"{mean} <span class='ci'>{interval}</span>" if sep else mean
-
-
 def humans_section(files: tuple[Path, ...]) -> str:
     """The "Humans" section: human-human reference rows (``humans rows --json``) and agents compared
     with humans on the same scenarios (``humans compare --json``), each with its source and license."""
@@ -644,70 +623,43 @@ def humans_section(files: tuple[Path, ...]) -> str:
     from .humans import COMPARED, DATASETS, HUMAN_METRICS
     from .results import Estimate
 
-    parts = [
-        "<h2 id='humans'>Humans</h2><p class='note'>Published human-human negotiations imported as task sets "
-        "(<code>arena-bench tasks import-human</code>): the same metrics over the people's dialogues, with 95% "
-        "cluster-bootstrap intervals over scenarios, and agents compared with them on the same scenarios, paired "
-        "by scenario (agent minus humans). Humans negotiated in free text, agents in this benchmark's protocol: the "
-        "comparison is of outcomes, not of process.</p>"
-    ]
+    labels = {"deal": "Deal rate", "pareto": "Pareto-optimal (of deals)", "joint": "Joint points / best"}
+    found = []
     for path in files:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            parts.append(
-                f"<p class='refused'>{html.escape(str(path))}: cannot be read ({html.escape(type(exc).__name__)})</p>"
-            )
+            found.append({"path": str(path), "error": type(exc).__name__})
             continue
-        name = html.escape(str(data.get("task_set", "?")))
         dataset = str(
             data.get("dataset") or str(data.get("task_set", "")).removeprefix("human-").rsplit("-v", 1)[0]
         )
         meta = DATASETS.get(dataset, {})
-        source = (
-            f"{html.escape(meta.get('citation', dataset))}; license {html.escape(meta.get('license', '?'))}"
-            + ("" if meta.get("commercial", True) else " (non-commercial)")
+        source = f"{meta.get('citation', dataset)}; license {meta.get('license', '?')}" + (
+            "" if meta.get("commercial", True) else " (non-commercial)"
         )
+        reference = comparisons = None
         if "splits" in data:
-            head = "".join(
-                f"<th title='{html.escape(why)}'>{html.escape(label)}</th>" for _, label, why in HUMAN_METRICS
-            )
-            body = ""
-            for split, row in data["splits"].items():
-                cells = "".join(
-                    f"<td>{_fmt(Estimate.from_dict(row['metrics'][k]))}</td>" for k, _, _ in HUMAN_METRICS
-                )
-                body += (
-                    f"<tr><td class='name'>humans, {html.escape(split)}</td><td>{int(row['dialogues'])}</td>"
-                    f"<td>{int(row['scenarios'])}</td>{cells}</tr>"
-                )
-            parts.append(
-                f"<h3>{name}: human-human reference rows</h3><p class='note'>{source}</p>"
-                f"<table class='humans split' id='humans-{name}'><thead><tr><th class='name'>Rows</th><th>Dialogues</th>"
-                f"<th>Scenarios</th>{head}</tr></thead><tbody>{body}</tbody></table>"
-            )
+            reference = [
+                {"split": split, "dialogues": int(row["dialogues"]), "scenarios": int(row["scenarios"]),
+                 "cells": [_parts(Estimate.from_dict(row["metrics"][k])) for k, _, _ in HUMAN_METRICS]}
+                for split, row in data["splits"].items()
+            ]  # fmt: skip
         if "comparisons" in data:
-            labels = {
-                "deal": "Deal rate",
-                "pareto": "Pareto-optimal (of deals)",
-                "joint": "Joint points / best",
-            }
-            head = "".join(f"<th>{labels[k]}: agent - humans</th>" for k in COMPARED)
-            body = ""
-            for c in data["comparisons"]:
-                for which, row in c["rows"].items():
-                    cells = "".join(
-                        f"<td>{_fmt(Estimate.from_dict(row['difference'][k]))}</td>" for k in COMPARED
-                    )
-                    subset = " (subset)" if c.get("partial") else ""
-                    body += (
-                        f"<tr><td class='name'>{html.escape(c['agent'])}{subset}</td><td class='name'>{html.escape(which)}</td>"
-                        f"<td>{int(row['scenarios'])}</td><td>{int(row['games'])}</td>{cells}</tr>"
-                    )
-            parts.append(
-                f"<h3>{name}, split {html.escape(str(data.get('split', '')))}: agents against humans</h3>"
-                f"<p class='note'>{source}. A row marked subset played the first scenarios of the split only.</p>"
-                f"<table class='humans split'><thead><tr><th class='name'>Agent</th><th class='name'>Which games</th>"
-                f"<th>Scenarios</th><th>Games</th>{head}</tr></thead><tbody>{body}</tbody></table>"
-            )
-    return "".join(parts)
+            comparisons = [
+                {"agent": c["agent"], "subset": bool(c.get("partial")), "which": which,
+                 "scenarios": int(row["scenarios"]), "games": int(row["games"]),
+                 "cells": [_parts(Estimate.from_dict(row["difference"][k])) for k in COMPARED]}
+                for c in data["comparisons"]
+                for which, row in c["rows"].items()
+            ]  # fmt: skip
+        found.append(
+            {"error": None, "name": str(data.get("task_set", "?")), "split": str(data.get("split", "")),
+             "source": source, "reference": reference, "comparisons": comparisons}
+        )  # fmt: skip
+    return render(
+        "site_humans.html",
+        files=found,
+        reference_columns=[(label, why) for _, label, why in HUMAN_METRICS],
+        compared_columns=[labels[k] for k in COMPARED],
+    )

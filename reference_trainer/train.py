@@ -223,12 +223,16 @@ def behaviour_cloning(
 # --- rollouts -----------------------------------------------------------------------------------
 
 
-def terminal_reward(env: BatchedEnv, learner_role: np.ndarray, cfg: TrainConfig) -> np.ndarray:
+def learner_reward(env: BatchedEnv, learner_role: np.ndarray, cfg: TrainConfig) -> np.ndarray:
     s = env.shares()
     k = np.arange(env.n)
-    welfare = env.welfare() if cfg.reward == "arena" else None
     return reward.terminal_reward(
-        cfg.reward, s[k, learner_role], s[k, 1 - learner_role], env.deal, welfare, cfg.below_batna_penalty
+        cfg.reward,
+        s[k, learner_role],
+        s[k, 1 - learner_role],
+        env.deal,
+        env.welfare(),
+        cfg.below_batna_penalty,
     )
 
 
@@ -358,7 +362,7 @@ def rollout(
                 if kind[k] == PROPOSE:
                     offers[k, : len(reply.action.offer)] = reply.action.offer
         env.step(live, kind[live], offers[live])
-    final = terminal_reward(env, learner, cfg)
+    final = learner_reward(env, learner, cfg)
     return {"env": env, "learner": learner, "steps": steps, "reward": final, "opponents": opp_choice}
 
 

@@ -117,7 +117,8 @@ def test_rl_terminal_reward_is_the_array_trainers():
     pytest.importorskip("torch")
     from types import SimpleNamespace as NS
 
-    from reference_trainer.lm.rl import RLConfig, terminal_reward
+    from reference_trainer.lm.rl import RLConfig
+    from reference_trainer.lm.rl import game_reward as terminal_reward
 
     def game(deal, a, b, welfare=0.0):
         return NS(deal=deal, welfare=welfare, sides=(NS(value=a), NS(value=b)))

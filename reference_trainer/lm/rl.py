@@ -200,7 +200,7 @@ def table_potential(scenario: Scenario, best: np.ndarray, offer) -> float:
     return float(nash_potential(u, b, best))
 
 
-def terminal_reward(metrics, role: int, cfg: RLConfig) -> float:
+def game_reward(metrics, role: int, cfg: RLConfig) -> float:
     """The array trainer's reward (``reward.terminal_reward``) for one game, from arena_bench's metrics."""
     own, other = metrics.sides[role].value, metrics.sides[1 - role].value
     r = reward_of(cfg.reward, [own], [other], [metrics.deal], [metrics.welfare], cfg.below_batna_penalty)
@@ -289,7 +289,7 @@ def play_iteration(it: int, cfg: RLConfig, sampler: Sampler, scenarios, analyses
         else:
             agents[1 - role] = scripted[opponent].new_agent(1 - role, seed + 1)
         state, logs, metrics = await play_game(s, analyses[k], tuple(agents), first, max_turns=cfg.max_turns)
-        reward = terminal_reward(metrics, role, cfg)
+        reward = game_reward(metrics, role, cfg)
         turns = sorted({c.turn for c in tape.tape})
         rets = turn_returns(turns, agents[role].potentials, reward, cfg)
         side = metrics.sides[role]
