@@ -231,26 +231,25 @@ def _page(template: str, title: str, data: dict[str, Any], depth: int = 0, **con
 BUILD_STAMP = ".build-key.json"
 
 
-def build_key(results_folder: Path, expected: Expected, *options: Any) -> str:
-    """A hash of everything a site is built from: every input file's bytes, the options, the task
-    set, and the builder's own source (a new arena-bench rebuilds). Equal keys: the same site."""
+def build_key(expected: Expected, task_set: str, sources: list[Path], options: dict[str, Any]) -> str:
+    """A hash of everything a site is built from: every file under SOURCES (folders or files), the
+    OPTIONS, the task set, and the builder's own source (a new arena-bench rebuilds). Equal keys: the
+    same site."""
     from . import __version__
     from .tasks import open_task_set
     from .verify import VERIFIER_VERSION
 
-    h = hashlib.sha256(json.dumps([__version__, VERIFIER_VERSION, repr(expected), repr(options)]).encode())
-    h.update(open_task_set(options[1]).hash.encode())
+    h = hashlib.sha256(
+        json.dumps([__version__, VERIFIER_VERSION, repr(expected), task_set, options], default=str).encode()
+    )
+    h.update(open_task_set(task_set).hash.encode())
     package = Path(__file__).resolve().parent
     inputs = [
         (package, p)
         for p in sorted(package.rglob("*"))
         if p.suffix in (".py", ".js", ".css", ".html", ".json")
     ]
-    for folder in [
-        Path(results_folder),
-        *[Path(p) for p in options[-1]],
-        *([Path(options[3])] if options[3] else []),
-    ]:
+    for folder in map(Path, sources):
         files = [folder] if folder.is_file() else sorted(p for p in folder.rglob("*") if p.is_file())
         inputs += [(folder, p) for p in files]
     for base, path in inputs:
@@ -278,7 +277,9 @@ def build(
     out = Path(out)
     key = None
     if cache is not None:  # nothing new since the site in OUT was built: it is up to date as it is
-        key = build_key(results_folder, expected, b, task_set, samples, heldout, tuple(extra_splits), humans)
+        sources = [results_folder, *humans, *([heldout] if heldout else [])]
+        options = {"b": b, "samples": samples, "extra_splits": list(extra_splits)}
+        key = build_key(expected, task_set, sources, options)
         stamp = out / BUILD_STAMP
         if stamp.is_file():
             try:
@@ -415,6 +416,7 @@ def build(
     if key is not None:
         (tmp / BUILD_STAMP).write_text(json.dumps({"key": key, "summary": summary}, default=str))
     tmp.rename(out)
+    _RUN_ROWS.clear()  # the memo serves one build: let its runs' games go
     return summary
 
 
@@ -553,8 +555,8 @@ def _split_table(
     return table, entries, refused
 
 
-# the rows of the last runs whose pages were built: a round robin's every entry reads the same run,
-# and its rows (every metric of every game) were computed once per page before
+# the rows of the runs whose pages this build is writing: a round robin's every entry reads the same
+# run, whose rows (every metric of every game) would otherwise be computed once per page
 _RUN_ROWS: list[tuple[Run, dict, list[GameRecord], pd.DataFrame]] = []
 
 

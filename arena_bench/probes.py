@@ -37,7 +37,6 @@ What do you believe about the {other}'s interests so far? Reply with one JSON ob
 {{"ranking": "<the {n} issues, each once, from most to least important to the {other}, joined by ' > '>", "preferred": {{for each issue, the option the {other} likes best}}, "batna_share": <the {other}'s no-deal value as a share of its best possible deal, from 0 to 1>}}
 Issues: {issues}.""",
 }
-PROBE_TEMPLATE = PROBE_TEMPLATES[PROBE_VERSION]
 MAX_ENUMERATED = 720  # six issues: every ranking is listed in the schema; more would bloat it
 
 

@@ -40,19 +40,21 @@ TS = open_task_set("negotiation-v1")
 
 
 class Timers:
-    """Time spent in the array engine's three steps during a run (playing, building the records,
-    storing them), by wrapping the functions the runner calls."""
+    """Seconds spent in functions during a run, by wrapping them: by default the array engine's three
+    steps (playing, building the records, storing them); or PATCHES, (owner, name, label) each."""
 
-    def __init__(self):
-        import arena_bench.arrays.batch as batch
-        import arena_bench.arrays.records as records
+    def __init__(self, patches: list[tuple[object, str, str]] | None = None):
+        if patches is None:
+            import arena_bench.arrays.batch as batch
+            import arena_bench.arrays.records as records
 
-        self.seconds = {"play": 0.0, "records": 0.0, "store": 0.0}
-        self._patched = [
-            (batch, "play_batch", "play"),
-            (records, "game_records", "records"),
-            (GameStore, "append_many", "store"),
-        ]
+            patches = [
+                (batch, "play_batch", "play"),
+                (records, "game_records", "records"),
+                (GameStore, "append_many", "store"),
+            ]
+        self.seconds = {label: 0.0 for _, _, label in patches}
+        self._patched = patches
         self._saved = []
 
     def __enter__(self):
@@ -63,6 +65,17 @@ class Timers:
         return self
 
     def _timed(self, f, label):
+        if asyncio.iscoroutinefunction(f):  # the runner: time the games, not the coroutine's creation
+
+            async def waited(*args, **kwargs):
+                t = time.perf_counter()
+                try:
+                    return await f(*args, **kwargs)
+                finally:
+                    self.seconds[label] += time.perf_counter() - t
+
+            return waited
+
         def wrapper(*args, **kwargs):
             t = time.perf_counter()
             try:
@@ -95,44 +108,15 @@ def end_to_end_parts(split: str, folder: Path) -> dict[str, float]:
     import arena_bench.report as report
     from arena_bench.evaluation import run_with_report, tournament_config
 
-    seconds = {"play": 0.0, "results": 0.0, "report": 0.0}
-    saved = [(evaluation, "run_cells", "play"), (evaluation, "build_results", "results"),
-             (report, "write_report", "report")]  # fmt: skip
-    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in saved]
-
-    def timed(f, label):
-        if asyncio.iscoroutinefunction(f):  # the runner: time the games, not the coroutine's creation
-
-            async def waited(*args, **kwargs):
-                t = time.perf_counter()
-                try:
-                    return await f(*args, **kwargs)
-                finally:
-                    seconds[label] += time.perf_counter() - t
-
-            return waited
-
-        def wrapper(*args, **kwargs):
-            t = time.perf_counter()
-            try:
-                return f(*args, **kwargs)
-            finally:
-                seconds[label] += time.perf_counter() - t
-
-        return wrapper
-
-    for (owner, name, label), (_, _, f) in zip(saved, originals):
-        setattr(owner, name, timed(f, label))
-    try:
+    patches = [(evaluation, "run_cells", "play"), (evaluation, "build_results", "results"),
+               (report, "write_report", "report")]  # fmt: skip
+    with Timers(patches) as timers:
         t = time.perf_counter()
         run_with_report(
             tournament_config("panel-v1", split=split, engine="array"), folder / "parts", progress=False
         )
-        seconds["total"] = time.perf_counter() - t
-    finally:
-        for owner, name, f in originals:
-            setattr(owner, name, f)
-    return seconds
+        timers.seconds["total"] = time.perf_counter() - t
+    return timers.seconds
 
 
 def round_robin(split: str, engine: str, folder: Path, limit: int | None) -> tuple[int, float, list[str]]:

@@ -272,8 +272,8 @@ def _about_other(sentence: str, at: int) -> bool:
 
 
 def sentence_relations(sentence: str, scenario: Scenario) -> set[tuple[int, int]]:
-    """The relations (above, below) one sentence states about its sender's issues; REST stands for
-    every issue the sentence does not name."""
+    """The relations (above, below) one sentence states about its sender's issues, "the rest"
+    spelled out as every issue the sentence does not name."""
     mentions = _mentions(sentence, scenario)
     issues = [m for m in mentions if m[2] != REST]
     if not issues:
@@ -369,7 +369,7 @@ def sentence_relations(sentence: str, scenario: Scenario) -> set[tuple[int, int]
             near = min((x for x in issues if x[2] in named), key=lambda x: abs(x[0] - m.end()))
             rel.add((REST, near[2]))
         break
-    return rel
+    return expand(rel, {x[2] for x in issues}, len(scenario.issues))
 
 
 def expand(relations: set[tuple[int, int]], named: set[int], n: int) -> set[tuple[int, int]]:
@@ -390,9 +390,7 @@ def priority_relations(message: str, scenario: Scenario, blanked: str | None = N
     text = _blank(message.lower(), _option_pattern(scenario)) if blanked is None else blanked
     for sentence in re.split(r"[.!?;\n]+|\s[-\u2013\u2014]\s", text.replace("\u2019", "'")):
         if sentence.strip() and _TRIGGER.search(sentence):
-            rel = sentence_relations(sentence, scenario)
-            named = {k for _, _, k in _mentions(sentence, scenario) if k != REST}
-            out |= expand(rel, named, len(scenario.issues))
+            out |= sentence_relations(sentence, scenario)
     return out
 
 
