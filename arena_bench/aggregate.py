@@ -83,12 +83,20 @@ def entry_rows(runs: Iterable[Run]) -> tuple[pd.DataFrame, list[str]]:
     """
     frames, agents = [], []
     for run in runs:
-        rows = rows_from_records(run.games)
-        for agent in run.evaluated_agents():
-            if agent not in agents:
-                agents.append(agent)
-                frames.append(rows[rows["agent"] == agent])
+        mine = [a for a in run.evaluated_agents() if a not in agents]
+        if mine:
+            rows = rows_from_records(run.games)
+            agents += mine
+            frames += [rows[rows["agent"] == agent] for agent in mine]
     return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()), agents
+
+
+def entry_agents(runs: Iterable[Run]) -> list[str]:
+    """The agents ``entry_rows`` would score, in its order, without building any rows."""
+    agents: list[str] = []
+    for run in runs:
+        agents += [a for a in run.evaluated_agents() if a not in agents]
+    return agents
 
 
 def _grouped(

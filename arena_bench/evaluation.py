@@ -23,11 +23,11 @@ from .core.metrics import METRICS_VERSION
 from .core.protocol import PROTOCOL_VERSION
 from .core.stats import bootstrap_counts
 from .errors import ArenaBenchError, ConfigError, RunError
-from .planning import page_slug, plan, run_dir_for, slug
+from .planning import Plan, page_slug, plan, run_dir_for, slug
 from .players import make_player
 from .provenance import environment, git_hash
 from .results import Counts, Run, RunResults, TaskSetRef, usage_by_player
-from .runner import GameStore, RunStats, run_cells
+from .runner import GameStore, RunStats, run_plan
 from .storage import write_atomic
 from .tasks import open_task_set
 
@@ -118,7 +118,7 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
     """Play every planned game that is not stored yet, then write the results; returns the run
     with its games and statistics in memory (nothing is read back)."""
     planned = plan(config)
-    ts, scenarios, cells, specs = planned.task_set, planned.scenarios, planned.cells, planned.specs
+    ts, specs = planned.task_set, planned.specs
     run_dir = run_dir_for(config, output_path, ts.hash)
     games_path = run_dir / "games.jsonl"
     if games_path.exists() and not resume:
@@ -161,25 +161,7 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
             print(
                 f"note: {reason}; moved to games.rejected.jsonl, that game is played again", file=sys.stderr
             )
-        stats = asyncio.run(
-            run_cells(
-                cells,
-                {s.id: s for s in scenarios},
-                players,
-                store,
-                task_set=ts.full_name,
-                task_hash=ts.hash,
-                split=config.split,
-                salt=config.salt,
-                max_turns=config.max_turns,
-                max_repairs=config.max_repairs,
-                max_concurrency=config.max_concurrency,
-                progress=progress,
-                messages=config.messages == "on",
-                probe=config.probe,
-                engine=config.engine,
-            )
-        )
+        stats = asyncio.run(run_plan(planned, players, store, progress))
     finally:
         store.close()
         if budgets:
@@ -190,7 +172,7 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
             close = getattr(p, "close", None)
             if close:
                 close()
-    results = build_results(config, ts, stats, players, store.records, _previous_counts(run_dir, stats))
+    results = build_results(planned, stats, players, store.records, _previous_counts(run_dir, stats))
     try:
         results.save(run_dir)
     except OSError as exc:  # a full disk: the games are safe in games.jsonl; --resume writes this again
@@ -267,8 +249,9 @@ def _previous_counts(run_dir: Path, stats: RunStats) -> Counts | None:
 
 
 def build_results(
-    config: RunConfig, ts, stats: RunStats, players: dict[str, Any], records, previous: Counts | None = None
+    planned: Plan, stats: RunStats, players: dict[str, Any], records, previous: Counts | None = None
 ) -> RunResults:
+    config, ts = planned.config, planned.task_set
     results = RunResults(
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         arena_bench_version=__version__,
@@ -306,7 +289,7 @@ def build_results(
         usage=usage_by_player(records),
     )
     if records:
-        scenarios = {s.id: s for s in ts.load(config.split)}
+        scenarios = {s.id: s for s in planned.scenarios}
         rows = rows_from_records(records, scenarios)
         agents = config.evaluated_agents(rows["agent"].unique())
         # one bootstrap draw over the scenarios, shared by the model's table and the panel's side

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .aggregate import entry_rows, evaluate
+from .aggregate import entry_agents, entry_rows, evaluate
 from .core.analysis import analyse
 from .core.metrics import METRIC_BY_KEY, METRICS
 from .core.records import GameRecord
@@ -68,7 +68,7 @@ def build(runs: list[Run | Path], b: int = 2000, seed: int | None = None, recomp
     its own games."""
     runs = combine([r if isinstance(r, Run) else load_run(r) for r in runs])
     seed = DEFAULT_SEED if seed is None else seed
-    rows, agents = entry_rows(runs)
+    agents = entry_agents(runs)
     stored = runs[0].results.statistics if len(runs) == 1 else None
     reuse = (
         stored is not None
@@ -77,7 +77,8 @@ def build(runs: list[Run | Path], b: int = 2000, seed: int | None = None, recomp
         and stored.settings.get("bootstrap_seed") == seed
         and list(stored.agents) == agents
     )
-    stats = stored if reuse else evaluate(rows, agents, b=b, seed=seed)
+    # the rows (a pass over every game) only when the statistics are computed here
+    stats = stored if reuse else evaluate(entry_rows(runs)[0], agents, b=b, seed=seed)
     return Report(
         runs,
         runs[0].results.task_set,

@@ -35,7 +35,7 @@ from .core.records import (
 from .core.scenario import Scenario
 from .errors import ResultsError, RunError, StopRun, StoreLost
 from .game import TurnLog, play_game
-from .planning import Cell, agent_seed, cell_seed, game_id
+from .planning import Cell, Plan, agent_seed, cell_seed, game_id
 from .storage import append_line_durably, write_atomic
 
 # --- the store --------------------------------------------------------------------------
@@ -313,6 +313,31 @@ class RunStats:
 
 
 ProgressFactory = Callable[[int, int], Any]
+
+
+async def run_plan(
+    plan: Plan, players: dict[str, Player], store: GameStore, progress: bool = True
+) -> RunStats:
+    """Play every game of PLAN not already in ``store``, with the plan's own settings (the only way a
+    run's settings reach the runner: nothing is copied out of the config on the way)."""
+    config = plan.config
+    return await run_cells(
+        plan.cells,
+        {s.id: s for s in plan.scenarios},
+        players,
+        store,
+        task_set=plan.task_set.full_name,
+        task_hash=plan.task_set.hash,
+        split=config.split,
+        salt=config.salt,
+        max_turns=config.max_turns,
+        max_repairs=config.max_repairs,
+        max_concurrency=config.max_concurrency,
+        progress=progress,
+        messages=config.messages == "on",
+        probe=config.probe,
+        engine=config.engine,
+    )
 
 
 async def run_cells(

@@ -108,7 +108,7 @@ def end_to_end_parts(split: str, folder: Path) -> dict[str, float]:
     import arena_bench.report as report
     from arena_bench.evaluation import run_with_report, tournament_config
 
-    patches = [(evaluation, "run_cells", "play"), (evaluation, "build_results", "results"),
+    patches = [(evaluation, "run_plan", "play"), (evaluation, "build_results", "results"),
                (report, "write_report", "report")]  # fmt: skip
     with Timers(patches) as timers:
         t = time.perf_counter()

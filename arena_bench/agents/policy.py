@@ -165,17 +165,27 @@ def forward(
     issue_mask: np.ndarray,
     opt_mask: np.ndarray,
     can_accept: np.ndarray,
+    rowwise: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(action-type logits (N, 3), option logits (N, I, O)), illegal choices at -1e9.
 
-    Must match ``reference_trainer.policy.ActorCritic.actor`` layer for layer.
+    Must match ``reference_trainer.policy.ActorCritic.actor`` layer for layer. ``rowwise``: shape
+    every product of a batch as in a batch of one, so that BLAS takes the same kernel as for one game
+    (gemv for a row, gemm for a game's issues) and each row's logits are a one-game call's to the bit
+    (the array engine plays the reference agent's games exactly so).
     """
     h = relu(tokens @ params["tok1.w"] + params["tok1.b"])
     h = relu(h @ params["tok2.w"] + params["tok2.b"])  # (N, I, H)
     m = issue_mask[:, :, None]
     pooled = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
-    ctx = relu(np.concatenate([pooled, glob], axis=1) @ params["ctx.w"] + params["ctx.b"])  # (N, H)
-    type_logits = ctx @ params["kind.w"] + params["kind.b"]
+    x = np.concatenate([pooled, glob], axis=1)
+    if rowwise:
+        ctx_rows = relu(x[:, None, :] @ params["ctx.w"] + params["ctx.b"])  # (N, 1, H)
+        type_logits = (ctx_rows @ params["kind.w"] + params["kind.b"])[:, 0, :]
+        ctx = ctx_rows[:, 0, :]
+    else:
+        ctx = relu(x @ params["ctx.w"] + params["ctx.b"])  # (N, H)
+        type_logits = ctx @ params["kind.w"] + params["kind.b"]
     type_logits = np.where(
         np.stack(
             [

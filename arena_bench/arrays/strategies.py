@@ -372,7 +372,7 @@ class Policy(Strategy):
     def decide(self, t, g, s):
         tokens, glob, can, issue_mask, opt_mask = self.inputs.features(t, g, s)
         allowed = P.accept_allowed(can, glob, self.guard)
-        tl, ol = forward_rowwise(self.file.params, tokens, glob, issue_mask, opt_mask, allowed)
+        tl, ol = P.forward(self.file.params, tokens, glob, issue_mask, opt_mask, allowed, rowwise=True)
         n = len(s)
         if self.greedy:
             kind, options = tl.argmax(axis=-1), ol.argmax(axis=-1)
@@ -405,23 +405,3 @@ def _pad(a: np.ndarray, fill: float) -> np.ndarray:
     return out
 
 
-def forward_rowwise(params, tokens, glob, issue_mask, opt_mask, can_accept):
-    """``policy.forward`` for a batch, with every product shaped as in a batch of one, so that
-    BLAS takes the same kernel (gemv for one row, gemm for a game's issues) and the logits are
-    the reference agent's to the bit."""
-    relu = P.relu
-    h = relu(tokens @ params["tok1.w"] + params["tok1.b"])
-    h = relu(h @ params["tok2.w"] + params["tok2.b"])
-    m = issue_mask[:, :, None]
-    pooled = (h * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1.0)
-    x = np.concatenate([pooled, glob], axis=1)[:, None, :]
-    ctx = relu(x @ params["ctx.w"] + params["ctx.b"])  # (N, 1, H)
-    type_logits = (ctx @ params["kind.w"] + params["kind.b"])[:, 0, :]
-    allowed = np.stack(
-        [np.ones_like(can_accept, bool), can_accept.astype(bool), np.ones_like(can_accept, bool)], 1
-    )
-    type_logits = np.where(allowed, type_logits, -1e9)
-    joint = np.concatenate([h, np.broadcast_to(ctx, h.shape)], axis=2)
-    opt_logits = relu(joint @ params["opt1.w"] + params["opt1.b"]) @ params["opt2.w"] + params["opt2.b"]
-    opt_logits = np.where(opt_mask > 0, opt_logits, -1e9)
-    return type_logits, opt_logits
