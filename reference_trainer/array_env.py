@@ -1,6 +1,6 @@
 """The training environment on arena_bench's array engine (``engine: "array"`` in a config).
 
-Same interface as :class:`reference_trainer.env.BatchedEnv` where the trainer uses it, but the
+Same interface as :class:`reference_trainer.reference_env.BatchedEnv` where the trainer uses it, but the
 state is an :class:`arena_bench.arrays.ArrayGames` and the scripted opponents are its array
 strategies, so a rollout has no per-game Python: the opponents of a whole batch move in a few
 array operations. The learner's features are the ones the exported policy sees in evaluation
@@ -10,19 +10,58 @@ array operations. The learner's features are the ones the exported policy sees i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from arena_bench.agents.policy import pad_brief
 from arena_bench.arrays.batch import ArrayGames, GameSpec, ScenarioTable
 from arena_bench.arrays.registry import strategy_for
 from arena_bench.arrays.strategies import PolicyInputs
+from arena_bench.core.analysis import analyse
+from arena_bench.core.metrics import value_shares, welfare_array
 from arena_bench.core.protocol import END_ACCEPTED, MAX_TURNS, NONE, PROPOSE
-from arena_bench.core.scenario import MAX_ISSUES, Scenario
+from arena_bench.core.scenario import MAX_ISSUES, MAX_OPTIONS, Scenario
 
-from .env import BatchedEnv, ScenarioArrays, scenario_arrays
 from .reward import nash_potential
 
-# the trainer's action codes are the engine's
+
+@dataclass
+class ScenarioArrays:
+    """Padded per-scenario constants for a batch: index 0/1 is the role."""
+
+    points: np.ndarray  # (N, 2, I, O)
+    weights: np.ndarray  # (N, 2, I)
+    opt_mask: np.ndarray  # (N, I, O)
+    issue_mask: np.ndarray  # (N, I)
+    batna: np.ndarray  # (N, 2)
+    best: np.ndarray  # (N, 2)
+    nash_product: np.ndarray  # (N,) max of (u_A - b_A)(u_B - b_B); 0 without a ZOPA
+    zopa: np.ndarray  # (N,)
+
+    def take(self, rows: np.ndarray) -> ScenarioArrays:
+        """These rows (games), in this order."""
+        return ScenarioArrays(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
+
+def scenario_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
+    n = len(scenarios)
+    points = np.zeros((n, 2, MAX_ISSUES, MAX_OPTIONS))
+    weights = np.zeros((n, 2, MAX_ISSUES))
+    opt_mask = np.zeros((n, MAX_ISSUES, MAX_OPTIONS))
+    issue_mask = np.zeros((n, MAX_ISSUES))
+    batna, best, nash, zopa = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n), np.zeros(n, dtype=bool)
+    for k, s in enumerate(scenarios):
+        a = analyse(s)
+        for r, role in enumerate(s.roles):
+            points[k, r], weights[k, r], opt_mask[k], issue_mask[k] = pad_brief(
+                role.weights, role.values, s.shape
+            )
+            batna[k, r] = role.batna
+        best[k] = a.best
+        nash[k] = a.nash_product if a.zopa else 0.0
+        zopa[k] = a.zopa
+    return ScenarioArrays(points, weights, opt_mask, issue_mask, batna, best, nash, zopa)
 
 
 class ArrayEnv:
@@ -133,9 +172,13 @@ class ArrayEnv:
         u = np.stack([G.U[G.sc, r, agreed] for r in (0, 1)], axis=1)
         return np.where(self.deal[:, None], u, self.s.batna)
 
-    # the same formulas as the batched environment's, over this environment's utilities
-    shares = BatchedEnv.shares
-    welfare = BatchedEnv.welfare
+    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
+        """(N, 2) Value shares S_i of the outcomes (0 without a deal): core.metrics' array form."""
+        return value_shares(self.utilities() if u is None else u, self.s.batna, self.s.best, self.deal)
+
+    def welfare(self) -> np.ndarray:
+        """(N,) the Welfare metric N of the outcomes: core.metrics' array form."""
+        return welfare_array(self.s.zopa, self.deal, self.utilities(), self.s.batna, self.s.nash_product)
 
     def table_potential(self) -> np.ndarray:
         G = self.games
@@ -260,8 +303,13 @@ class BucketedArrayEnv:
     def table_potential(self) -> np.ndarray:
         return self._gather(lambda e: e.table_potential())
 
-    shares = BatchedEnv.shares
-    welfare = BatchedEnv.welfare
+    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
+        """(N, 2) Value shares S_i of the outcomes (0 without a deal): core.metrics' array form."""
+        return value_shares(self.utilities() if u is None else u, self.s.batna, self.s.best, self.deal)
+
+    def welfare(self) -> np.ndarray:
+        """(N,) the Welfare metric N of the outcomes: core.metrics' array form."""
+        return welfare_array(self.s.zopa, self.deal, self.utilities(), self.s.batna, self.s.nash_product)
 
     def observe(self, idx: np.ndarray):
         out = None

@@ -38,8 +38,8 @@ from arena_bench.players import PANELS
 from arena_bench.storage import write_atomic
 
 from . import reward
-from .env import BatchedEnv
 from .policy import ActorCritic, export
+from .reference_env import BatchedEnv
 from .scenarios import generated_scenarios
 
 

@@ -90,3 +90,32 @@ def test_a_new_family_does_not_change_what_a_released_generator_version_draws(mo
     assert list(FAMILIES_BY_VERSION[1]) == released
     monkeypatch.setitem(families.FAMILIES, "space_station", families.FAMILIES["job_offer"])
     assert GeneratorConfig().families == tuple(released)
+
+
+def test_one_numpy_forward_its_rowwise_form_is_each_games_own_call_to_the_bit():
+    """The array engine's batched forward is policy.forward's rowwise form: each row's logits equal a
+    one-game call exactly (so array play is the reference agent's), and the plain batched form agrees
+    to rounding."""
+    import numpy as np
+
+    from arena_bench.agents.policy import MAX_ISSUES, MAX_OPTIONS, forward, load_policy
+
+    params = load_policy("ppo-nash-v2").params
+    rng = np.random.default_rng(7)
+    n, d_tok = 9, params["tok1.w"].shape[0]
+    d_glob = params["ctx.w"].shape[0] - params["tok2.w"].shape[1]
+    tokens = rng.normal(size=(n, MAX_ISSUES, d_tok))
+    glob = rng.normal(size=(n, d_glob))
+    issue_mask = (np.arange(MAX_ISSUES)[None, :] < rng.integers(2, MAX_ISSUES + 1, n)[:, None]).astype(float)
+    opt_mask = np.repeat(issue_mask[:, :, None], MAX_OPTIONS, axis=2) * (
+        rng.random((n, 1, MAX_OPTIONS)) < 0.8
+    )
+    can = rng.random(n) < 0.5
+    tl, ol = forward(params, tokens, glob, issue_mask, opt_mask, can, rowwise=True)
+    for k in range(n):
+        one = forward(params, tokens[k : k + 1], glob[k : k + 1], issue_mask[k : k + 1], opt_mask[k : k + 1],
+                      can[k : k + 1])  # fmt: skip
+        assert np.array_equal(tl[k : k + 1], one[0]) and np.array_equal(ol[k : k + 1], one[1])
+    plain = forward(params, tokens, glob, issue_mask, opt_mask, can)
+    assert np.allclose(tl, plain[0], atol=1e-9) and np.allclose(ol, plain[1], atol=1e-9)
+    assert (tl[~can, 1] == -1e9).all()  # accepting with nothing to accept stays masked

@@ -228,7 +228,7 @@ def test_the_trainers_array_environment_sees_what_the_batched_one_sees():
     actions give the same features, utilities and rewards' inputs at every turn."""
     from arena_bench.agents.policy import ACCEPT, PROPOSE, WALK
     from reference_trainer.array_env import ArrayEnv
-    from reference_trainer.env import BatchedEnv
+    from reference_trainer.reference_env import BatchedEnv
     from reference_trainer.scenarios import generated_scenarios
 
     rng = np.random.default_rng(3)

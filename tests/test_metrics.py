@@ -83,3 +83,30 @@ def test_distance_measured_to_dominating_points_only(logroll_scenario):
     assert distance_to_frontier((0.6, 0.7), f) == 0.0
     # (0.4, 0.3) is dominated only by (0.6, 0.7)
     assert distance_to_frontier((0.4, 0.3), f) == pytest.approx((0.04 + 0.16) ** 0.5)
+
+
+def test_the_array_forms_of_value_and_welfare_equal_the_scalar_definitions():
+    """The trainers' environments score outcomes with core.metrics' array forms; each game's numbers
+    must be the scalar definitions' (one definition of each metric per representation)."""
+    import numpy as np
+
+    from arena_bench.core.metrics import value_share, value_shares, welfare, welfare_array
+
+    rng = np.random.default_rng(3)
+    n = 4000
+    batna = rng.uniform(0, 0.6, (n, 2))
+    best = batna + rng.uniform(0.01, 0.5, (n, 2))
+    u = rng.uniform(0, 1, (n, 2))
+    u[::7] = batna[::7]  # exactly at the BATNA
+    u[1::9] = best[1::9]  # exactly the best
+    u[2::11, 0] = batna[2::11, 0] - 1e-13  # a hair below
+    deal = rng.random(n) < 0.7
+    zopa = rng.random(n) < 0.8
+    nash = np.where(zopa, rng.uniform(0.01, 0.3, n), 0.0)
+    shares = value_shares(u, batna, best, deal)
+    w = welfare_array(zopa, deal, u, batna, nash)
+    for k in range(n):
+        for r in (0, 1):
+            want = value_share(u[k, r], batna[k, r], best[k, r]) if deal[k] else 0.0
+            assert shares[k, r] == want
+        assert w[k] == welfare(bool(zopa[k]), bool(deal[k]), tuple(u[k]), tuple(batna[k]), nash[k])

@@ -15,7 +15,7 @@ from arena_bench.core.analysis import analyse
 from arena_bench.core.metrics import game_metrics
 from arena_bench.core.protocol import Action, Turn, initial_state, step
 from arena_bench.tasks import open_task_set
-from reference_trainer.env import BatchedEnv
+from reference_trainer.reference_env import BatchedEnv
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -403,5 +403,3 @@ def _pad(a: np.ndarray, fill: float) -> np.ndarray:
     out = np.full(shape, fill, dtype=a.dtype)
     out[(slice(None),) + tuple(slice(0, n) for n in a.shape[1:])] = a
     return out
-
-

@@ -1,10 +1,15 @@
-"""A batched training environment: N games at once with array operations, implementing the
-protocol of ``arena_bench.core.protocol`` (checked by tests/test_trainer.py, which plays the
-same action sequences through both and compares outcomes and utilities)."""
+"""The reference rollout engine, kept only to reproduce ppo-nash-v1: a config without ``"engine"``
+(``reference_trainer/configs/`` of v1 and the v1 ablations) rolls out here, scripted opponents one
+game at a time, as v1 was trained. Frozen: every later config uses ``engine: "array"``
+(:mod:`reference_trainer.array_env`, a view over :class:`arena_bench.arrays.ArrayGames`, the one
+batched form of the rules), and nothing new is built on this module.
+
+It writes the protocol's rules a second time (over a subset of games at a time, which the lockstep
+array engine does not do); tests/test_trainer.py plays the same action sequences through it and
+``arena_bench.core.protocol`` and compares outcomes and utilities, so it cannot drift. Its Value
+and Welfare are ``arena_bench.core.metrics``'s array forms."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,53 +22,15 @@ from arena_bench.agents.policy import (
     WALK,
     features,
     opponent_estimate,
-    pad_brief,
     utility_of,
 )
-from arena_bench.core.analysis import analyse
+from arena_bench.core.metrics import value_shares, welfare_array
 from arena_bench.core.protocol import END_ACCEPTED, END_LIMIT, END_WALKED, MAX_TURNS, NONE, Action, PublicTurn
 from arena_bench.core.scenario import Scenario
 from arena_bench.game import public_view
 
+from .array_env import scenario_arrays
 from .reward import nash_potential
-
-
-@dataclass
-class ScenarioArrays:
-    """Padded per-scenario constants for a batch: index 0/1 is the role."""
-
-    points: np.ndarray  # (N, 2, I, O)
-    weights: np.ndarray  # (N, 2, I)
-    opt_mask: np.ndarray  # (N, I, O)
-    issue_mask: np.ndarray  # (N, I)
-    batna: np.ndarray  # (N, 2)
-    best: np.ndarray  # (N, 2)
-    nash_product: np.ndarray  # (N,) max of (u_A - b_A)(u_B - b_B); 0 without a ZOPA
-    zopa: np.ndarray  # (N,)
-
-    def take(self, rows: np.ndarray) -> ScenarioArrays:
-        """These rows (games), in this order."""
-        return ScenarioArrays(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
-
-
-def scenario_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
-    n = len(scenarios)
-    points = np.zeros((n, 2, MAX_ISSUES, MAX_OPTIONS))
-    weights = np.zeros((n, 2, MAX_ISSUES))
-    opt_mask = np.zeros((n, MAX_ISSUES, MAX_OPTIONS))
-    issue_mask = np.zeros((n, MAX_ISSUES))
-    batna, best, nash, zopa = np.zeros((n, 2)), np.zeros((n, 2)), np.zeros(n), np.zeros(n, dtype=bool)
-    for k, s in enumerate(scenarios):
-        a = analyse(s)
-        for r, role in enumerate(s.roles):
-            points[k, r], weights[k, r], opt_mask[k], issue_mask[k] = pad_brief(
-                role.weights, role.values, s.shape
-            )
-            batna[k, r] = role.batna
-        best[k] = a.best
-        nash[k] = a.nash_product if a.zopa else 0.0
-        zopa[k] = a.zopa
-    return ScenarioArrays(points, weights, opt_mask, issue_mask, batna, best, nash, zopa)
 
 
 class BatchedEnv:
@@ -191,18 +158,12 @@ class BatchedEnv:
         return np.where(self.deal[:, None], u, self.s.batna)
 
     def shares(self, u: np.ndarray | None = None) -> np.ndarray:
-        """(N, 2) S_i = (u_i - b_i) / (U_i* - b_i), 0 without a deal, clipped at -1."""
-        u = self.utilities() if u is None else u
-        s = (u - self.s.batna) / (self.s.best - self.s.batna)
-        return np.where(self.deal[:, None], np.maximum(s, -1.0), 0.0)
+        """(N, 2) Value shares S_i of the outcomes (0 without a deal)."""
+        return value_shares(self.utilities() if u is None else u, self.s.batna, self.s.best, self.deal)
 
     def welfare(self) -> np.ndarray:
-        """(N,) the Welfare metric N of arena_bench: the Nash product of the outcome over its maximum
-        when both sides are at or above their BATNA; in a no-ZOPA scenario 1 for no deal, 0 for any."""
-        gain = self.utilities() - self.s.batna
-        ok = self.deal & (gain >= -1e-12).all(axis=1)
-        prod = np.clip(gain, 0.0, None).prod(axis=1) / np.where(self.s.zopa, self.s.nash_product, 1.0)
-        return np.where(self.s.zopa, np.where(ok, np.minimum(prod, 1.0), 0.0), (~self.deal).astype(float))
+        """(N,) the Welfare metric N of the outcomes."""
+        return welfare_array(self.s.zopa, self.deal, self.utilities(), self.s.batna, self.s.nash_product)
 
     def table_potential(self) -> np.ndarray:
         """Nash product (geometric mean of both normalised surpluses) of the offer on the table."""
