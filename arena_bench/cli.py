@@ -51,7 +51,7 @@ def tasks() -> None:
 @click.option("--all", "show_all", is_flag=True, help="List every split's scenarios.")
 def tasks_list(task_set: str, split: str | None, show_all: bool) -> None:
     """The splits of a task set with their sizes; the scenarios of one split with --split."""
-    from .tasks import open_task_set
+    from .scenarios.tasks import open_task_set
 
     ts = open_task_set(task_set)
     click.echo(f"{ts.full_name}  hash {ts.hash[:16]}  at {ts.path}")
@@ -78,8 +78,8 @@ def tasks_list(task_set: str, split: str | None, show_all: bool) -> None:
 def tasks_show(scenario_id: str, task_set: str) -> None:
     """Show one scenario: issues, both briefs, points tables and its analysis."""
     from .core.analysis import analyse
-    from .display import scenario_report
-    from .tasks import open_task_set
+    from .scenarios.tasks import open_task_set
+    from .scoring.display import scenario_report
 
     scenario = open_task_set(task_set).find(scenario_id)
     click.echo(scenario_report(scenario, analyse(scenario)))
@@ -90,7 +90,7 @@ def tasks_show(scenario_id: str, task_set: str) -> None:
 def tasks_validate(path: str) -> None:
     """Check hashes, scenario rules and every stored analysis of a task set (a folder or a released
     name); exit 1 listing each problem."""
-    from .tasks import resolve, validate_task_set
+    from .scenarios.tasks import resolve, validate_task_set
 
     path = resolve(path)
 
@@ -149,8 +149,8 @@ def tasks_generate(
     """Generate a task set; with a recorded config it reproduces the files byte for byte."""
     import dataclasses
 
-    from .generator import GeneratorConfig
-    from .tasks import generate_task_set, load_config
+    from .scenarios.generator import GeneratorConfig
+    from .scenarios.tasks import generate_task_set, load_config
 
     config = load_config(config_path) if config_path else GeneratorConfig()
     overrides = {"seed": seed, "name": name, "id_prefix": id_prefix}
@@ -171,7 +171,7 @@ def tasks_import_human(dataset: str, path: str, out: Path, name: str | None, ove
     """Import human-human negotiations (CaSiNo, Deal or No Deal) from PATH (a folder of the upstream
     files, one file, or hf:ORG/NAME for a dataset repository holding them) as a runnable task set with
     each dialogue's outcome in human_outcomes.jsonl, the dataset's license beside it."""
-    from .humans import import_human
+    from .scenarios.humans import import_human
 
     folder = Path(path)
     if path.startswith("hf:"):
@@ -219,9 +219,9 @@ def tasks_import_genius(
 ) -> None:
     """Import a GENIUS/ANAC scenario (domain XML + two utility-space XML files)."""
     from .core.analysis import analyse
-    from .display import scenario_report
+    from .scenarios.tasks import add_scenario, import_genius_files, scenario_line
+    from .scoring.display import scenario_report
     from .storage import append_line_durably
-    from .tasks import add_scenario, import_genius_files, scenario_line
 
     scenario = import_genius_files(domain, utility_a, utility_b, scenario_id, roles)
     if out is None:
@@ -335,8 +335,8 @@ def _common_run_options(f):
 
 
 def _execute(config, output_path: Path, resume: bool, no_progress: bool) -> None:
-    from .display import scorecard
     from .evaluation import check_output_path, run_with_report
+    from .scoring.display import scorecard
 
     note = check_output_path(config, output_path, resume)
     if note:
@@ -526,8 +526,8 @@ def play_command(
     you see what a language model is told, plus the points of the offer you build. Your games are an
     ordinary run of human/HANDLE: verified, resumable and submittable like any other."""
     from .evaluation import evaluation_config, run_dir_for, tournament_config
-    from .play import CHANNELS, HANDLE, INTERFACE_VERSION, Channel, play, serve
-    from .tasks import open_task_set
+    from .playing.play import CHANNELS, HANDLE, INTERFACE_VERSION, Channel, play, serve
+    from .scenarios.tasks import open_task_set
 
     if not HANDLE.match(handle):
         fail(f"--handle {handle!r}: 1 to 40 letters, digits, '.', '_' or '-'")
@@ -572,9 +572,9 @@ def play_command(
 def show_game(results_path: Path, game_id: str) -> None:
     """Print one game's transcript: offers, each side's utility per turn, the deal against frontier and Nash."""
     from .core.analysis import analyse
-    from .display import transcript
-    from .results import load_run
-    from .tasks import open_task_set
+    from .scenarios.tasks import open_task_set
+    from .scoring.display import transcript
+    from .scoring.results import load_run
 
     played = load_run(results_path)
     record = played.find_game(game_id)
@@ -600,9 +600,9 @@ def check_agent_command(name: str, split: str, limit: int, panel_version: str) -
     """Check a scripted agent (NAME or scripted/NAME): it never plays an illegal action without saying
     why, and its array form writes the same game records as its reference form, byte for byte."""
     from .arrays import array_capable
-    from .conformance import check_scripted
-    from .players import panel
-    from .tasks import open_task_set
+    from .playing.conformance import check_scripted
+    from .playing.players import panel
+    from .scenarios.tasks import open_task_set
 
     name = name.removeprefix("scripted/")
     scenarios = open_task_set(DEFAULT_TASK_SET).load(split)[:limit]
@@ -633,11 +633,11 @@ def diagnose_language(on_path: Path, off_path: Path, b: int) -> None:
     minus offers only, per agent, with a cluster-bootstrap interval over scenarios."""
     import numpy as np
 
-    from .aggregate import rows_from_records
     from .core.stats import DEFAULT_SEED, bootstrap_counts
-    from .diagnose import DIAGNOSTIC_BY_KEY, language_effect
-    from .display import format_estimate
-    from .results import load_run
+    from .scoring.aggregate import rows_from_records
+    from .scoring.diagnose import DIAGNOSTIC_BY_KEY, language_effect
+    from .scoring.display import format_estimate
+    from .scoring.results import load_run
 
     on, off = load_run(on_path), load_run(off_path)
     if on.config.messages != "on" or off.config.messages != "off":
@@ -670,8 +670,8 @@ def diagnose_language(on_path: Path, off_path: Path, b: int) -> None:
 )
 def power_command(results_path: Path, effect: float) -> None:
     """Minimum detectable difference now, and scenarios needed to detect EFFECT (alpha 0.05, power 0.8)."""
-    from .aggregate import power_for_run
-    from .results import load_run
+    from .scoring.aggregate import power_for_run
+    from .scoring.results import load_run
 
     pw = power_for_run(load_run(results_path))
     click.echo(f"basis: {pw.basis}")
@@ -708,7 +708,7 @@ def report_command(
 ) -> None:
     """Tables with intervals, rank intervals, paired comparisons, cross-play, breakdowns and plots
     for one or more runs on the same task set (a single run's stored statistics are reused)."""
-    from .report import build, to_text, write_report
+    from .scoring.report import build, to_text, write_report
 
     if out is None:
         if fmt != "text":
@@ -851,7 +851,7 @@ def exploit_command(
 @click.option("--split", default=None, help="The split the leaderboard ranks (default: the run's own).")
 def validate_results(path: Path, recompute: bool, split: str | None) -> None:
     """Check a run against the results schemas (and the leaderboard's recomputation); list each problem."""
-    from .verify import validate_and_verify
+    from .board.verify import validate_and_verify
 
     problems = validate_and_verify(path, split, recompute)
     for p in problems:
@@ -876,8 +876,8 @@ def validate_results(path: Path, recompute: bool, split: str | None) -> None:
 )
 def submit_command(path: Path, repo: str, dry_run: Path | None) -> None:
     """Open a pull request with a run on the leaderboard's Hub dataset (token: HF_TOKEN or your login)."""
-    from .submit import make_bundle, submit, write_bundle
-    from .verify import validate_and_verify
+    from .board.submit import make_bundle, submit, write_bundle
+    from .board.verify import validate_and_verify
 
     problems = validate_and_verify(path)  # the leaderboard's own checks, panel replay included
     if problems:
@@ -913,11 +913,11 @@ def humans() -> None:
 )
 def humans_rows(folder: Path, split: str | None, b: int, json_out: Path | None) -> None:
     """The board's metrics over the human dialogues of an imported set (95% intervals over scenarios)."""
-    from .display import format_estimate
-    from .humans import HUMAN_METRICS, human_rows, read_outcomes
-    from .results import Estimate as ResultsEstimate
+    from .scenarios.humans import HUMAN_METRICS, human_rows, read_outcomes
+    from .scenarios.tasks import open_task_set
+    from .scoring.display import format_estimate
+    from .scoring.results import Estimate as ResultsEstimate
     from .storage import write_atomic
-    from .tasks import open_task_set
 
     ts = open_task_set(folder)
     outcomes = read_outcomes(folder)
@@ -959,12 +959,12 @@ def humans_compare(folder: Path, runs: tuple, split: str, b: int, json_out: Path
     """Agents' games on an imported human set against the humans' dialogues of the same scenarios,
     paired by scenario: deal rate, Pareto-optimal share of deals, joint efficiency. Humans negotiated
     in free text and the agents in this benchmark's protocol: outcomes are compared, not process."""
-    from .display import format_estimate
-    from .humans import COMPARED, DATASETS, compare_with_humans, read_outcomes
-    from .results import Estimate as ResultsEstimate
-    from .results import load_run
+    from .scenarios.humans import COMPARED, DATASETS, compare_with_humans, read_outcomes
+    from .scenarios.tasks import open_task_set
+    from .scoring.display import format_estimate
+    from .scoring.results import Estimate as ResultsEstimate
+    from .scoring.results import load_run
     from .storage import write_atomic
-    from .tasks import open_task_set
 
     ts = open_task_set(folder)
     scenarios = {s.id: s for s in ts.load(split)}
@@ -979,8 +979,8 @@ def humans_compare(folder: Path, runs: tuple, split: str, b: int, json_out: Path
     for path in runs:
         if Path(path).is_file() and Path(path).name.startswith("games.jsonl"):
             # an interrupted run's games (no results file yet): its non-panel players, marked partial
-            from .players import PANELS
-            from .results import read_games
+            from .playing.players import PANELS
+            from .scoring.results import read_games
 
             games = read_games(Path(path))
             if any(g.task_hash != ts.hash or g.split != split for g in games):
@@ -1057,7 +1057,7 @@ def evaluate_requests_command(
     """The maintainers' evaluator: run every pending request on the held-out set, each alone and
     within the config's limits, push the verified results and mark each request FINISHED or FAILED
     with a fixed reason."""
-    from .heldout import evaluate_requests, load_evaluator_config
+    from .board.heldout import evaluate_requests, load_evaluator_config
 
     config = load_evaluator_config(config_path)
     done = evaluate_requests(
@@ -1151,10 +1151,10 @@ def leaderboard_build(
     no_cache: bool,
 ) -> None:
     """Recompute every run, refuse what does not match, and write the site."""
-    from .display import format_estimate
-    from .leaderboard import build
-    from .results import Estimate
-    from .verify import expected_for
+    from .board.leaderboard import build
+    from .board.verify import expected_for
+    from .scoring.display import format_estimate
+    from .scoring.results import Estimate
 
     summary = build(
         results_dir,

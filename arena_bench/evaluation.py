@@ -1,7 +1,7 @@
 """Runs an evaluation or a tournament end to end: plan cells, play them into the durable store,
 compute every statistic once from the stored games, write the results file atomically.
 
-Reading runs back is ``arena_bench.results``'s job.
+Reading runs back is ``arena_bench.scoring.results``'s job.
 """
 
 from __future__ import annotations
@@ -17,19 +17,19 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .aggregate import evaluate, rows_from_records
 from .config import DEFAULT_CONCURRENCY, RunConfig
 from .core.metrics import METRICS_VERSION
 from .core.protocol import PROTOCOL_VERSION
 from .core.stats import bootstrap_counts
 from .errors import ArenaBenchError, ConfigError, RunError
 from .planning import Plan, page_slug, plan, run_dir_for, slug
-from .players import make_player
+from .playing.players import make_player
+from .playing.runner import GameStore, RunStats, run_plan
 from .provenance import environment, git_hash
-from .results import Counts, Run, RunResults, TaskSetRef, usage_by_player
-from .runner import GameStore, RunStats, run_plan
+from .scenarios.tasks import open_task_set
+from .scoring.aggregate import evaluate, rows_from_records
+from .scoring.results import Counts, Run, RunResults, TaskSetRef, usage_by_player
 from .storage import write_atomic
-from .tasks import open_task_set
 
 __all__ = ["RunConfig", "RunError", "page_slug", "plan", "run", "run_dir_for", "slug"]
 
@@ -304,7 +304,7 @@ def build_results(
             results.statistics_opponents = evaluate(
                 rows[rows["agent"] != config.agents[0]], None, seed=config.bootstrap_seed, weights=weights
             )
-        from .diagnose import run_diagnostics
+        from .scoring.diagnose import run_diagnostics
 
         results.diagnostics = run_diagnostics(rows, agents, weights, records, scenarios)
     return results
@@ -407,7 +407,7 @@ def evaluation_config(
 
 def tournament_config(agents: str, *, no_self_play: bool = False, **common: Any) -> RunConfig:
     """The config of ``arena-bench tournament``: every pair of AGENTS (a panel name expands)."""
-    from .players import PANELS
+    from .playing.players import PANELS
 
     specs: list[str] = []
     for a in filter(None, (x.strip() for x in agents.split(","))):
@@ -430,7 +430,7 @@ def run_with_report(
     played = run(config, output_path, resume=resume, progress=progress)
     if not played.games:
         return played, ""
-    from .report import write_report
+    from .scoring.report import write_report
 
     try:
         path = write_report([played], played.path / "report", fmt="markdown", b=config.bootstrap_replicates)

@@ -17,8 +17,8 @@ from typing import Any
 from .config import RunConfig
 from .core.scenario import Scenario
 from .errors import ConfigError
-from .players import panel
-from .tasks import TaskSet, open_task_set
+from .playing.players import panel
+from .scenarios.tasks import TaskSet, open_task_set
 
 
 @dataclass(frozen=True)

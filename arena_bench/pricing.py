@@ -17,10 +17,10 @@ from typing import Any
 from .agents.base import Observation, Reply
 from .config import RunConfig
 from .core.analysis import analyse
-from .game import play_game
 from .planning import agent_seed, cell_seed, plan
-from .players import make_player
-from .prompts import repair_prompt, system_prompt, turn_prompt
+from .playing.game import play_game
+from .playing.players import make_player
+from .playing.prompts import repair_prompt, system_prompt, turn_prompt
 
 # Measured on these prompts with OpenAI's cl100k tokenizer (litellm.token_counter: 9,421 characters,
 # 2,541 tokens); other tokenizers differ by some 10-20%.

@@ -30,11 +30,11 @@ from common import run_negmas, scenario_job
 from arena_bench.agents.scripted import TimeBased
 from arena_bench.arrays.batch import GameSpec, play_batch
 from arena_bench.core.analysis import analyse
-from arena_bench.game import play_game
 from arena_bench.planning import agent_seed, cell_seed, plan_cells
-from arena_bench.players import make_player, panel
-from arena_bench.runner import GameStore, run_cells
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.game import play_game
+from arena_bench.playing.players import make_player, panel
+from arena_bench.playing.runner import GameStore, run_cells
+from arena_bench.scenarios.tasks import open_task_set
 
 TS = open_task_set("negotiation-v1")
 
@@ -105,7 +105,7 @@ def end_to_end(split: str, engine: str, folder: Path) -> float:
 def end_to_end_parts(split: str, folder: Path) -> dict[str, float]:
     """The array tournament in this process: seconds in the runner, the results and the report."""
     import arena_bench.evaluation as evaluation
-    import arena_bench.report as report
+    import arena_bench.scoring.report as report
     from arena_bench.evaluation import run_with_report, tournament_config
 
     patches = [(evaluation, "run_plan", "play"), (evaluation, "build_results", "results"),
@@ -145,7 +145,7 @@ def round_robin(split: str, engine: str, folder: Path, limit: int | None) -> tup
 
 def array_play_only(split: str, limit: int | None) -> tuple[int, float]:
     """The array program alone (no records, no store), in the runner's batches."""
-    from arena_bench.runner import ARRAY_CHUNK
+    from arena_bench.playing.runner import ARRAY_CHUNK
 
     scenarios = TS.load(split)[:limit]
     specs = list(panel("panel-v2"))

@@ -10,11 +10,11 @@ import argparse
 import time
 
 from arena_bench.agents.base import Observation
-from arena_bench.game import public_view
 from arena_bench.models.base import GenerationSettings
 from arena_bench.models.hf_backend import HFBackend
-from arena_bench.prompts import reply_schema, system_prompt, turn_prompt
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.game import public_view
+from arena_bench.playing.prompts import reply_schema, system_prompt, turn_prompt
+from arena_bench.scenarios.tasks import open_task_set
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from arena_bench.core.diagnostics import LEAK_DETECTORS  # noqa: E402
-from arena_bench.leak_check import detector_error  # noqa: E402
+from arena_bench.scoring.leak_check import detector_error  # noqa: E402
 
 
 def main() -> None:

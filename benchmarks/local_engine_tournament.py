@@ -24,12 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from arena_bench.agents.base import Observation  # noqa: E402
-from arena_bench.game import public_view  # noqa: E402
 from arena_bench.planning import plan_cells  # noqa: E402
-from arena_bench.players import make_player  # noqa: E402
-from arena_bench.prompts import reply_schema, system_prompt, turn_prompt  # noqa: E402
-from arena_bench.runner import GameStore, run_cells  # noqa: E402
-from arena_bench.tasks import open_task_set  # noqa: E402
+from arena_bench.playing.game import public_view  # noqa: E402
+from arena_bench.playing.players import make_player  # noqa: E402
+from arena_bench.playing.prompts import reply_schema, system_prompt, turn_prompt  # noqa: E402
+from arena_bench.playing.runner import GameStore, run_cells  # noqa: E402
+from arena_bench.scenarios.tasks import open_task_set  # noqa: E402
 
 
 def main() -> None:

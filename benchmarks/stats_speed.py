@@ -2,7 +2,7 @@
 
     python benchmarks/stats_speed.py
 
-Times `arena_bench.aggregate.evaluate` (per-agent intervals for every metric, all 190
+Times `arena_bench.scoring.aggregate.evaluate` (per-agent intervals for every metric, all 190
 paired comparisons with Holm, rank intervals, cross-play, strata, families, power) and, in
 the same run, a straightforward per-replicate loop (resample scenarios, recompute agent
 means and pair differences) for the agent means and pairs only, extrapolated from
@@ -18,8 +18,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from arena_bench.aggregate import METRIC_KEYS as METRICS
-from arena_bench.aggregate import evaluate
+from arena_bench.scoring.aggregate import METRIC_KEYS as METRICS
+from arena_bench.scoring.aggregate import evaluate
 
 
 def synthetic_rows(

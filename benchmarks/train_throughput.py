@@ -27,7 +27,7 @@ import torch
 from arena_bench.agents.policy import PolicyAgent, load_policy
 from arena_bench.arrays.registry import SCRIPTED
 from arena_bench.core.analysis import analyse
-from arena_bench.game import play_game
+from arena_bench.playing.game import play_game
 from reference_trainer.policy import ActorCritic, load_actor
 from reference_trainer.train import (
     TRAINING_OPPONENTS,

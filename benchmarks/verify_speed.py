@@ -18,7 +18,7 @@ BASELINE = ROOT / "leaderboard" / "data" / "baselines" / "panel-v2" / "test-da4a
 
 def main() -> None:
     import arena_bench
-    from arena_bench.verify import expected_for, verify_run
+    from arena_bench.board.verify import expected_for, verify_run
 
     run = BASELINE if BASELINE.is_dir() else Path("leaderboard/data/baselines/panel-v2/test-da4a8f22272e")
     started = time.perf_counter()

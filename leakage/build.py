@@ -40,7 +40,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from arena_bench.tasks import open_task_set  # noqa: E402
+from arena_bench.scenarios.tasks import open_task_set  # noqa: E402
 
 OUT = ROOT / "labels-v1"
 PER_PHRASE = 5

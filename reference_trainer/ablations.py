@@ -181,8 +181,8 @@ def crossplay(
 def summarise(plan, policies, run_dirs, seeds, variants, split: str, limit: int | None) -> dict[str, Any]:
     import pandas as pd
 
-    from arena_bench.aggregate import evaluate, rows_from_records
-    from arena_bench.results import load_run
+    from arena_bench.scoring.aggregate import evaluate, rows_from_records
+    from arena_bench.scoring.results import load_run
 
     frames, per_seed, train_info = [], {}, {}
     for (name, s, d), policy, run_dir in zip(plan, policies, run_dirs):

@@ -27,7 +27,7 @@ from arena_bench.agents.policy import (
 from arena_bench.core.metrics import value_shares, welfare_array
 from arena_bench.core.protocol import END_ACCEPTED, END_LIMIT, END_WALKED, MAX_TURNS, NONE, Action, PublicTurn
 from arena_bench.core.scenario import Scenario
-from arena_bench.game import public_view
+from arena_bench.playing.game import public_view
 
 from .array_env import scenario_arrays
 from .reward import nash_potential

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from arena_bench.families import FAMILIES
-from arena_bench.generator import STRATA, GeneratorConfig, draw_params, generate_scenario
+from arena_bench.scenarios.families import FAMILIES
+from arena_bench.scenarios.generator import STRATA, GeneratorConfig, draw_params, generate_scenario
 
 
 def generated_scenarios(seed: int, n: int, name: Callable[[int], str]) -> list:

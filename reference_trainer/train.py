@@ -33,8 +33,8 @@ from arena_bench.agents.policy import (
 )
 from arena_bench.arrays.registry import SCRIPTED
 from arena_bench.core.analysis import analyse
-from arena_bench.game import play_game
-from arena_bench.players import PANELS
+from arena_bench.playing.game import play_game
+from arena_bench.playing.players import PANELS
 from arena_bench.storage import write_atomic
 
 from . import reward
@@ -775,8 +775,8 @@ def paired_with_previous(prev: dict | None, cur: dict) -> list:
     """Paired difference of Arena Score on the shared cells of two evaluations (cluster bootstrap)."""
     if prev is None:
         return [None, None, None]
-    from arena_bench.aggregate import evaluate, rows_from_records
-    from arena_bench.results import load_run
+    from arena_bench.scoring.aggregate import evaluate, rows_from_records
+    from arena_bench.scoring.results import load_run
 
     rows = []
     for label, ev in (("prev", prev), ("cur", cur)):

@@ -9,7 +9,7 @@ import numpy as np
 
 from arena_bench.arrays.registry import SCRIPTED
 from arena_bench.core.analysis import analyse
-from arena_bench.game import play_game
+from arena_bench.playing.game import play_game
 
 from .conftest import make_scenario
 

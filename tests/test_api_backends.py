@@ -19,7 +19,7 @@ pytest.importorskip("litellm")
 @pytest.fixture(params=["openai", "litellm"], autouse=True)
 def backend(request, monkeypatch):
     """``openai/...`` takes the lean client by default; the litellm run routes it through litellm."""
-    from arena_bench import players
+    from arena_bench.playing import players
 
     if request.param == "litellm":
         monkeypatch.setitem(players.PROVIDERS, "openai", "arena_bench.models:litellm_player")

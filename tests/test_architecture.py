@@ -15,9 +15,9 @@ from arena_bench.agents import scripted as ref
 from arena_bench.arrays import strategies as arr
 from arena_bench.arrays.registry import SCRIPTED, ScriptedEntry
 from arena_bench.cli import main
-from arena_bench.conformance import check_scripted
-from arena_bench.generator import FAMILIES_BY_VERSION, GeneratorConfig
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.conformance import check_scripted
+from arena_bench.scenarios.generator import FAMILIES_BY_VERSION, GeneratorConfig
+from arena_bench.scenarios.tasks import open_task_set
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -84,7 +84,7 @@ def test_every_scripted_agent_is_one_entry_with_both_forms_where_it_has_an_array
 
 
 def test_a_new_family_does_not_change_what_a_released_generator_version_draws(monkeypatch):
-    from arena_bench import families
+    from arena_bench.scenarios import families
 
     released = json.loads((ROOT / "tasks" / "negotiation-v1" / "generator.json").read_text())["families"]
     assert list(FAMILIES_BY_VERSION[1]) == released

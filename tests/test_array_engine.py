@@ -11,9 +11,9 @@ import pytest
 
 from arena_bench.errors import RunError
 from arena_bench.planning import plan_cells
-from arena_bench.players import make_player, panel
-from arena_bench.runner import GameStore, choose_engine, run_cells
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.players import make_player, panel
+from arena_bench.playing.runner import GameStore, choose_engine, run_cells
+from arena_bench.scenarios.tasks import open_task_set
 
 TS = open_task_set("negotiation-v1")
 

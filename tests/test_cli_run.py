@@ -107,7 +107,7 @@ def test_tournament_pairs_and_panel_sanity(tmp_path):
 
 def test_report_scores_each_entry_on_its_own_games(tmp_path):
     from arena_bench.evaluation import RunConfig, run
-    from arena_bench.report import build
+    from arena_bench.scoring.report import build
 
     t = run(
         RunConfig(
@@ -160,9 +160,9 @@ def test_single_scenario_run_still_writes_its_report(tmp_path):
 def test_a_run_reads_its_games_at_most_once_and_draws_its_bootstrap_once(tmp_path, monkeypatch):
     import arena_bench.core.stats as core_stats
     import arena_bench.evaluation as evaluation
-    import arena_bench.report as report
-    import arena_bench.results as results
-    import arena_bench.runner as runner
+    import arena_bench.playing.runner as runner
+    import arena_bench.scoring.report as report
+    import arena_bench.scoring.results as results
 
     calls = {"read": 0, "recover": 0, "draw": 0, "report_evaluate": 0}
 
@@ -206,7 +206,7 @@ def test_a_run_reads_its_games_at_most_once_and_draws_its_bootstrap_once(tmp_pat
 
 
 def test_a_resumed_run_counts_its_sessions_and_their_time(tmp_path):
-    from arena_bench.results import load_run
+    from arena_bench.scoring.results import load_run
 
     args = ["run", "--model", "scripted/linear", "--limit", "1", "--output-path", str(tmp_path), "--no-progress",
             "--bootstrap", "50"]  # fmt: skip

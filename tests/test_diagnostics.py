@@ -20,9 +20,9 @@ from arena_bench.core.diagnostics import (
     rank_correlation,
 )
 from arena_bench.core.scenario import Issue, Role, Scenario
-from arena_bench.diagnose import mean_estimate, run_diagnostics, slope_estimate
-from arena_bench.probes import parse_probe, probe_schema
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.probes import parse_probe, probe_schema
+from arena_bench.scenarios.tasks import open_task_set
+from arena_bench.scoring.diagnose import mean_estimate, run_diagnostics, slope_estimate
 
 DATA = Path(__file__).parent / "data"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from arena_bench.heldout import HeldoutScore, match_heldout, model_settings, worker_environment
-from arena_bench.request_rows import EvaluatorConfig, RequestRefused, check_request
+from arena_bench.board.heldout import HeldoutScore, match_heldout, model_settings, worker_environment
+from arena_bench.board.request_rows import EvaluatorConfig, RequestRefused, check_request
 
 from .fake_hub_server import COMMIT, FakeHub
 from .fake_openai_server import FakeOpenAIServer

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from arena_bench.board.verify import expected_for, verify_run
 from arena_bench.cli import main
-from arena_bench.external import observation_json
-from arena_bench.game import public_view
-from arena_bench.tasks import open_task_set
-from arena_bench.verify import expected_for, verify_run
+from arena_bench.playing.external import observation_json
+from arena_bench.playing.game import public_view
+from arena_bench.scenarios.tasks import open_task_set
 
 REPO = Path(__file__).resolve().parent.parent
 

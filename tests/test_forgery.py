@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from arena_bench.agents import scripted
 from arena_bench.agents.base import Reply
+from arena_bench.board.verify import expected_for, verify_run
 from arena_bench.cli import main
 from arena_bench.core.protocol import Action
-from arena_bench.verify import expected_for, verify_run
 
 from .leaderboard_fixtures import evaluation_run
 

@@ -10,9 +10,15 @@ from click.testing import CliRunner
 
 from arena_bench.cli import main
 from arena_bench.core.analysis import analyse
-from arena_bench.families import FAMILIES
-from arena_bench.generator import STRATA, GeneratorConfig, draw_params, generate_scenario, generate_split
-from arena_bench.tasks import TaskSetError, build_files, open_task_set, validate_task_set
+from arena_bench.scenarios.families import FAMILIES
+from arena_bench.scenarios.generator import (
+    STRATA,
+    GeneratorConfig,
+    draw_params,
+    generate_scenario,
+    generate_split,
+)
+from arena_bench.scenarios.tasks import TaskSetError, build_files, open_task_set, validate_task_set
 
 from .conftest import TASKS_V1
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from arena_bench.cli import main
 from arena_bench.core.analysis import analyse
-from arena_bench.genius import GeniusError, import_genius
+from arena_bench.scenarios.genius import GeniusError, import_genius
 
 from .conftest import GENIUS_DIR
 

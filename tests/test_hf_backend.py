@@ -8,9 +8,9 @@ import json
 import pytest
 
 from arena_bench.core.analysis import analyse
-from arena_bench.game import play_game
 from arena_bench.models.base import Batcher
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.game import play_game
+from arena_bench.scenarios.tasks import open_task_set
 
 
 def test_batcher_gathers_concurrent_requests_into_one_call():
@@ -58,7 +58,7 @@ def test_real_smollm2_game_on_cpu():
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
     pytest.importorskip("xgrammar")
-    from arena_bench.players import make_player
+    from arena_bench.playing.players import make_player
 
     player = make_player("hf/smollm2-135m", {"max_tokens": 160, "threads": 2})
     scenario = min(open_task_set("negotiation-v1").load("lite"), key=lambda s: s.n_outcomes)
@@ -81,7 +81,7 @@ def test_real_smollm2_game_on_cpu():
 def test_batched_calls_record_their_wait_and_their_share_of_the_batch():
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from arena_bench.players import make_player
+    from arena_bench.playing.players import make_player
 
     player = make_player("hf/smollm2-135m", {"max_tokens": 120, "threads": 2, "max_batch": 4})
     scenario = min(open_task_set("negotiation-v1").load("lite"), key=lambda s: s.n_outcomes)

@@ -14,14 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arena_bench.board.leaderboard import build
+from arena_bench.board.verify import check_game, expected_for, validate_and_verify, verify_run
 from arena_bench.core.analysis import analyse
 from arena_bench.core.records import GameRecord
 from arena_bench.errors import ResultsError
-from arena_bench.leaderboard import build
 from arena_bench.planning import page_slug
-from arena_bench.results import RunResults
-from arena_bench.tasks import open_task_set
-from arena_bench.verify import check_game, expected_for, validate_and_verify, verify_run
+from arena_bench.scenarios.tasks import open_task_set
+from arena_bench.scoring.results import RunResults
 
 from .leaderboard_fixtures import evaluation_run
 
@@ -261,7 +261,7 @@ def test_refused_runs_of_another_splits_table_are_listed_not_dropped(real_run, t
 def test_an_unchanged_run_is_not_replayed_again_and_a_changed_one_is(real_run, tmp_path, monkeypatch):
     """``leaderboard build --cache``: verdicts keyed by the run's file hashes, the board's settings and
     the verifier's version; a rebuild replays only what changed (issue 28's warm rebuild)."""
-    import arena_bench.verify as verify
+    import arena_bench.board.verify as verify
 
     folder = tmp_path / "results" / "submissions" / "a" / "run"
     shutil.copytree(real_run, folder)
@@ -287,7 +287,7 @@ def test_a_rebuild_with_nothing_new_is_the_site_as_it_is_and_a_new_file_rebuilds
 ):
     """The site keeps a key of everything it was built from; an equal key returns at once, any new or
     changed input file (or --no-cache: ``cache=None``) builds again."""
-    import arena_bench.leaderboard as leaderboard
+    import arena_bench.board.leaderboard as leaderboard
 
     folder = tmp_path / "results" / "submissions" / "a" / "run"
     shutil.copytree(real_run, folder)

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from arena_bench.cli import main
 from arena_bench.core.analysis import analyse
-from arena_bench.humans import (
+from arena_bench.scenarios.humans import (
     HUMAN_OUTCOMES,
     casino_scenario,
     compare_with_humans,
@@ -23,7 +23,7 @@ from arena_bench.humans import (
     read_dataset,
     read_outcomes,
 )
-from arena_bench.tasks import open_task_set, validate_task_set
+from arena_bench.scenarios.tasks import open_task_set, validate_task_set
 
 FIXTURES = Path(__file__).parent / "data" / "human"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "human"
@@ -134,7 +134,7 @@ def test_human_rows_and_the_comparison_use_the_boards_definitions(casino_dir, tm
     )  # fmt: skip
     assert played.exit_code == 0, played.output
     (run_dir,) = (tmp_path / "runs").glob("*/*/results.json")
-    from arena_bench.results import load_run
+    from arena_bench.scoring.results import load_run
 
     run = load_run(run_dir.parent)
     found = compare_with_humans(outcomes, scenarios, run.games, "scripted/logroller", b=100)
@@ -170,8 +170,8 @@ def test_human_rows_and_the_comparison_use_the_boards_definitions(casino_dir, tm
         .exit_code
         == 0
     )
-    from arena_bench.leaderboard import build
-    from arena_bench.verify import expected_for
+    from arena_bench.board.leaderboard import build
+    from arena_bench.board.verify import expected_for
 
     (tmp_path / "empty").mkdir()
     build(tmp_path / "empty", tmp_path / "site", expected_for("negotiation-v1", "lite"), b=50,
@@ -187,7 +187,7 @@ def test_human_rows_and_the_comparison_use_the_boards_definitions(casino_dir, tm
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED.is_dir(), reason="the full human datasets are not in ../shared/data/human")
 def test_the_full_copies_import_with_every_recorded_point_reproduced(tmp_path):
-    from arena_bench.humans import import_human
+    from arena_bench.scenarios.humans import import_human
 
     casino = import_human("casino", SHARED / "casino", tmp_path / "casino")
     assert casino["dialogues"] == {"train": 900, "valid": 30, "test": 100}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from arena_bench.leaderboard import build
-from arena_bench.players import UnknownPlayer
-from arena_bench.verify import expected_for
+from arena_bench.board.leaderboard import build
+from arena_bench.board.verify import expected_for
+from arena_bench.playing.players import UnknownPlayer
 
 from .leaderboard_fixtures import evaluation_run, rename_model, tournament_run
 

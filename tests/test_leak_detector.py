@@ -18,12 +18,12 @@ import pytest
 from arena_bench.core.diagnostics import LEAK_DETECTOR, LEAK_DETECTORS, leak_rate, message_leaks
 from arena_bench.core.leaks import priority_relations, variant_pattern
 from arena_bench.core.metrics import METRICS_VERSION, leak_detector_for
-from arena_bench.diagnose import LEAK_DETECTOR_ERROR, leak_error_note
-from arena_bench.display import diagnostics_rows
-from arena_bench.leak_check import LABELS, detector_error, wilson
-from arena_bench.probes import PROBE_TEMPLATES, parse_probe, probe_schema
-from arena_bench.results import Estimate
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.probes import PROBE_TEMPLATES, parse_probe, probe_schema
+from arena_bench.scenarios.tasks import open_task_set
+from arena_bench.scoring.diagnose import LEAK_DETECTOR_ERROR, leak_error_note
+from arena_bench.scoring.display import diagnostics_rows
+from arena_bench.scoring.leak_check import LABELS, detector_error, wilson
+from arena_bench.scoring.results import Estimate
 
 ROOT = Path(__file__).resolve().parents[1]
 TS = open_task_set("negotiation-v1")

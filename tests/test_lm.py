@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from arena_bench.core.diagnostics import message_leaks
-from arena_bench.parsing import parse_reply
+from arena_bench.playing.parsing import parse_reply
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,7 +49,7 @@ def test_teacher_data_is_what_an_llm_player_sees_and_parses_back_to_the_teachers
 
 
 def test_training_scenarios_that_overlap_the_task_set_are_refused():
-    from arena_bench.tasks import open_task_set
+    from arena_bench.scenarios.tasks import open_task_set
     from reference_trainer.lm.data import DataConfig, check_no_overlap, training_scenarios
 
     mine = training_scenarios(DataConfig(n_scenarios=2))

@@ -7,10 +7,10 @@ import pytest
 from arena_bench.agents.base import Observation
 from arena_bench.core.protocol import Action, Kind, PublicTurn
 from arena_bench.core.scenario import Issue
-from arena_bench.game import public_view
-from arena_bench.parsing import parse_reply
-from arena_bench.prompts import reply_schema, system_prompt, template_hash, turn_prompt
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.game import public_view
+from arena_bench.playing.parsing import parse_reply
+from arena_bench.playing.prompts import reply_schema, system_prompt, template_hash, turn_prompt
+from arena_bench.scenarios.tasks import open_task_set
 
 ISSUES = (
     Issue("price", "", ("$80,000", "$90,000")),

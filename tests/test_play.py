@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from arena_bench.leaderboard import build
-from arena_bench.tasks import open_task_set
-from arena_bench.verify import Expected, validate_and_verify
+from arena_bench.board.leaderboard import build
+from arena_bench.board.verify import Expected, validate_and_verify
+from arena_bench.scenarios.tasks import open_task_set
 
 CHROMIUM = Path("/usr/bin/chromium")
 ONE_SCENARIO = {

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from arena_bench.conformance import check_scenario
 from arena_bench.core.protocol import (
     Action,
     EndReason,
@@ -13,7 +12,8 @@ from arena_bench.core.protocol import (
     initial_state,
     step,
 )
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.conformance import check_scenario
+from arena_bench.scenarios.tasks import open_task_set
 
 
 def t(action):

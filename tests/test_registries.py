@@ -16,12 +16,12 @@ from click.testing import CliRunner
 from arena_bench.cli import main
 from arena_bench.core.analysis import analyse
 from arena_bench.core.metrics import METRICS, metrics_markdown
-from arena_bench.game import play_game
 from arena_bench.planning import Cell, agent_seed
-from arena_bench.players import PANELS, make_player
-from arena_bench.results import load_schema
-from arena_bench.runner import game_record
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.game import play_game
+from arena_bench.playing.players import PANELS, make_player
+from arena_bench.playing.runner import game_record
+from arena_bench.scenarios.tasks import open_task_set
+from arena_bench.scoring.results import load_schema
 from arena_bench.versions import DEFAULT_TASK_SET, PANEL_VERSION
 
 from .conftest import GENIUS_DIR
@@ -68,7 +68,7 @@ def test_published_panels_are_pinned():
 
 
 def test_the_published_prompt_is_pinned():
-    from arena_bench.prompts import PROMPT_VERSION, template_hash
+    from arena_bench.playing.prompts import PROMPT_VERSION, template_hash
 
     assert (PROMPT_VERSION, template_hash()) == ("prompt-v1", "0768c515f854d4dd")
 

@@ -14,14 +14,14 @@ import pytest
 
 from arena_bench.agents.base import Reply
 from arena_bench.arrays.registry import SCRIPTED
-from arena_bench.conformance import check_agent
 from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import Action
 from arena_bench.core.records import GameRecord
-from arena_bench.game import play_game
 from arena_bench.planning import Cell, agent_seed, cell_seed, game_id, plan_cells
-from arena_bench.runner import GameStore
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.conformance import check_agent
+from arena_bench.playing.game import play_game
+from arena_bench.playing.runner import GameStore
+from arena_bench.scenarios.tasks import open_task_set
 
 
 class Scripted:
@@ -163,7 +163,7 @@ def test_a_second_process_on_the_same_run_folder_is_refused_naming_the_holder(tm
     store = GameStore(tmp_path / "games.jsonl")
     try:
         code = (
-            "import sys; from arena_bench.runner import GameStore\n"
+            "import sys; from arena_bench.playing.runner import GameStore\n"
             f"GameStore({str(tmp_path / 'games.jsonl')!r})"
         )
         other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

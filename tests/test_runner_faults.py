@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from arena_bench.cli import main
 from arena_bench.errors import StoreLost
 from arena_bench.models.base import SpendLimit
-from arena_bench.runner import GameStore
+from arena_bench.playing.runner import GameStore
 
 from .leaderboard_fixtures import evaluation_run
 
@@ -37,7 +37,7 @@ class Saboteur(Halfway):
 
 @pytest.fixture(scope="module")
 def records(tmp_path_factory):
-    from arena_bench.results import load_run
+    from arena_bench.scoring.results import load_run
 
     return load_run(evaluation_run(tmp_path_factory.mktemp("r"), model="scripted/linear")).games[:3]
 
@@ -75,7 +75,7 @@ def test_a_games_file_edited_during_a_run_stops_it_non_zero_in_one_line(tmp_path
             "--opponents", "scripted/boulware,scripted/linear", "--engine", "reference"]  # fmt: skip
     # the run folder is known only once planned: find it the way the run will name it
     from arena_bench.evaluation import evaluation_config, run_dir_for
-    from arena_bench.tasks import open_task_set
+    from arena_bench.scenarios.tasks import open_task_set
 
     config = evaluation_config(spec, split="lite", limit=3, opponents="scripted/boulware,scripted/linear",
                                engine="reference")  # fmt: skip
@@ -90,7 +90,7 @@ def test_a_games_file_edited_during_a_run_stops_it_non_zero_in_one_line(tmp_path
 
 
 def test_a_full_disk_ends_in_one_line_with_exit_2_and_resume_finishes(tmp_path, monkeypatch):
-    import arena_bench.runner as runner_module
+    import arena_bench.playing.runner as runner_module
 
     calls = [0]
     real_fsync = os.fsync

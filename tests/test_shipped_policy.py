@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 from arena_bench.agents.policy import FEATURES_VERSION, PolicyPlayer, load_policy
-from arena_bench.conformance import check_agent
-from arena_bench.players import PANEL_VERSION, panel
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.conformance import check_agent
+from arena_bench.playing.players import PANEL_VERSION, panel
+from arena_bench.scenarios.tasks import open_task_set
 
 
 def test_shipped_policy_records_how_it_was_trained():
@@ -34,10 +34,10 @@ def test_shipped_policy_plays_without_torch():
     code = (
         "import sys; sys.modules['torch'] = None\n"  # any import of torch now fails
         "import asyncio, json\n"
-        "from arena_bench.players import make_player\n"
-        "from arena_bench.tasks import open_task_set\n"
+        "from arena_bench.playing.players import make_player\n"
+        "from arena_bench.scenarios.tasks import open_task_set\n"
         "from arena_bench.core.analysis import analyse\n"
-        "from arena_bench.game import play_game\n"
+        "from arena_bench.playing.game import play_game\n"
         "s = open_task_set('negotiation-v1').load('lite')[0]\n"
         "p, q = make_player('policy/ppo-nash-v1'), make_player('scripted/linear')\n"
         "_, _, m = asyncio.run(play_game(s, analyse(s), (p.new_agent(0, 1), q.new_agent(1, 2)), 0))\n"

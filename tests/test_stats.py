@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 from scipy import stats as sps
 
-from arena_bench.aggregate import evaluate
 from arena_bench.core import stats
+from arena_bench.scoring.aggregate import evaluate
 
 
 def test_agrees_with_scipy_bootstrap_when_every_game_is_its_own_cluster():

@@ -14,7 +14,7 @@ from arena_bench.agents.policy import ACCEPT, MAX_ISSUES, PROPOSE, WALK, load_po
 from arena_bench.core.analysis import analyse
 from arena_bench.core.metrics import game_metrics
 from arena_bench.core.protocol import Action, Turn, initial_state, step
-from arena_bench.tasks import open_task_set
+from arena_bench.scenarios.tasks import open_task_set
 from reference_trainer.reference_env import BatchedEnv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -89,7 +89,7 @@ def test_batched_env_features_equal_what_the_exported_policy_sees_in_arena_bench
 
 def test_a_policy_file_of_another_features_version_is_refused_with_the_reason(tmp_path):
     from arena_bench.errors import PolicyError
-    from arena_bench.players import make_player
+    from arena_bench.playing.players import make_player
 
     path = tmp_path / "old.npz"
     np.savez(path, __meta__=np.array(json.dumps({"features_version": 1})), **{"tok1.w": np.zeros((62, 8))})
@@ -176,7 +176,7 @@ def test_a_guarded_run_on_the_array_engine_exports_the_guard_and_its_population(
     """batna_guard and scripted_opponents (MiCRO and HardHeaded among them): the exported file carries
     the guard, so arena_bench plays it guarded, and no side it plays ends below its BATNA."""
     pytest.importorskip("torch")
-    from arena_bench.results import load_run
+    from arena_bench.scoring.results import load_run
     from reference_trainer.train import TrainConfig, train
 
     cfg = TrainConfig(

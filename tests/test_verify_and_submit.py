@@ -7,9 +7,9 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
+from arena_bench.board.submit import make_bundle
+from arena_bench.board.verify import expected_for, validate_run, verify_run
 from arena_bench.cli import main
-from arena_bench.submit import make_bundle
-from arena_bench.verify import expected_for, validate_run, verify_run
 
 from .fake_hub_server import FakeHub
 from .leaderboard_fixtures import evaluation_run

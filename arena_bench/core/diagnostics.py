@@ -9,7 +9,7 @@
   option per issue, BATNA as a share of its best outcome), scored against the truth.
 
 Each function reads a :class:`GameRecord` and its :class:`Scenario`; the registry entries in
-``core.metrics`` and the run-level estimates in ``arena_bench.diagnose`` are built on them.
+``core.metrics`` and the run-level estimates in ``arena_bench.scoring.diagnose`` are built on them.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 No I/O and no agents here: :func:`step` applies one turn, :func:`forfeit` records a turn lost
 after failed repairs. The async game loop that asks agents for turns lives in
-:mod:`arena_bench.game`.
+:mod:`arena_bench.playing.game`.
 """
 
 from __future__ import annotations

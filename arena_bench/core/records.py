@@ -3,7 +3,7 @@
 ``GameRecord.to_dict`` writes the fields in the published order, so a record read and written
 again is the same bytes; ``from_dict`` names the field that is missing or of the wrong type.
 Everything that reads games (aggregation, reports, the leaderboard, verification, the trainer)
-reads these types, never raw dicts. File handling lives in ``arena_bench.results``.
+reads these types, never raw dicts. File handling lives in ``arena_bench.scoring.results``.
 """
 
 from __future__ import annotations

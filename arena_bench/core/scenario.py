@@ -1,7 +1,7 @@
 """The scenario model: issues, two roles with additive utilities and a BATNA.
 
 Pure: no files, clocks or network. Task files are parsed by
-:mod:`arena_bench.tasks`, which calls :func:`scenario_from_dict`.
+:mod:`arena_bench.scenarios.tasks`, which calls :func:`scenario_from_dict`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Model-backed players: factories named in :data:`arena_bench.players.PROVIDERS`. Each
+"""Model-backed players: factories named in :data:`arena_bench.playing.players.PROVIDERS`. Each
 backend imports its heavy packages only when used."""
 
 from __future__ import annotations

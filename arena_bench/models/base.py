@@ -14,9 +14,16 @@ from typing import Any, Protocol
 
 from ..agents.base import Observation, Reply
 from ..errors import BudgetExhausted, MissingExtra
-from ..parsing import parse_reply
-from ..probes import PROBE_VERSION, parse_probe, probe_hash, probe_prompt, probe_schema
-from ..prompts import PROMPT_VERSION, repair_prompt, reply_schema, system_prompt, template_hash, turn_prompt
+from ..playing.parsing import parse_reply
+from ..playing.probes import PROBE_VERSION, parse_probe, probe_hash, probe_prompt, probe_schema
+from ..playing.prompts import (
+    PROMPT_VERSION,
+    repair_prompt,
+    reply_schema,
+    system_prompt,
+    template_hash,
+    turn_prompt,
+)
 from ..storage import write_atomic
 
 

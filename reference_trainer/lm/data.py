@@ -2,7 +2,7 @@
 
 A teacher (the shipped policy, or Boulware for a cautious teacher) plays the panel on generated
 training scenarios. Every teacher turn is rendered exactly as an LLM player sees it at that turn
-(the versioned system prompt and turn prompt of ``arena_bench.prompts``) with the teacher's action as
+(the versioned system prompt and turn prompt of ``arena_bench.playing.prompts``) with the teacher's action as
 the target reply, a JSON object with a short message written from the action. Games where the teacher
 ended below its BATNA are left out (a teacher's mistakes are not taught).
 
@@ -30,10 +30,10 @@ from arena_bench.agents.base import Observation, Reply
 from arena_bench.core.analysis import analyse
 from arena_bench.core.protocol import Kind
 from arena_bench.core.scenario import Scenario
-from arena_bench.game import play_game
-from arena_bench.players import make_player, panel
-from arena_bench.prompts import PROMPT_VERSION, system_prompt, template_hash, turn_prompt
-from arena_bench.tasks import open_task_set
+from arena_bench.playing.game import play_game
+from arena_bench.playing.players import make_player, panel
+from arena_bench.playing.prompts import PROMPT_VERSION, system_prompt, template_hash, turn_prompt
+from arena_bench.scenarios.tasks import open_task_set
 
 CARD = """---
 license: apache-2.0

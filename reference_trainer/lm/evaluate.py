@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from arena_bench.aggregate import rows_from_records
 from arena_bench.config import RunConfig
 from arena_bench.core.stats import DEFAULT_SEED, bootstrap_counts
-from arena_bench.diagnose import mean_estimate
-from arena_bench.display import format_estimate
 from arena_bench.evaluation import run
-from arena_bench.results import Run
+from arena_bench.scoring.aggregate import rows_from_records
+from arena_bench.scoring.diagnose import mean_estimate
+from arena_bench.scoring.display import format_estimate
+from arena_bench.scoring.results import Run
 
 PROBE_OPPONENTS = (
     "scripted/boulware",
@@ -91,7 +91,7 @@ def compare(stages: dict[str, Run], b: int = 2000) -> dict[str, Any]:
 
 
 def table(found: dict[str, Any]) -> str:
-    from arena_bench.results import Estimate
+    from arena_bench.scoring.results import Estimate
 
     lines = [
         "| stage | Arena Score | invalid turns | forfeited turns | deals | below-BATNA deals |",

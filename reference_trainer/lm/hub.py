@@ -56,7 +56,7 @@ is not a general chat model.
 
 
 def model_card(summary: dict[str, Any], out: Path) -> str:
-    from arena_bench.prompts import PROMPT_VERSION, template_hash
+    from arena_bench.playing.prompts import PROMPT_VERSION, template_hash
 
     cfg = summary["config"]
     sft = summary.get("sft", {})

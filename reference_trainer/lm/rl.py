@@ -3,7 +3,7 @@ trained on its own turns, with a compact loop written here rather than TRL's GRP
 
 Why a compact loop: TRL's ``GRPOTrainer`` scores one completion per prompt, and its multi-turn
 "environment" hooks generate with vLLM or its own ``generate`` loop outside the game. Here a sample
-is a whole game: the model's turns are asked by ``arena_bench.game.play_game`` itself, through an
+is a whole game: the model's turns are asked by ``arena_bench.playing.game.play_game`` itself, through an
 ``LLMAgent`` exactly as in an evaluation (same prompts, same parser, same repairs and forfeits), and
 the opponent answers in between. So this loop owns the games and hands TRL nothing to do but the
 gradient step, which is a dozen lines of torch below.
@@ -50,9 +50,9 @@ import numpy as np
 from arena_bench.agents.base import Observation, Reply
 from arena_bench.core.analysis import analyse, grids
 from arena_bench.core.scenario import Scenario
-from arena_bench.game import play_game
 from arena_bench.models.base import Batcher, Completion, GenerationSettings, LLMAgent
-from arena_bench.players import make_player
+from arena_bench.playing.game import play_game
+from arena_bench.playing.players import make_player
 
 from ..reward import REWARDS, nash_potential
 from ..reward import terminal_reward as reward_of

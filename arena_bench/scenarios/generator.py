@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .core.analysis import analyse, grids
-from .core.scenario import Issue, Role, Scenario, validate
+from ..core.analysis import analyse, grids
+from ..core.scenario import Issue, Role, Scenario, validate
 from .families import FAMILIES, Family, IssueTemplate, item_issue
 
 STRATA = ("distributive", "integrative", "compatible", "asymmetric_batna", "no_zopa")

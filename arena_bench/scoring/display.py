@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .core.analysis import Analysis
-from .core.metrics import DETAIL, HEADLINE, METRIC_BY_KEY, METRICS_VERSION, leak_detector_for
-from .core.records import GameRecord
-from .core.scenario import Scenario
+from ..core.analysis import Analysis
+from ..core.metrics import DETAIL, HEADLINE, METRIC_BY_KEY, METRICS_VERSION, leak_detector_for
+from ..core.records import GameRecord
+from ..core.scenario import Scenario
 from .results import Estimate, Pair, RunResults, Statistics
 
 

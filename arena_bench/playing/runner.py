@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from .agents.base import Player
-from .core.analysis import Analysis, analyse
-from .core.metrics import GameMetrics
-from .core.protocol import MAX_REPAIRS, MAX_TURNS, PROTOCOL_VERSION, GameState
-from .core.records import (
+from ..agents.base import Player
+from ..core.analysis import Analysis, analyse
+from ..core.metrics import GameMetrics
+from ..core.protocol import MAX_REPAIRS, MAX_TURNS, PROTOCOL_VERSION, GameState
+from ..core.records import (
     ActionRecord,
     Attempt,
     GameRecord,
@@ -32,11 +32,11 @@ from .core.records import (
     SideRecord,
     TurnRecord,
 )
-from .core.scenario import Scenario
-from .errors import ResultsError, RunError, StopRun, StoreLost
+from ..core.scenario import Scenario
+from ..errors import ResultsError, RunError, StopRun, StoreLost
+from ..planning import Cell, Plan, agent_seed, cell_seed, game_id
+from ..storage import append_line_durably, write_atomic
 from .game import TurnLog, play_game
-from .planning import Cell, Plan, agent_seed, cell_seed, game_id
-from .storage import append_line_durably, write_atomic
 
 # --- the store --------------------------------------------------------------------------
 
@@ -495,7 +495,7 @@ ENGINES = ("auto", "array", "reference")
 
 def choose_engine(engine: str, specs: list[str], probe: bool = False) -> str:
     """``array`` or ``reference`` for these players; a clear error when ``array`` cannot play them."""
-    from .arrays import array_capable
+    from ..arrays import array_capable
 
     if engine not in ENGINES:
         raise RunError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
@@ -546,8 +546,8 @@ def run_cells_array(
 ) -> RunStats:
     """The array engine over the cells not yet stored: batches of games of similar outcome-space
     size (so that little is padding), each stored with one fsync when it finishes."""
-    from .arrays.batch import GameSpec, play_batch
-    from .arrays.records import Parts, game_records
+    from ..arrays.batch import GameSpec, play_batch
+    from ..arrays.records import Parts, game_records
 
     stats = RunStats(planned=len(cells), engine="array")
     todo = _not_stored(cells, store, task_set, salt, stats)

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, UnknownPlayer
+from ..errors import ConfigError, UnknownPlayer
 from .external import OBSERVATION_FORMAT, REPLY_TIMEOUT_S, ExecAgent
 
 MANIFEST = "arena-agent.json"

@@ -13,9 +13,9 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from .agents.base import Player
-from .errors import UnknownPlayer
-from .versions import PANEL_VERSION
+from ..agents.base import Player
+from ..errors import UnknownPlayer
+from ..versions import PANEL_VERSION
 
 __all__ = ["PANELS", "PANEL_VERSION", "PROVIDERS", "UnknownPlayer", "known_specs", "make_player", "panel"]
 
@@ -97,10 +97,10 @@ OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "lm_studio", "llamafile", "vllm_se
 PROVIDERS: dict[str, str] = {
     "scripted": "arena_bench.arrays.registry:make_player",
     "policy": "arena_bench.agents.policy:make_player",
-    "py": "arena_bench.plugins:python_file_player",
-    "exec": "arena_bench.external:exec_player",
-    "agent": "arena_bench.sandbox:agent_player",
-    "human": "arena_bench.play:human_player",
+    "py": "arena_bench.playing.plugins:python_file_player",
+    "exec": "arena_bench.playing.external:exec_player",
+    "agent": "arena_bench.playing.sandbox:agent_player",
+    "human": "arena_bench.playing.play:human_player",
     "hf": "arena_bench.models:hf_player",
     "vllm": "arena_bench.models:vllm_player",
     **{p: "arena_bench.models:litellm_player" for p in LITELLM_PROVIDERS},
@@ -148,7 +148,7 @@ def factory(provider: str) -> Factory | None:
 
 
 def known_specs() -> list[str]:
-    from .arrays.registry import SCRIPTED
+    from ..arrays.registry import SCRIPTED
 
     return (
         [f"scripted/{n}" for n in SCRIPTED]
@@ -167,7 +167,7 @@ def make_player(spec: str, options: dict[str, Any] | None = None) -> Player:
     if make is None:
         candidates = sorted(set(PROVIDERS) | set(plugin_providers()))
         if not name:  # a bare name: perhaps a shipped agent's (boulware -> scripted/boulware)
-            from .arrays.registry import SCRIPTED
+            from ..arrays.registry import SCRIPTED
 
             bare = difflib.get_close_matches(provider, list(SCRIPTED), n=1)
             if bare:

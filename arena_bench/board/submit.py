@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import SubmitError
-from .planning import page_slug
-from .results import games_path, read_results, results_path
+from ..errors import SubmitError
+from ..planning import page_slug
+from ..scoring.results import games_path, read_results, results_path
 
 MARKER = "arena-bench-run-id:"
 

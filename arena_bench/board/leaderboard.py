@@ -17,18 +17,18 @@ from typing import Any
 import pandas as pd
 from markupsafe import Markup
 
-from .aggregate import entry_rows, evaluate
-from .core.metrics import HEADLINE, METRIC_BY_KEY, METRICS, leak_detector_for
-from .core.records import GameRecord
-from .display import diagnostics_rows, format_estimate, result_line, transcript_lines
-from .errors import ArenaBenchError
-from .planning import page_slug
-from .players import PANELS
-from .results import Run
-from .storage import write_atomic
-from .templates import render
+from ..core.metrics import HEADLINE, METRIC_BY_KEY, METRICS, leak_detector_for
+from ..core.records import GameRecord
+from ..errors import ArenaBenchError
+from ..planning import page_slug
+from ..playing.players import PANELS
+from ..scoring.aggregate import entry_rows, evaluate
+from ..scoring.display import diagnostics_rows, format_estimate, result_line, transcript_lines
+from ..scoring.results import Run
+from ..storage import write_atomic
+from ..templates import render
+from ..versions import DEFAULT_TASK_SET
 from .verify import Expected, verify_run
-from .versions import DEFAULT_TASK_SET
 
 SPACE_README = """---
 title: arena-bench leaderboard
@@ -235,15 +235,15 @@ def build_key(expected: Expected, task_set: str, sources: list[Path], options: d
     """A hash of everything a site is built from: every file under SOURCES (folders or files), the
     OPTIONS, the task set, and the builder's own source (a new arena-bench rebuilds). Equal keys: the
     same site."""
-    from . import __version__
-    from .tasks import open_task_set
+    from .. import __version__
+    from ..scenarios.tasks import open_task_set
     from .verify import VERIFIER_VERSION
 
     h = hashlib.sha256(
         json.dumps([__version__, VERIFIER_VERSION, repr(expected), task_set, options], default=str).encode()
     )
     h.update(open_task_set(task_set).hash.encode())
-    package = Path(__file__).resolve().parent
+    package = Path(__file__).resolve().parents[1]  # the whole arena_bench package: any change rebuilds
     inputs = [
         (package, p)
         for p in sorted(package.rglob("*"))
@@ -272,7 +272,7 @@ def build(
     humans: tuple[Path, ...] = (),
     cache: Path | None = None,
 ) -> dict[str, Any]:
-    from .tasks import open_task_set
+    from ..scenarios.tasks import open_task_set
 
     out = Path(out)
     key = None
@@ -425,7 +425,7 @@ def _model_page(
 ) -> None:
     """One entry's page: metrics, opponents, diagnostics, settings, an offer trace, and transcripts
     of its best and worst game (by its Arena Score) and of its longest deals."""
-    from .report import pick_showcase_game, plot_offer_trace
+    from ..scoring.report import pick_showcase_game, plot_offer_trace
 
     agent = entry["model"]
     mine = [r for r in run.games if agent in r.players and r.scenario_id in scenarios]
@@ -495,7 +495,7 @@ def _split_table(
 ) -> tuple[str, list[dict], list[dict]]:
     """A table of the runs on another split (e.g. ``lite``, where a small model runs on a CPU), each
     entry recomputed and verified like the main table, with its wall time and pace, and a page."""
-    from .tasks import open_task_set
+    from ..scenarios.tasks import open_task_set
     from .verify import expected_for
 
     runs, refused = collect(
@@ -564,7 +564,7 @@ def _run_rows(run: Run, scenarios: dict) -> tuple[list[GameRecord], pd.DataFrame
     for held, held_scenarios, games, rows in _RUN_ROWS:
         if held is run and held_scenarios is scenarios:
             return games, rows
-    from .aggregate import rows_from_records
+    from ..scoring.aggregate import rows_from_records
 
     games = [r for r in run.games if r.scenario_id in scenarios]
     rows = (
@@ -578,8 +578,8 @@ def _entry_diagnostics(run: Run, agent: str, scenarios: dict, b: int) -> dict:
     """The entry's diagnostics from its own games (never the submitted numbers)."""
     import numpy as np
 
-    from .core.stats import DEFAULT_SEED, bootstrap_counts
-    from .diagnose import run_diagnostics
+    from ..core.stats import DEFAULT_SEED, bootstrap_counts
+    from ..scoring.diagnose import run_diagnostics
 
     games, rows = _run_rows(run, scenarios)
     if rows is None:
@@ -622,8 +622,8 @@ def humans_section(files: tuple[Path, ...]) -> str:
     with humans on the same scenarios (``humans compare --json``), each with its source and license."""
     if not files:
         return ""
-    from .humans import COMPARED, DATASETS, HUMAN_METRICS
-    from .results import Estimate
+    from ..scenarios.humans import COMPARED, DATASETS, HUMAN_METRICS
+    from ..scoring.results import Estimate
 
     labels = {"deal": "Deal rate", "pareto": "Pareto-optimal (of deals)", "joint": "Joint points / best"}
     found = []

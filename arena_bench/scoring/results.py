@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .config import RunConfig
-from .core.metrics import METRICS
-from .core.records import GameRecord
-from .errors import ResultsError
-from .storage import json_lines, write_atomic
+from ..config import RunConfig
+from ..core.metrics import METRICS
+from ..core.records import GameRecord
+from ..errors import ResultsError
+from ..storage import json_lines, write_atomic
 
 RESULTS_SCHEMA_VERSION = "arena-bench-results/1"
 
@@ -294,7 +294,7 @@ class RunResults:
     statistics_opponents: Statistics | None = None  # the panel's side of an evaluation's games
     schema_version: str = RESULTS_SCHEMA_VERSION
     usage: dict[str, dict[str, Any]] = field(default_factory=dict)  # per model player: see usage_by_player
-    # per agent: arena_bench.diagnose's estimates (an Estimate, or one per probe time for probe_by_turn)
+    # per agent: arena_bench.scoring.diagnose's estimates (an Estimate, or one per probe time for probe_by_turn)
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .core import stats
-from .core.diagnostics import probe_scores
-from .core.records import GameRecord
-from .core.scenario import Scenario
+from ..core import stats
+from ..core.diagnostics import probe_scores
+from ..core.records import GameRecord
+from ..core.scenario import Scenario
 from .results import Estimate
 
 INJECTOR, QUIET = "scripted/injector", "scripted/boulware-quiet"

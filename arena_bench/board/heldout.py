@@ -2,7 +2,7 @@
 
 A request is one JSON file in a requests dataset on the Hub (``requests/<name>.json``, the
 convention of the HF leaderboard template), checked against ``arena-bench-request/1``
-(:mod:`arena_bench.request_rows`) before anything runs. The maintainers keep a held-out task set
+(:mod:`arena_bench.board.request_rows`) before anything runs. The maintainers keep a held-out task set
 (``tasks generate --seed SECRET --name ... --id-prefix ...``; its manifest hash is published, its
 content is not) and an evaluator config of their own (where calls go, with which key, which kinds of
 request are open, time limits). :func:`evaluate_requests` runs each pending request alone, in a
@@ -25,8 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, SubmitError
-from .planning import page_slug
+from ..errors import ConfigError, SubmitError
+from ..planning import page_slug
 from .request_rows import (
     KEY_VARIABLES,
     SETTINGS,
@@ -108,8 +108,8 @@ def load_evaluator_config(path: Path | None) -> EvaluatorConfig:
 
 
 def _shipped() -> dict[str, tuple[str, ...]]:
-    from .agents.policy import shipped_policies
-    from .arrays.registry import SCRIPTED
+    from ..agents.policy import shipped_policies
+    from ..arrays.registry import SCRIPTED
 
     return {"scripted": tuple(SCRIPTED), "policy": tuple(shipped_policies())}
 
@@ -180,7 +180,7 @@ def _run_isolated(
         job_path.write_text(json.dumps(job))
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "arena_bench.heldout", str(job_path), str(out_path)],
+                [sys.executable, "-m", "arena_bench.board.heldout", str(job_path), str(out_path)],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -213,7 +213,7 @@ def evaluate_requests(
     """Run every PENDING request on the held-out set, each alone; push verified results; mark each."""
     from huggingface_hub import HfApi
 
-    from .tasks import open_task_set
+    from ..scenarios.tasks import open_task_set
 
     config = config or EvaluatorConfig()
     ts = open_task_set(tasks)
@@ -305,11 +305,11 @@ def evaluate_one(job: dict[str, Any]) -> dict[str, Any]:
     Returns ``{"status": "FINISHED", "results": PATH, "arena_score": x}`` or ``{"status": "FAILED",
     "code": CODE}``; the details of a failure go to this process's stderr, the maintainers' log.
     """
-    from .errors import ArenaBenchError, BackendUnavailable, UnknownPlayer
-    from .evaluation import evaluation_config, run
-    from .external import ExecAgentDied
-    from .sandbox import bwrap_path
-    from .tasks import open_task_set
+    from ..errors import ArenaBenchError, BackendUnavailable, UnknownPlayer
+    from ..evaluation import evaluation_config, run
+    from ..playing.external import ExecAgentDied
+    from ..playing.sandbox import bwrap_path
+    from ..scenarios.tasks import open_task_set
     from .verify import Expected, verify_run
 
     settings = job["settings"]
@@ -393,8 +393,8 @@ def model_settings(options: dict[str, Any]) -> tuple:
 def read_heldout(folder: Path) -> list[HeldoutScore]:
     """Held-out results as the evaluator pushed them (``heldout/<model>/<request>/<set>/results.json``);
     a file that cannot be read is skipped (it is the maintainers' own dataset)."""
-    from .errors import ResultsError
-    from .results import read_results
+    from ..errors import ResultsError
+    from ..scoring.results import read_results
 
     out = []
     for path in sorted(Path(folder).rglob("results.json")):

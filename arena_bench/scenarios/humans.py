@@ -27,8 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .core.scenario import Issue, Role, Scenario, validate
-from .errors import TaskSetError
+from ..core.scenario import Issue, Role, Scenario, validate
+from ..errors import TaskSetError
 
 HUMAN_OUTCOMES = "human_outcomes.jsonl"
 HUMAN_FORMAT = "arena-bench-human-outcomes/1"
@@ -586,8 +586,8 @@ def outcome_metrics(scenario: Scenario, analysis, agreement) -> dict[str, float]
     NaN where a metric is defined on deals only. The same numbers as a played game's record."""
     import math
 
-    from .core.analysis import DECIMALS
-    from .core.metrics import frontier_array, pareto_optimal, value_share, welfare
+    from ..core.analysis import DECIMALS
+    from ..core.metrics import frontier_array, pareto_optimal, value_share, welfare
 
     batna = (scenario.roles[0].batna, scenario.roles[1].batna)
     deal = agreement is not None
@@ -609,7 +609,7 @@ def outcome_metrics(scenario: Scenario, analysis, agreement) -> dict[str, float]
 
 
 def _analyses(scenarios: dict[str, Scenario]) -> dict[str, Any]:
-    from .core.analysis import analyse
+    from ..core.analysis import analyse
 
     return {sid: analyse(s) for sid, s in scenarios.items()}
 
@@ -620,7 +620,7 @@ def human_rows(
     """Each metric over the human dialogues, with a cluster-bootstrap interval over scenarios."""
     import numpy as np
 
-    from .core.stats import DEFAULT_SEED, cluster_bootstrap
+    from ..core.stats import DEFAULT_SEED, cluster_bootstrap
 
     analyses = _analyses({o.scenario_id: scenarios[o.scenario_id] for o in outcomes})
     rows = [outcome_metrics(scenarios[o.scenario_id], analyses[o.scenario_id], o.agreement) for o in outcomes]
@@ -658,7 +658,7 @@ def compare_with_humans(
     against other players (its own side's metrics are not separated: these are outcomes of pairs)."""
     import numpy as np
 
-    from .core.stats import DEFAULT_SEED, cluster_bootstrap
+    from ..core.stats import DEFAULT_SEED, cluster_bootstrap
 
     analyses = _analyses(scenarios)
     human = _per_scenario(

@@ -27,10 +27,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .agents.base import Observation, Reply
-from .errors import ConfigError, UnknownPlayer
+from ..agents.base import Observation, Reply
+from ..errors import ConfigError, UnknownPlayer
+from ..planning import plan
 from .parsing import parse_reply
-from .planning import plan
 from .prompts import repair_prompt, system_prompt, turn_prompt
 
 INTERFACE_VERSION = "play-web/1"
@@ -238,7 +238,7 @@ def serve(
 
 def play(config, output_path: Path, channel: Channel, resume: bool = False) -> Any:
     """Wait for consent, then play every planned game through the page (the normal runner)."""
-    from .evaluation import run
+    from ..evaluation import run
 
     channel.planned = len(plan(config).cells)
     channel.consented.wait()

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.analysis import analyse
+from ..core.metrics import METRIC_BY_KEY, METRICS
+from ..core.records import GameRecord
+from ..core.scenario import Scenario
+from ..core.stats import DEFAULT_SEED
+from ..errors import ResultsError
+from ..storage import write_atomic
+from ..templates import render
 from .aggregate import entry_agents, entry_rows, evaluate
-from .core.analysis import analyse
-from .core.metrics import METRIC_BY_KEY, METRICS
-from .core.records import GameRecord
-from .core.scenario import Scenario
-from .core.stats import DEFAULT_SEED
 from .display import (
     agents_table,
     breakdown_table,
@@ -26,10 +29,7 @@ from .display import (
     pairs_table,
     power_line,
 )
-from .errors import ResultsError
 from .results import Run, Statistics, TaskSetRef, load_run
-from .storage import write_atomic
-from .templates import render
 
 
 @dataclass
@@ -322,7 +322,7 @@ def plot_offer_trace(record: GameRecord, scenario: Scenario, out: Path) -> list[
     a = analyse(scenario)
     fig, ax = plt.subplots(figsize=(6, 6))
     if scenario.n_outcomes <= 20000:
-        from .core.analysis import grids
+        from ..core.analysis import grids
 
         ua, ub = grids(scenario)
         ax.scatter(ua, ub, s=4, color="#dddddd", label="outcomes")
@@ -425,7 +425,7 @@ def write_report(
     b: int = 2000,
     recompute: bool = False,
 ) -> Path:
-    from .tasks import TaskSetError, open_task_set
+    from ..scenarios.tasks import TaskSetError, open_task_set
 
     rep = build(runs, b=b, recompute=recompute)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,11 @@ import json
 import math
 from pathlib import Path
 
-from .core.diagnostics import message_leaks
-from .errors import ConfigError
-from .tasks import open_task_set
+from ..core.diagnostics import message_leaks
+from ..errors import ConfigError
+from ..scenarios.tasks import open_task_set
 
-LABELS = Path(__file__).resolve().parents[1] / "leakage" / "labels-v1"
+LABELS = Path(__file__).resolve().parents[2] / "leakage" / "labels-v1"
 
 
 def wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float, float]:

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .core import diagnostics, stats
-from .core.metrics import METRICS
-from .core.records import GameRecord
-from .core.scenario import Scenario
+from ..core import diagnostics, stats
+from ..core.metrics import METRICS
+from ..core.records import GameRecord
+from ..core.scenario import Scenario
 from .results import AgentStats, Estimate, Pair, PowerSummary, Run, Statistics
 
 METRIC_KEYS = tuple(m.key for m in METRICS)

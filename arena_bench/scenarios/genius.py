@@ -13,8 +13,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from .core.scenario import Issue, Role, Scenario, ScenarioError, validate
-from .errors import GeniusError
+from ..core.scenario import Issue, Role, Scenario, ScenarioError, validate
+from ..errors import GeniusError
 
 WEIGHT_SUM_SLACK = 0.01  # weights further than this from 1 are an error, not a rounding quirk
 

@@ -9,7 +9,7 @@ A request row (``requests/<name>.json`` in the requests dataset) is checked agai
 - ``hf-repo:ORG/NAME@COMMIT``: open weights at a pinned revision, served by the maintainers' own
   engine (never with remote code);
 - ``agent:ORG/NAME@COMMIT``: a code agent at a pinned revision, run in the sandbox
-  (:mod:`arena_bench.sandbox`).
+  (:mod:`arena_bench.playing.sandbox`).
 
 and model-side settings from an allow-list with types and ranges. Nothing in a request names a
 command, a path, an address, a router, a cache or engine arguments. A refusal's reason is one of

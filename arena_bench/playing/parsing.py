@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .core.protocol import Action, Kind
-from .core.scenario import Issue
+from ..core.protocol import Action, Kind
+from ..core.scenario import Issue
 
 
 @dataclass(frozen=True)

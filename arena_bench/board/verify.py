@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .agents.base import Observation
-from .core.analysis import analyse
-from .core.metrics import game_metrics
-from .core.protocol import (
+from ..agents.base import Observation
+from ..core.analysis import analyse
+from ..core.metrics import game_metrics
+from ..core.protocol import (
     MAX_REPAIRS,
     MAX_TURNS,
     PROTOCOL_VERSION,
@@ -33,12 +33,12 @@ from .core.protocol import (
     initial_state,
     step,
 )
-from .core.records import GameRecord
-from .errors import ArenaBenchError, ResultsError
-from .game import public_view
-from .planning import agent_seed, cell_seed, game_id, plan
-from .players import PANEL_VERSION, PANELS, make_player
-from .results import (
+from ..core.records import GameRecord
+from ..errors import ArenaBenchError, ResultsError
+from ..planning import agent_seed, cell_seed, game_id, plan
+from ..playing.game import public_view
+from ..playing.players import PANEL_VERSION, PANELS, make_player
+from ..scoring.results import (
     MAX_GAME_LINE_BYTES,
     MAX_GAMES_BYTES,
     MAX_RESULTS_BYTES,
@@ -49,8 +49,8 @@ from .results import (
     results_path,
     schema_problems,
 )
-from .storage import json_lines
-from .versions import DEFAULT_TASK_SET
+from ..storage import json_lines
+from ..versions import DEFAULT_TASK_SET
 
 TOL = 1e-6
 
@@ -336,7 +336,7 @@ def verify_run(
                 return [], load_run(path, max_games=len(cells))
     reasons, run = _verify_run(path, expected, max_problems, jobs)
     if key is not None and run is not None:
-        from .storage import write_atomic
+        from ..storage import write_atomic
 
         write_atomic(
             Path(cache) / f"{key}.json", json.dumps({"verifier": VERIFIER_VERSION, "reasons": reasons})
@@ -465,8 +465,8 @@ def replay_games(
 def expected_for(
     task_set: str = DEFAULT_TASK_SET, split: str = "test", panel: str = PANEL_VERSION
 ) -> Expected:
-    from .players import panel as panel_members
-    from .tasks import open_task_set
+    from ..playing.players import panel as panel_members
+    from ..scenarios.tasks import open_task_set
 
     panel_members(panel)  # an unknown panel is refused here, with the published ones named
     return Expected(task_hash=open_task_set(task_set).hash, split=split, panel_version=panel)
@@ -474,7 +474,7 @@ def expected_for(
 
 def validate_and_verify(path: Path, split: str | None = None, recompute: bool = True) -> list[str]:
     """What ``validate-results`` reports: schema problems, then (if none) the leaderboard's checks."""
-    from .tasks import open_task_set
+    from ..scenarios.tasks import open_task_set
 
     problems = validate_run(path)
     if problems or not recompute:

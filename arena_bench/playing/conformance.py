@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .agents.base import Agent, Observation, Reply
-from .arrays.registry import scripted_entry
-from .core.analysis import analyse
-from .core.protocol import Action, Kind, Turn, forfeit, initial_state, step
-from .core.scenario import Scenario
+from ..agents.base import Agent, Observation, Reply
+from ..arrays.registry import scripted_entry
+from ..core.analysis import analyse
+from ..core.protocol import Action, Kind, Turn, forfeit, initial_state, step
+from ..core.scenario import Scenario
+from ..planning import plan_cells
 from .game import play_game
-from .planning import plan_cells
 from .players import make_player
 from .runner import GameStore, run_cells
 

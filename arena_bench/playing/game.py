@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .agents.base import Agent, Observation, PublicScenario, Reply
-from .core.analysis import Analysis
-from .core.metrics import GameMetrics, game_metrics
-from .core.protocol import (
+from ..agents.base import Agent, Observation, PublicScenario, Reply
+from ..core.analysis import Analysis
+from ..core.metrics import GameMetrics, game_metrics
+from ..core.protocol import (
     MAX_REPAIRS,
     MAX_TURNS,
     GameState,
@@ -22,7 +22,7 @@ from .core.protocol import (
     initial_state,
     step,
 )
-from .core.scenario import Scenario
+from ..core.scenario import Scenario
 
 
 @dataclass

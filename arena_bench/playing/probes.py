@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any
 
-from .agents.base import Observation
+from ..agents.base import Observation
 from .parsing import extract_json_object
 from .prompts import describe_turn
 

@@ -20,8 +20,8 @@ import json
 import shlex
 from typing import Any
 
-from .agents.base import Observation, Reply
-from .errors import StopRun, UnknownPlayer
+from ..agents.base import Observation, Reply
+from ..errors import StopRun, UnknownPlayer
 from .parsing import parse_reply
 
 OBSERVATION_FORMAT = "exec-observation/1"

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .agents.base import Observation, Reply
-from .errors import UnknownPlayer
+from ..agents.base import Observation, Reply
+from ..errors import UnknownPlayer
 
 
 def load_class(ref: str) -> tuple[type, Path]:

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .core.analysis import analyse, analysis_to_dict, compare_analysis
-from .core.scenario import Scenario, ScenarioError, scenario_from_dict, scenario_to_dict
-from .errors import TaskSetError
+from ..core.analysis import analyse, analysis_to_dict, compare_analysis
+from ..core.scenario import Scenario, ScenarioError, scenario_from_dict, scenario_to_dict
+from ..errors import TaskSetError
+from ..storage import json_lines
 from .generator import GeneratorConfig, generate_split, lite_subset
-from .storage import json_lines
 
 SPLITS = ("dev", "test", "lite")
 HUB_PREFIX = "hf:"

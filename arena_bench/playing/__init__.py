@@ -1,0 +1,1 @@
+"""Playing games: one game, the runner and its durable store, players and their prompts, parsing and probes, agents from outside (exec, sandboxed code agents, Python plugins), the conformance check and a person's browser play."""
