@@ -73,16 +73,12 @@ def describe_turn(turn: PublicTurn, obs: Observation) -> str:
 def turn_prompt(obs: Observation) -> str:
     """The whole public history, compactly, and what the agent must do now. Each turn is
     one fresh request (system + this), so prompts stay short and every turn is self-contained."""
-    lines = (
-        ["History:"] + [describe_turn(t, obs) for t in obs.history] if obs.history else ["You move first."]
-    )
+    lines = ["History:"] + [describe_turn(t, obs) for t in obs.history] if obs.history else ["You move first."]
     lines.append(f"Now turn {obs.turn + 1} of {obs.max_turns} ({obs.turns_left_after_this} left after this).")
     if obs.can_accept:
         points = sum(row[o] for row, o in zip(obs.brief.points(), obs.standing_offer))
-        lines.append(
-            f"On the table from the {obs.public.role_names[1 - obs.role_index]}: "
-            f"{_offer_text(obs, obs.standing_offer)} = {points:g} points to you (no deal: {100 * obs.brief.batna:g})."
-        )
+        lines.append(f"On the table from the {obs.public.role_names[1 - obs.role_index]}: "
+                     f"{_offer_text(obs, obs.standing_offer)} = {points:g} points to you (no deal: {100 * obs.brief.batna:g}).")
     else:
         lines.append("No offer from the other side is on the table: you cannot accept.")
     lines.append("Your JSON reply:")
@@ -116,16 +112,6 @@ def template_hash() -> str:
     """Hash of every template and of the code that fills them: any wording change shows in results."""
     import inspect
 
-    parts = [PROMPT_VERSION, SYSTEM_TEMPLATE] + [
-        inspect.getsource(f)
-        for f in (
-            system_prompt,
-            _points,
-            _offer_text,
-            describe_turn,
-            turn_prompt,
-            repair_prompt,
-            reply_schema,
-        )
-    ]
+    parts = [PROMPT_VERSION, SYSTEM_TEMPLATE] + [inspect.getsource(f) for f in (
+        system_prompt, _points, _offer_text, describe_turn, turn_prompt, repair_prompt, reply_schema)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:16]
