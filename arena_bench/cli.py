@@ -751,12 +751,18 @@ def metrics_command() -> None:
     metavar="ORG/NAME",
     help="Upload the trained language model (model/ and its card) to this Hub repository (LM configs).",
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue an interrupted language-model run on the same --out from its SFT and RL checkpoints.",
+)
 def train_command(
     config_path: Path | None,
     device: str | None,
     out: str | None,
     overrides: tuple[str, ...],
     push_to_hub: str | None,
+    resume: bool,
 ) -> None:
     """Train a negotiation policy with the bundled reference trainer (needs torch: pip install 'arena-bench[train]')."""
     # The one place arena_bench reaches for the trainer, and only when this command runs: the
@@ -778,6 +784,8 @@ def train_command(
         argv += ["--set", *overrides]
     if push_to_hub:
         argv += ["--push-to-hub", push_to_hub]
+    if resume:
+        argv += ["--resume"]
     trainer_main(argv)
 
 

@@ -31,6 +31,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument(
         "--push-to-hub", default=None, metavar="ORG/NAME", help="upload the trained LM's model/ folder"
     )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run on the same --out from its checkpoints (LM configs: SFT and RL)",
+    )
     args = p.parse_args(argv)
     changes = parse_overrides(args.set)
     if args.device:
@@ -43,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
         from .lm.sft import LMConfig
 
         cfg = dataclasses.replace(LMConfig.from_dict(raw), **changes)
-        summary = run_lm(cfg, str(args.config) if args.config else None, changes)
+        summary = run_lm(cfg, str(args.config) if args.config else None, changes, resume=args.resume)
         if args.push_to_hub:
             from .lm.hub import push_to_hub
 
@@ -56,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.push_to_hub:
         p.error('--push-to-hub uploads a language model: it needs a config with "kind": "lm"')
+    if args.resume:
+        p.error('--resume continues a language-model run (a config with "kind": "lm")')
     cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     cfg = dataclasses.replace(cfg, **changes)
     summary = train(cfg)

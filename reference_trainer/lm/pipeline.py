@@ -62,17 +62,41 @@ def evaluate_stages(stages: dict[str, str], out: Path, cfg: LMConfig) -> dict[st
     return found
 
 
+def launched(device: str = "cpu") -> Any:
+    """An ``accelerate.Accelerator`` when this process is one of several (``accelerate launch
+    --multi_gpu --num_processes N``: accelerate's torchrun launcher, also on CPUs, where its ``--cpu``
+    flag would start one process), else None: one process needs no wrapper. On DEVICE cpu the
+    processes talk over gloo."""
+    import os
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    from accelerate import Accelerator
+
+    return Accelerator(cpu=device == "cpu")
+
+
 def run_lm(
-    cfg: LMConfig, config_file: str | None = None, overrides: dict[str, Any] | None = None
+    cfg: LMConfig,
+    config_file: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    resume: bool = False,
 ) -> dict[str, Any]:
+    """Every stage of CFG. ``resume``: keep what an earlier sitting on the same ``out`` finished
+    (teacher data, a saved SFT model) and continue SFT and RL from their last checkpoints."""
     import torch
 
     out = Path(cfg.out)
+    accelerator = launched(cfg.device)
+    main = accelerator is None or accelerator.is_main_process
     out.mkdir(parents=True, exist_ok=True)
     rl_cfg = RLConfig.from_dict(cfg.rl)
     summary: dict[str, Any] = {"config": asdict(cfg), "config_file": config_file, "overrides": overrides or {},
-                               "versions": versions()}  # fmt: skip
+                               "versions": versions(), "processes": accelerator.num_processes if accelerator else 1}  # fmt: skip
     stages = {"raw": f"hf/{cfg.base}"}
+    previous = (
+        json.loads((out / "summary.json").read_text()) if resume and (out / "summary.json").is_file() else {}
+    )
     if cfg.start:
         sft_folder = Path(cfg.start)
         if not (sft_folder / "config.json").is_file():
@@ -81,12 +105,28 @@ def run_lm(
             )
         summary["sft"] = {"skipped": True, "model": str(sft_folder)}
     else:
-        data_cfg = DataConfig(**known_settings(DataConfig, cfg.data, "LM config, data"))
-        started = time.perf_counter()
-        dataset = build_dataset(data_cfg, out / "teacher-data")
-        summary["data"] = {"rows": len(dataset), "seconds": round(time.perf_counter() - started, 1)}
         sft_folder = out / ("sft-model" if rl_cfg.iterations else "model")
-        summary["sft"] = sft(cfg, dataset, out, sft_folder)
+        done = sft_folder / SFT_DONE
+        if resume and done.is_file():  # an earlier sitting finished SFT: its model stands
+            summary["data"] = previous.get("data", {"resumed": True})
+            summary["sft"] = {**json.loads(done.read_text()), "resumed": True}
+        else:
+            data_cfg = DataConfig(**known_settings(DataConfig, cfg.data, "LM config, data"))
+            started = time.perf_counter()
+            if main:  # one process writes the data; the others read what it wrote
+                dataset = build_dataset(data_cfg, out / "teacher-data")
+            if accelerator:
+                accelerator.wait_for_everyone()
+                if not main:
+                    import datasets
+
+                    dataset = datasets.load_from_disk(str(out / "teacher-data"))
+            summary["data"] = {"rows": len(dataset), "seconds": round(time.perf_counter() - started, 1)}
+            summary["sft"] = sft(cfg, dataset, out, sft_folder, resume=resume, save=main)
+            if main:
+                (done).write_text(json.dumps(summary["sft"], indent=2) + "\n")
+            if accelerator:
+                accelerator.wait_for_everyone()
     stages["sft"] = f"hf/{sft_folder}"
     if rl_cfg.iterations:
         if cfg.device == "cpu":
@@ -94,13 +134,18 @@ def run_lm(
         model, tokenizer = load_base(str(sft_folder), cfg.device)
         freeze_below(model, cfg.train_layers)
         reference, _ = load_base(str(sft_folder), cfg.device)
-        summary["rl"] = rl(rl_cfg, model, reference, tokenizer, out, cfg.device, cfg.bf16, cfg.seed)
-        model.save_pretrained(out / "model")
-        tokenizer.save_pretrained(out / "model")
+        summary["rl"] = rl(rl_cfg, model, reference, tokenizer, out, cfg.device, cfg.bf16, cfg.seed,
+                           accelerator=accelerator, resume=resume)  # fmt: skip
+        if main:
+            model.save_pretrained(out / "model")
+            tokenizer.save_pretrained(out / "model")
         stages["rl"] = f"hf/{out / 'model'}"
         del model, reference
-    elif cfg.start:  # a warm start and no RL: the start is the last stage
+    elif cfg.start and main:  # a warm start and no RL: the start is the last stage
         shutil.copytree(sft_folder, out / "model", dirs_exist_ok=True)
+    if not main:  # the evaluation, the card and the summary are the first process's
+        accelerator.wait_for_everyone()
+        return summary
     if cfg.eval_limit:
         started = time.perf_counter()
         summary["evaluation"] = evaluate_stages(stages, out / "eval", cfg)
@@ -110,4 +155,9 @@ def run_lm(
     (out / "model").mkdir(exist_ok=True)
     (out / "model" / "README.md").write_text(model_card(summary, out))
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    if accelerator:
+        accelerator.wait_for_everyone()
     return summary
+
+
+SFT_DONE = "sft.json"  # written into the SFT model's folder once it is saved whole

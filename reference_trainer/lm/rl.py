@@ -36,6 +36,7 @@ Generation is batched across all games in flight (one ``generate`` call for ever
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import hashlib
@@ -87,6 +88,7 @@ class RLConfig:
     snapshot_every: int = 2
     max_snapshots: int = 2
     micro_batch: int = 4
+    checkpoint_every: int = 1  # iterations between checkpoints (0: none); ``--resume`` continues from one
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RLConfig:
@@ -121,15 +123,16 @@ class Sampler:
         tok.padding_side = "left"
         prompts = [tok.apply_chat_template(m, tokenize=False, add_generation_prompt=True) for m, _ in items]
         enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
-        torch.manual_seed(items[0][1])  # one generator per batch, seeded from the batch's first call
+        # each reply drawn with its own call's seed (Gumbel-max: the argmax of logits/T plus Gumbel
+        # noise is a draw from softmax(logits/T)), so a reply does not depend on which other calls
+        # share its batch: the same games come out of one process or several, and after a resume
+        rows = RowSampling([seed for _, seed in items], self.cfg.temperature)
         with torch.inference_mode(), torch.autocast(self.device, dtype=torch.bfloat16, enabled=self.bf16):
             out = self.model.generate(
                 **enc,
                 max_new_tokens=self.cfg.max_new_tokens,
-                do_sample=True,
-                temperature=self.cfg.temperature,
-                top_k=0,
-                top_p=1.0,
+                do_sample=False,
+                logits_processor=[rows],
                 pad_token_id=tok.pad_token_id,
             )
         new = out[:, enc["input_ids"].shape[1] :]
@@ -145,6 +148,25 @@ class Sampler:
             results.append((Completion(text=text, tokens_in=len(prompt_ids), tokens_out=len(done),
                                        latency_s=elapsed, batch_size=len(items)), prompt_ids, done))  # fmt: skip
         return results
+
+
+class RowSampling:
+    """A logits processor that turns greedy decoding into sampling at TEMPERATURE with one seeded
+    generator per row (Gumbel-max), so that each row's draw depends on its own seed and logits only."""
+
+    def __init__(self, seeds: list[int], temperature: float):
+        import torch
+
+        self.generators = [torch.Generator().manual_seed(int(seed)) for seed in seeds]
+        self.temperature = temperature
+
+    def __call__(self, input_ids, scores):
+        import torch
+
+        vocab = scores.shape[1]
+        u = torch.stack([torch.rand(vocab, generator=g, dtype=torch.float64) for g in self.generators])
+        gumbel = -torch.log(-torch.log(u.clamp(1e-300, 1.0 - 1e-16)))
+        return (scores.double() / self.temperature + gumbel.to(scores.device)).to(scores.dtype)
 
 
 @dataclass
@@ -267,8 +289,11 @@ def completion_logps(model, calls: list[Call], device: str, bf16: bool):
 
 
 def play_iteration(it: int, cfg: RLConfig, sampler: Sampler, scenarios, analyses, bests, rng,
-                   scripted: dict[str, Any], population: Population, snap_samplers: dict[str, Sampler]):  # fmt: skip
-    """Play one iteration's games; return, per group, the list of (learner tape, turns, returns, info)."""
+                   scripted: dict[str, Any], population: Population, snap_samplers: dict[str, Sampler],
+                   mine: list[int] | None = None):  # fmt: skip
+    """Play one iteration's games; return, per group, the list of (learner tape, turns, returns, info).
+    Every process draws every group's cell (one shared generator); it plays the groups of ``mine``
+    (default: all) and leaves the others' lists empty."""
     cells = []
     for _ in range(cfg.groups):
         k = int(rng.integers(len(scenarios)))
@@ -299,8 +324,10 @@ def play_iteration(it: int, cfg: RLConfig, sampler: Sampler, scenarios, analyses
                 "learner_turns": len(turns), "welfare": metrics.welfare}  # fmt: skip
         return g, tape.tape, turns, rets, info
 
+    mine = list(range(cfg.groups)) if mine is None else mine
+
     async def play_all():
-        return await asyncio.gather(*(one(g, r) for g in range(cfg.groups) for r in range(cfg.group_size)))
+        return await asyncio.gather(*(one(g, r) for g in mine for r in range(cfg.group_size)))
 
     played = asyncio.run(play_all())
     groups: list[list[tuple]] = [[] for _ in range(cfg.groups)]
@@ -309,14 +336,173 @@ def play_iteration(it: int, cfg: RLConfig, sampler: Sampler, scenarios, analyses
     return cells, groups
 
 
+class Dist:
+    """The processes of a data-parallel run (``accelerate launch``), or this one process alone."""
+
+    def __init__(self, accelerator=None):
+        self.accelerator = accelerator
+        self.rank = accelerator.process_index if accelerator else 0
+        self.world = accelerator.num_processes if accelerator else 1
+        self.main = self.rank == 0
+
+    def groups(self, n: int) -> list[int]:
+        """This process's share of N groups: a group's games stay together (its advantages are
+        relative to each other), and groups are dealt round-robin."""
+        return [g for g in range(n) if g % self.world == self.rank]
+
+    def gather(self, items: list) -> list:
+        if self.world == 1:
+            return items
+        from accelerate.utils import gather_object
+
+        return list(gather_object(items))
+
+    def total(self, x: float) -> float:
+        if self.world == 1:
+            return x
+        import torch
+
+        t = torch.tensor([float(x)], dtype=torch.float64, device=self.accelerator.device)
+        return float(self.accelerator.reduce(t, reduction="sum")[0])
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            self.accelerator.wait_for_everyone()
+
+
+def policy_step(model, ref_model, samples: list[tuple[Call, float]], cfg: RLConfig, opt, trainable, dist: Dist,
+                device: str, bf16: bool) -> dict[str, float]:  # fmt: skip
+    """One on-policy step on every process's SAMPLES together: token-mean policy gradient plus
+    ``kl_coef`` times KL(policy || warm start), k3 estimate. The mean is over the tokens of all
+    processes, so N processes with a share of the samples each take the same step as one process with
+    all of them (the data-parallel wrapper averages gradients: each share is scaled by N)."""
+    import torch
+
+    n_tokens = dist.total(sum(len(c.completion_ids) for c, _ in samples)) or 1.0
+    if not samples and dist.world == 1:
+        return {"kl_per_token": 0.0, "grad_norm": 0.0, "tokens": 0}
+    opt.zero_grad()
+    kl_sum, pg_sum = 0.0, 0.0
+    chunks = [samples[i : i + cfg.micro_batch] for i in range(0, len(samples), cfg.micro_batch)]
+    wrapped = model  # the data-parallel wrapper where there is one: its backward exchanges gradients
+    for k, chunk in enumerate(chunks or [[]]):
+        last = k == max(len(chunks), 1) - 1
+        # gradients are exchanged once, on the last chunk: the others accumulate locally
+        sync = (
+            dist.accelerator.no_sync(wrapped) if dist.accelerator and not last else contextlib.nullcontext()
+        )
+        with sync:
+            if chunk:
+                _, lps = completion_logps(wrapped, [c for c, _ in chunk], device, bf16)
+                with torch.no_grad():
+                    _, ref_lps = completion_logps(ref_model, [c for c, _ in chunk], device, bf16)
+                loss = 0.0
+                for (_, a), lp, ref in zip(chunk, lps, ref_lps):
+                    d = ref - lp
+                    kl = torch.exp(d) - d - 1.0
+                    pg = -(a * lp).sum()
+                    loss = loss + (pg + cfg.kl_coef * kl.sum()) * dist.world / n_tokens
+                    kl_sum += float(kl.detach().sum())
+                    pg_sum += float(pg.detach())
+            else:  # a process without samples still joins the gradient exchange, with zero
+                loss = sum(p.sum() for p in trainable) * 0.0
+            if dist.accelerator:
+                dist.accelerator.backward(loss)
+            else:
+                loss.backward()
+    if dist.accelerator:
+        grad_norm = float(dist.accelerator.clip_grad_norm_(trainable, 1.0))
+    else:
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, 1.0))
+    opt.step()
+    return {"kl_per_token": dist.total(kl_sum) / n_tokens, "grad_norm": grad_norm, "tokens": int(n_tokens)}
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+CHECKPOINT = "rl-checkpoint"
+
+
+def trainable_state(model) -> dict[str, Any]:
+    """The parameters RL changes (the rest is the warm start's, reloaded on resume)."""
+    return {n: p.detach().cpu().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+def save_checkpoint(
+    out: Path, it: int, model, opt, population: Population, rng, totals: dict, names: list[str]
+) -> None:
+    """Everything a later sitting needs to continue as if never stopped: the trainable weights, the
+    optimizer, the population's snapshots, the numpy generator and the running totals. Written to a
+    new folder and renamed into place, so an interruption leaves the previous checkpoint whole."""
+    import shutil
+
+    import torch
+
+    final, tmp = out / CHECKPOINT, out / f"{CHECKPOINT}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    torch.save(
+        {
+            "iteration": it,
+            "model": trainable_state(model),
+            "optimizer": opt.state_dict(),
+            "snapshots": [(name, trainable_state(m)) for name, m in population.snapshots[1:]],
+            "rng": rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(),
+            "totals": totals,
+            "trainable": names,
+        },
+        tmp / "state.pt",
+    )
+    (tmp / "iteration.json").write_text(json.dumps({"iteration": it}) + "\n")
+    old = out / f"{CHECKPOINT}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(
+    out: Path, model, ref_model, opt, population: Population, rng, names: list[str]
+) -> tuple[int, dict]:
+    """Restore a checkpoint written by ``save_checkpoint`` into MODEL, OPT, POPULATION and RNG; return
+    (its iteration, its totals). Refuses one whose trainable parameters differ from this run's."""
+    import torch
+
+    state = torch.load(out / CHECKPOINT / "state.pt", weights_only=False)
+    if state["trainable"] != names:
+        raise ValueError(
+            f"{out / CHECKPOINT}: trained other parameters ({len(state['trainable'])} tensors, this run "
+            f"{len(names)}); resume with the settings that wrote it, or delete the folder to start over"
+        )
+    model.load_state_dict(state["model"], strict=False)
+    opt.load_state_dict(state["optimizer"])
+    for name, weights in state["snapshots"]:
+        frozen = copy.deepcopy(ref_model).eval()
+        frozen.load_state_dict(weights, strict=False)
+        population.snapshots.append((name, frozen))
+    rng.bit_generator.state = state["rng"]
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["iteration"]), dict(state["totals"])
+
+
+# --- the loop ------------------------------------------------------------------------------------
+
+
 def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu", bf16: bool = False,
-       seed: int = 1, log=print) -> dict[str, Any]:  # fmt: skip
+       seed: int = 1, log=print, accelerator=None, resume: bool = False) -> dict[str, Any]:  # fmt: skip
     """Train MODEL in place; REF_MODEL (frozen) is the KL anchor and the first ``self`` snapshot.
-    Writes ``rl_curve.jsonl`` under OUT and returns the run's summary."""
+    Writes ``rl_curve.jsonl`` under OUT and returns the run's summary.
+
+    ``accelerator``: an ``accelerate.Accelerator`` of a data-parallel launch; each process plays its
+    share of the groups and the gradient step is taken on all of them together. ``resume``: continue
+    from OUT's checkpoint, where there is one."""
     import torch
 
     from .data import DataConfig, check_no_overlap, training_scenarios
 
+    dist = Dist(accelerator)
     scenarios = training_scenarios(
         DataConfig(n_scenarios=cfg.n_scenarios, seed=cfg.scenario_seed, id_prefix="lmrl")
     )
@@ -330,53 +516,49 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
     for p in ref_model.parameters():
         p.requires_grad = False
     population = Population([("self@0", ref_model)])
-    sampler = Sampler(model, tokenizer, cfg, device, bf16)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)  # the KL term is the only pull
     curve_path = out / "rl_curve.jsonl"
-    curve_path.unlink(missing_ok=True)
     totals = {"games": 0, "calls": 0, "invalid_calls": 0, "forfeited_turns": 0, "seconds_play": 0.0,
               "seconds_update": 0.0}  # fmt: skip
-    for it in range(1, cfg.iterations + 1):
+    start = 0
+    if resume and (out / CHECKPOINT / "state.pt").is_file():
+        start, totals = load_checkpoint(out, model, ref_model, opt, population, rng, names)
+        log(f"rl: resumed after iteration {start} from {out / CHECKPOINT}")
+    if dist.main:  # the curve keeps the rows of the iterations the checkpoint holds, and no others
+        kept = []
+        if start and curve_path.is_file():
+            kept = [
+                line for line in curve_path.read_text().splitlines() if json.loads(line)["iteration"] <= start
+            ]
+        curve_path.write_text("".join(line + "\n" for line in kept))
+    learner = accelerator.prepare(model) if accelerator else model
+    if accelerator:
+        opt = accelerator.prepare(opt)
+    sampler = Sampler(model, tokenizer, cfg, device, bf16)
+    for it in range(start + 1, cfg.iterations + 1):
         started = time.perf_counter()
         snap_samplers = {name: Sampler(m, tokenizer, cfg, device, bf16) for name, m in population.snapshots}
         model.eval()
         cells, groups = play_iteration(it, cfg, sampler, scenarios, analyses, bests, rng, scripted,
-                                       population, snap_samplers)  # fmt: skip
+                                       population, snap_samplers, dist.groups(cfg.groups))  # fmt: skip
         played_s = time.perf_counter() - started
         samples: list[tuple[Call, float]] = []
         infos = []
         for group in groups:
+            if not group:
+                continue
             advs = group_advantages([rets for _, _, rets, _ in group])
             for (tape, turns, _, info), adv in zip(group, advs):
                 infos.append(info)
                 by_turn = dict(zip(turns, adv))
                 samples += [(c, float(by_turn[c.turn])) for c in tape]
-        # one on-policy step: token-mean policy gradient plus KL(policy || warm start), k3 estimate
         started = time.perf_counter()
         model.train()
-        opt.zero_grad()
-        n_tokens = sum(len(c.completion_ids) for c, _ in samples) or 1
-        kl_sum, pg_sum = 0.0, 0.0
-        for i in range(0, len(samples), cfg.micro_batch):
-            chunk = samples[i : i + cfg.micro_batch]
-            _, lps = completion_logps(model, [c for c, _ in chunk], device, bf16)
-            with torch.no_grad():
-                _, ref_lps = completion_logps(ref_model, [c for c, _ in chunk], device, bf16)
-            loss = 0.0
-            for (_, a), lp, ref in zip(chunk, lps, ref_lps):
-                d = ref - lp
-                kl = torch.exp(d) - d - 1.0
-                pg = -(a * lp).sum()
-                loss = loss + (pg + cfg.kl_coef * kl.sum()) / n_tokens
-                kl_sum += float(kl.detach().sum())
-                pg_sum += float(pg.detach())
-            if chunk:
-                loss.backward()
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, 1.0)) if samples else 0.0
-        if samples:
-            opt.step()
+        step = policy_step(learner, ref_model, samples, cfg, opt, trainable, dist, device, bf16)
         update_s = time.perf_counter() - started
+        infos = dist.gather(infos)
         if cfg.snapshot_every and it % cfg.snapshot_every == 0:
             frozen = copy.deepcopy(model).eval()
             for p in frozen.parameters():
@@ -395,25 +577,29 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
             "invalid_call_rate": sum(i["invalid_calls"] for i in infos)
             / max(1, sum(i["calls"] for i in infos)),
             "forfeited_turns": int(sum(i["forfeited_turns"] for i in infos)),
-            "kl_per_token": kl_sum / n_tokens,
-            "grad_norm": grad_norm,
-            "tokens": n_tokens,
+            **step,
             "opponents": sorted({i["opponent"] for i in infos}),
+            "processes": dist.world,
             "seconds_play": round(played_s, 1),
             "seconds_update": round(update_s, 1),
         }
-        with curve_path.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        log(f"rl iteration {it}/{cfg.iterations}: reward {row['reward']:+.3f} deals {row['deal_rate']:.2f} "
-            f"below-BATNA {row['below_batna_rate']:.2f} invalid calls {row['invalid_call_rate']:.3f} "
-            f"KL/token {row['kl_per_token']:.4f} ({played_s:.0f}s play, {update_s:.0f}s update)")  # fmt: skip
         totals["games"] += len(infos)
         totals["calls"] += sum(i["calls"] for i in infos)
         totals["invalid_calls"] += sum(i["invalid_calls"] for i in infos)
         totals["forfeited_turns"] += row["forfeited_turns"]
         totals["seconds_play"] += played_s
         totals["seconds_update"] += update_s
+        if dist.main:
+            with curve_path.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            if cfg.checkpoint_every and (it % cfg.checkpoint_every == 0 or it == cfg.iterations):
+                save_checkpoint(out, it, model, opt, population, rng, totals, names)
+            log(f"rl iteration {it}/{cfg.iterations}: reward {row['reward']:+.3f} deals {row['deal_rate']:.2f} "
+                f"below-BATNA {row['below_batna_rate']:.2f} invalid calls {row['invalid_call_rate']:.3f} "
+                f"KL/token {row['kl_per_token']:.4f} ({played_s:.0f}s play, {update_s:.0f}s update)")  # fmt: skip
+        dist.barrier()
     totals["seconds_play"] = round(totals["seconds_play"], 1)
     totals["seconds_update"] = round(totals["seconds_update"], 1)
     return {"iterations": cfg.iterations, **totals, "generated_tokens": sampler.tokens,
+            "resumed_from": start, "processes": dist.world,
             "curve": str(curve_path), "config": dataclasses.asdict(cfg)}  # fmt: skip

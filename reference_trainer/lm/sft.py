@@ -43,6 +43,7 @@ class LMConfig:
     # bf16 autocast: on CPUs with AMX (this machine) a training step of 1,300 tokens takes 2.4 s
     # against 4.4 s in float32; the saved weights stay float32.
     bf16: bool = False
+    save_steps: int = 0  # SFT checkpoints every N steps (0: none); ``--resume`` continues from the last
     eval_limit: int = 0  # dev scenarios of the probe set played by each stage (0: none)
     eval_max_tokens: int = 200
     start: str = ""  # an SFT'd transformers folder: skip data and SFT, start RL from it
@@ -102,8 +103,11 @@ def freeze_below(model, n: int) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def sft(cfg: LMConfig, dataset, out: Path, folder: Path) -> dict[str, Any]:
-    """Train on DATASET and save the model and tokenizer to FOLDER."""
+def sft(
+    cfg: LMConfig, dataset, out: Path, folder: Path, resume: bool = False, save: bool = True
+) -> dict[str, Any]:
+    """Train on DATASET and save the model and tokenizer to FOLDER (when SAVE: one process of several
+    saves). ``resume``: continue from the last checkpoint under ``out/sft-checkpoints``, if any."""
     import torch
     from trl import SFTConfig, SFTTrainer
 
@@ -137,7 +141,9 @@ def sft(cfg: LMConfig, dataset, out: Path, folder: Path) -> dict[str, Any]:
         learning_rate=cfg.lr,
         max_length=cfg.max_length,
         logging_steps=1,
-        save_strategy="no",
+        save_strategy="steps" if cfg.save_steps else "no",
+        save_steps=cfg.save_steps or 500,
+        save_total_limit=2,
         report_to=[],
         seed=cfg.seed,
         use_cpu=cfg.device == "cpu",
@@ -151,15 +157,21 @@ def sft(cfg: LMConfig, dataset, out: Path, folder: Path) -> dict[str, Any]:
         model=model, args=args, train_dataset=dataset, processing_class=tokenizer, peft_config=peft_config
     )
     started = time.perf_counter()
-    result = trainer.train()
+    checkpoints = sorted((out / "sft-checkpoints").glob("checkpoint-*"), key=_step) if resume else []
+    result = trainer.train(resume_from_checkpoint=bool(checkpoints) or None)
     seconds = time.perf_counter() - started
     model = trainer.model
     if cfg.lora:
         model = model.merge_and_unload()
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
+    if save:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {"steps": cfg.sft_steps, "seconds": round(seconds, 1), "train_loss": result.training_loss,
             "rows": len(dataset), "rows_dropped_too_long": dropped, "trainable_parameters": trained,
             "loss_first": losses[0] if losses else None, "loss_last": losses[-1] if losses else None,
-            "model": str(folder)}  # fmt: skip
+            "model": str(folder), "resumed_from_step": _step(checkpoints[-1]) if checkpoints else 0}  # fmt: skip
+
+
+def _step(checkpoint: Path) -> int:
+    return int(checkpoint.name.rpartition("-")[2])
