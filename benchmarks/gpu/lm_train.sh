@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# SFT then RL of SmolLM2-135M (reference_trainer/configs/lm-gpu.json) on a GPU machine that has torch
-# and transformers but no network, in about 10 minutes, then the probe-set table of raw -> SFT -> RL.
+# SFT then RL of SmolLM2-135M on a GPU machine that has torch and transformers but no network, in about
+# 10 minutes, then the probe-set table of raw -> SFT -> RL. Where vLLM is installed the RL rollouts run
+# on a local vLLM server playing the learner's LoRA adapter (reference_trainer/configs/lm-gpu-vllm.json);
+# otherwise on transformers' generate in the learner's process (lm-gpu.json).
 #
 # The model file and the wheels the machine lacks travel as in smollm2_run.sh (64 MiB per call):
 #   here:  the three parts of the GGUF in .gpu/part0{0,1,2} and .gpu/model.sha256 (see smollm2_run.sh);
@@ -28,7 +30,10 @@ echo "$(cut -d' ' -f1 "$store/model.sha256")  $pkg/SmolLM2-135M-Instruct.Q4_1.gg
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1
 nvidia-smi --query-gpu=name,memory.total --format=csv
 start=$(date +%s)
-timeout -s TERM "${RUN_SECONDS:-560}" python3 -m reference_trainer --config reference_trainer/configs/lm-gpu.json \
+config=reference_trainer/configs/lm-gpu.json
+if python3 -c "import vllm" 2>/dev/null; then config=reference_trainer/configs/lm-gpu-vllm.json; fi
+echo "config: $config"
+timeout -s TERM "${RUN_SECONDS:-560}" python3 -m reference_trainer --config "$config" \
   --out /tmp/lm-gpu 2>&1 | tee "$OUT/lm_train.log" | grep -v "it/s\]" | tail -40 || true
 end=$(date +%s)
 echo "wall seconds: $((end - start))"

@@ -132,10 +132,39 @@ def run_lm(
         if cfg.device == "cpu":
             torch.set_num_threads(cfg.threads)
         model, tokenizer = load_base(str(sft_folder), cfg.device)
-        freeze_below(model, cfg.train_layers)
         reference, _ = load_base(str(sft_folder), cfg.device)
-        summary["rl"] = rl(rl_cfg, model, reference, tokenizer, out, cfg.device, cfg.bf16, cfg.seed,
-                           accelerator=accelerator, resume=resume)  # fmt: skip
+        rollouts = None
+        if rl_cfg.rollout == "vllm":  # the learner is a LoRA adapter the rollout servers load
+            from peft import LoraConfig, get_peft_model
+
+            from .rollout_server import VLLMRollouts
+
+            if accelerator and not rl_cfg.api_base:
+                raise ValueError(
+                    "LM config, rl.api_base: several processes share rollout servers; start them on "
+                    f"{sft_folder} (README, 'RL on vLLM') and list them, or run one process"
+                )
+            n = model.config.num_hidden_layers
+            # train_layers: adapters on the top blocks only, so the backward pass stops there (on CPU
+            # most of a step's cost is the backward pass through the lower blocks)
+            top = list(range(n - cfg.train_layers, n)) if cfg.train_layers else None
+            # every linear layer of the blocks by name (peft takes layers_to_transform only with names)
+            linear = sorted({name.rpartition(".")[2] for name, m in model.model.layers.named_modules()
+                             if isinstance(m, torch.nn.Linear)})  # fmt: skip
+            model = get_peft_model(model, LoraConfig(r=rl_cfg.lora_r, lora_alpha=2 * rl_cfg.lora_r,
+                                                     target_modules=linear, layers_to_transform=top,
+                                                     task_type="CAUSAL_LM"))  # fmt: skip
+            rollouts = VLLMRollouts(rl_cfg, sft_folder, out, cfg.device)
+        else:
+            freeze_below(model, cfg.train_layers)
+        try:
+            summary["rl"] = rl(rl_cfg, model, reference, tokenizer, out, cfg.device, cfg.bf16, cfg.seed,
+                               accelerator=accelerator, resume=resume, rollouts=rollouts)  # fmt: skip
+        finally:
+            if rollouts is not None:
+                rollouts.close()
+        if rollouts is not None:
+            model = model.merge_and_unload()  # a plain transformers folder, as the other path saves
         if main:
             model.save_pretrained(out / "model")
             tokenizer.save_pretrained(out / "model")

@@ -89,6 +89,13 @@ class RLConfig:
     max_snapshots: int = 2
     micro_batch: int = 4
     checkpoint_every: int = 1  # iterations between checkpoints (0: none); ``--resume`` continues from one
+    # rollouts: "transformers" (generate in the learner's process) or "vllm" (servers play a LoRA
+    # adapter of the learner, loaded after every update: reference_trainer/lm/rollout_server.py)
+    rollout: str = "transformers"
+    api_base: Any = ""  # vllm: the servers (one URL or a list); empty: start one local server
+    lora_r: int = 16  # vllm: the learner's LoRA rank (the servers need --max-lora-rank at least this)
+    max_model_len: int = 8192  # vllm, local server: its context (long games with repairs need 8k)
+    served_model: str = "warm-start"  # vllm: the warm start's name on the servers (--served-model-name)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RLConfig:
@@ -97,6 +104,8 @@ class RLConfig:
         cfg = cls(**known_settings(cls, d, "LM config, rl"))
         if cfg.reward not in REWARDS:
             raise ValueError(f"LM config, rl.reward: {cfg.reward!r}; use one of {', '.join(REWARDS)}")
+        if cfg.rollout not in ("transformers", "vllm"):
+            raise ValueError(f"LM config, rl.rollout: {cfg.rollout!r}; use transformers or vllm")
         return cfg
 
 
@@ -446,7 +455,10 @@ def save_checkpoint(
             "iteration": it,
             "model": trainable_state(model),
             "optimizer": opt.state_dict(),
-            "snapshots": [(name, trainable_state(m)) for name, m in population.snapshots[1:]],
+            # a snapshot served as an adapter is its name alone (its files stay under out/adapters)
+            "snapshots": [
+                (name, None if m is None else trainable_state(m)) for name, m in population.snapshots[1:]
+            ],
             "rng": rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(),
             "totals": totals,
@@ -479,6 +491,9 @@ def load_checkpoint(
     model.load_state_dict(state["model"], strict=False)
     opt.load_state_dict(state["optimizer"])
     for name, weights in state["snapshots"]:
+        if weights is None:
+            population.snapshots.append((name, None))
+            continue
         frozen = copy.deepcopy(ref_model).eval()
         frozen.load_state_dict(weights, strict=False)
         population.snapshots.append((name, frozen))
@@ -491,13 +506,14 @@ def load_checkpoint(
 
 
 def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu", bf16: bool = False,
-       seed: int = 1, log=print, accelerator=None, resume: bool = False) -> dict[str, Any]:  # fmt: skip
+       seed: int = 1, log=print, accelerator=None, resume: bool = False, rollouts=None) -> dict[str, Any]:  # fmt: skip
     """Train MODEL in place; REF_MODEL (frozen) is the KL anchor and the first ``self`` snapshot.
     Writes ``rl_curve.jsonl`` under OUT and returns the run's summary.
 
     ``accelerator``: an ``accelerate.Accelerator`` of a data-parallel launch; each process plays its
     share of the groups and the gradient step is taken on all of them together. ``resume``: continue
-    from OUT's checkpoint, where there is one."""
+    from OUT's checkpoint, where there is one. ``rollouts``: a ``rollout_server.VLLMRollouts`` when the
+    games are played on vLLM servers (MODEL is then a peft LoRA model whose adapter they load)."""
     import torch
 
     from .data import DataConfig, check_no_overlap, training_scenarios
@@ -515,7 +531,7 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
     ref_model.eval()
     for p in ref_model.parameters():
         p.requires_grad = False
-    population = Population([("self@0", ref_model)])
+    population = Population([("self@0", None if rollouts else ref_model)])
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     trainable = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(trainable, lr=cfg.lr, weight_decay=0.0)  # the KL term is the only pull
@@ -526,6 +542,12 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
     if resume and (out / CHECKPOINT / "state.pt").is_file():
         start, totals = load_checkpoint(out, model, ref_model, opt, population, rng, names)
         log(f"rl: resumed after iteration {start} from {out / CHECKPOINT}")
+        if rollouts is not None and dist.main:  # the servers play what the checkpoint held
+            for name, _ in population.snapshots[1:]:
+                rollouts.load(rollouts.name_of(name))
+            if start:
+                rollouts.load(f"learner-{start}")
+                rollouts.learner = f"learner-{start}"
     if dist.main:  # the curve keeps the rows of the iterations the checkpoint holds, and no others
         kept = []
         if start and curve_path.is_file():
@@ -536,10 +558,22 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
     learner = accelerator.prepare(model) if accelerator else model
     if accelerator:
         opt = accelerator.prepare(opt)
+    if rollouts is not None and dist.world > 1:
+        dist.barrier()  # the first process loaded the adapters the others will ask for
+    generated = 0
     sampler = Sampler(model, tokenizer, cfg, device, bf16)
     for it in range(start + 1, cfg.iterations + 1):
         started = time.perf_counter()
-        snap_samplers = {name: Sampler(m, tokenizer, cfg, device, bf16) for name, m in population.snapshots}
+        if rollouts is not None:
+            rollouts.reset_clients()  # each iteration's games run in a new event loop
+            sampler = rollouts.sampler(rollouts.learner)
+            snap_samplers = {
+                name: rollouts.sampler(rollouts.name_of(name)) for name, _ in population.snapshots
+            }
+        else:
+            snap_samplers = {
+                name: Sampler(m, tokenizer, cfg, device, bf16) for name, m in population.snapshots
+            }
         model.eval()
         cells, groups = play_iteration(it, cfg, sampler, scenarios, analyses, bests, rng, scripted,
                                        population, snap_samplers, dist.groups(cfg.groups))  # fmt: skip
@@ -559,14 +593,24 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
         step = policy_step(learner, ref_model, samples, cfg, opt, trainable, dist, device, bf16)
         update_s = time.perf_counter() - started
         infos = dist.gather(infos)
+        generated += sampler.tokens if rollouts is not None else 0
+        if rollouts is not None:  # the servers play the new weights from the next iteration
+            if dist.main:
+                rollouts.publish(model, it)
+            rollouts.learner = f"learner-{it}"
         if cfg.snapshot_every and it % cfg.snapshot_every == 0:
-            frozen = copy.deepcopy(model).eval()
-            for p in frozen.parameters():
-                p.requires_grad = False
-            population.snapshots.append((f"self@{it}", frozen))
+            if rollouts is not None:  # a snapshot is the adapter just published, still on the servers
+                population.snapshots.append((f"self@{it}", None))
+            else:
+                frozen = copy.deepcopy(model).eval()
+                for p in frozen.parameters():
+                    p.requires_grad = False
+                population.snapshots.append((f"self@{it}", frozen))
             # the warm start stays (it is the KL anchor); the oldest later snapshot goes
             while len(population.snapshots) > cfg.max_snapshots + 1:
                 population.snapshots.pop(1)
+        if rollouts is not None and dist.main:
+            rollouts.keep_only({rollouts.learner} | {rollouts.name_of(n) for n, _ in population.snapshots})
         row = {
             "iteration": it,
             "games": len(infos),
@@ -600,6 +644,7 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
         dist.barrier()
     totals["seconds_play"] = round(totals["seconds_play"], 1)
     totals["seconds_update"] = round(totals["seconds_update"], 1)
-    return {"iterations": cfg.iterations, **totals, "generated_tokens": sampler.tokens,
+    return {"iterations": cfg.iterations, **totals,
+            "generated_tokens": generated if rollouts is not None else sampler.tokens, "rollout": cfg.rollout,
             "resumed_from": start, "processes": dist.world,
             "curve": str(curve_path), "config": dataclasses.asdict(cfg)}  # fmt: skip
