@@ -25,9 +25,11 @@ from .errors import ArenaBenchError, ConfigError, RunError
 from .planning import Plan, page_slug, plan, run_dir_for, slug
 from .playing.players import make_player
 from .playing.runner import GameStore, RunStats, run_plan
+from .pricing import estimate
 from .provenance import environment, git_hash
 from .scenarios.tasks import open_task_set
 from .scoring.aggregate import evaluate, rows_from_records
+from .scoring.diagnose import run_diagnostics
 from .scoring.results import Counts, Run, RunResults, TaskSetRef, usage_by_player
 from .storage import write_atomic
 
@@ -154,7 +156,7 @@ def run(config: RunConfig, output_path: Path, resume: bool = False, progress: bo
         attach = getattr(getattr(p, "backend", None), "attach", None)
         if attach is not None:
             attach(run_dir)
-    _check_context(config, players)
+    _check_context(planned, players)
     try:
         write_atomic(run_dir / "config.json", json.dumps(config.identity(), indent=2, default=str) + "\n")
         for reason in store.rejected:
@@ -210,7 +212,7 @@ def _budgets(config: RunConfig, players: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_context(config: RunConfig, players: dict[str, Any]) -> None:
+def _check_context(planned: Plan, players: dict[str, Any]) -> None:
     """Warn when a server's context window cannot hold the longest prompt the protocol makes:
     the turns that overflow will be refused and counted as forfeits."""
     windows = {}
@@ -220,9 +222,7 @@ def _check_context(config: RunConfig, players: dict[str, Any]) -> None:
             windows[spec] = {b: w for b, w in backend.context_windows().items() if w}
     if not any(windows.values()):
         return
-    from .pricing import estimate
-
-    longest = estimate(config, sample=4).longest_prompt_tokens
+    longest = estimate(planned.config, sample=4, planned=planned).longest_prompt_tokens
     for spec, per_server in windows.items():
         for base, window in per_server.items():
             need = longest + players[spec].settings.max_tokens
@@ -304,8 +304,6 @@ def build_results(
             results.statistics_opponents = evaluate(
                 rows[rows["agent"] != config.agents[0]], None, seed=config.bootstrap_seed, weights=weights
             )
-        from .scoring.diagnose import run_diagnostics
-
         results.diagnostics = run_diagnostics(rows, agents, weights, records, scenarios)
     return results
 

@@ -17,7 +17,7 @@ from typing import Any
 from .agents.base import Observation, Reply
 from .config import RunConfig
 from .core.analysis import analyse
-from .planning import agent_seed, cell_seed, plan
+from .planning import Plan, agent_seed, cell_seed, plan
 from .playing.game import play_game
 from .playing.players import make_player
 from .playing.prompts import repair_prompt, system_prompt, turn_prompt
@@ -99,10 +99,11 @@ class _Recorder:
         return await self.agent.act(obs)
 
 
-def estimate(config: RunConfig, sample: int = 12) -> DryRun:
+def estimate(config: RunConfig, sample: int = 12, planned: Plan | None = None) -> DryRun:
+    """PLANNED: the run's plan when one is made already (a run checking its context windows)."""
     from .models.openai_backend import list_prices  # optional: the openai extra
 
-    planned = plan(config)
+    planned = plan(config) if planned is None else planned
     ts, scenarios, cells = planned.task_set, planned.scenarios, planned.cells
     model = config.agents[0]
     sampled = {s.id for s in scenarios[:sample]}

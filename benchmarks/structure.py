@@ -136,7 +136,8 @@ def main() -> None:
         n = sum(1 for p in files if word in p.read_text())
         print(f"files that mention {word!r}: {n}")
     names = ("PROPOSE", "ACCEPT", "WALK", "END_ACCEPTED", "MAX_ISSUES", "MAX_OPTIONS", "terminal_reward",
-             "nash_potential", "table_potential")  # fmt: skip
+             "nash_potential", "table_potential", "forward", "forward_rowwise", "welfare", "welfare_array",
+             "value_share", "value_shares")  # fmt: skip
     for name, where in definitions(root, files, names).items():
         print(f"defined at module level: {name}: {len(where)} ({', '.join(where)})")
 
