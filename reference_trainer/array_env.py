@@ -64,7 +64,20 @@ def scenario_arrays(scenarios: list[Scenario]) -> ScenarioArrays:
     return ScenarioArrays(points, weights, opt_mask, issue_mask, batna, best, nash, zopa)
 
 
-class ArrayEnv:
+class OutcomeScores:
+    """Value shares and Welfare of a batch's outcomes, by ``core.metrics``' array forms, for every
+    training environment (each has ``utilities()``, ``deal`` and its scenarios' constants ``s``)."""
+
+    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
+        """(N, 2) Value shares S_i of the outcomes (0 without a deal)."""
+        return value_shares(self.utilities() if u is None else u, self.s.batna, self.s.best, self.deal)
+
+    def welfare(self) -> np.ndarray:
+        """(N,) the Welfare metric N of the outcomes."""
+        return welfare_array(self.s.zopa, self.deal, self.utilities(), self.s.batna, self.s.nash_product)
+
+
+class ArrayEnv(OutcomeScores):
     """N games in lockstep; ``opponents[k]``: the scripted strategy name of game k's other side, or
     None when the trainer moves both sides (self-play, the pool)."""
 
@@ -172,14 +185,6 @@ class ArrayEnv:
         u = np.stack([G.U[G.sc, r, agreed] for r in (0, 1)], axis=1)
         return np.where(self.deal[:, None], u, self.s.batna)
 
-    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
-        """(N, 2) Value shares S_i of the outcomes (0 without a deal): core.metrics' array form."""
-        return value_shares(self.utilities() if u is None else u, self.s.batna, self.s.best, self.deal)
-
-    def welfare(self) -> np.ndarray:
-        """(N,) the Welfare metric N of the outcomes: core.metrics' array form."""
-        return welfare_array(self.s.zopa, self.deal, self.utilities(), self.s.batna, self.s.nash_product)
-
     def table_potential(self) -> np.ndarray:
         G = self.games
         has = G.table_by >= 0
@@ -219,7 +224,7 @@ def buckets(sizes: np.ndarray, ratio: int = BUCKET_RATIO) -> list[np.ndarray]:
     return groups
 
 
-class BucketedArrayEnv:
+class BucketedArrayEnv(OutcomeScores):
     """N games in lockstep as several :class:`ArrayEnv` of similar outcome-space size, behind
     ArrayEnv's interface with the games in their drawn order. Every rule of the engine is per game
     (each seat has its own generator), so the games play exactly as in one ArrayEnv: only the
@@ -302,14 +307,6 @@ class BucketedArrayEnv:
 
     def table_potential(self) -> np.ndarray:
         return self._gather(lambda e: e.table_potential())
-
-    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
-        """(N, 2) Value shares S_i of the outcomes (0 without a deal): core.metrics' array form."""
-        return value_shares(self.utilities() if u is None else u, self.s.batna, self.s.best, self.deal)
-
-    def welfare(self) -> np.ndarray:
-        """(N,) the Welfare metric N of the outcomes: core.metrics' array form."""
-        return welfare_array(self.s.zopa, self.deal, self.utilities(), self.s.batna, self.s.nash_product)
 
     def observe(self, idx: np.ndarray):
         out = None

@@ -24,16 +24,15 @@ from arena_bench.agents.policy import (
     opponent_estimate,
     utility_of,
 )
-from arena_bench.core.metrics import value_shares, welfare_array
 from arena_bench.core.protocol import END_ACCEPTED, END_LIMIT, END_WALKED, MAX_TURNS, NONE, Action, PublicTurn
 from arena_bench.core.scenario import Scenario
 from arena_bench.playing.game import public_view
 
-from .array_env import scenario_arrays
+from .array_env import OutcomeScores, scenario_arrays
 from .reward import nash_potential
 
 
-class BatchedEnv:
+class BatchedEnv(OutcomeScores):
     def __init__(
         self,
         scenarios: list[Scenario],
@@ -156,14 +155,6 @@ class BatchedEnv:
             axis=1,
         )
         return np.where(self.deal[:, None], u, self.s.batna)
-
-    def shares(self, u: np.ndarray | None = None) -> np.ndarray:
-        """(N, 2) Value shares S_i of the outcomes (0 without a deal)."""
-        return value_shares(self.utilities() if u is None else u, self.s.batna, self.s.best, self.deal)
-
-    def welfare(self) -> np.ndarray:
-        """(N,) the Welfare metric N of the outcomes."""
-        return welfare_array(self.s.zopa, self.deal, self.utilities(), self.s.batna, self.s.nash_product)
 
     def table_potential(self) -> np.ndarray:
         """Nash product (geometric mean of both normalised surpluses) of the offer on the table."""

@@ -391,7 +391,7 @@ def policy_step(model, ref_model, samples: list[tuple[Call, float]], cfg: RLConf
     if not samples and dist.world == 1:
         return {"kl_per_token": 0.0, "grad_norm": 0.0, "tokens": 0}
     opt.zero_grad()
-    kl_sum, pg_sum = 0.0, 0.0
+    kl_sum = 0.0
     chunks = [samples[i : i + cfg.micro_batch] for i in range(0, len(samples), cfg.micro_batch)]
     wrapped = model  # the data-parallel wrapper where there is one: its backward exchanges gradients
     for k, chunk in enumerate(chunks or [[]]):
@@ -412,7 +412,6 @@ def policy_step(model, ref_model, samples: list[tuple[Call, float]], cfg: RLConf
                     pg = -(a * lp).sum()
                     loss = loss + (pg + cfg.kl_coef * kl.sum()) * dist.world / n_tokens
                     kl_sum += float(kl.detach().sum())
-                    pg_sum += float(pg.detach())
             else:  # a process without samples still joins the gradient exchange, with zero
                 loss = sum(p.sum() for p in trainable) * 0.0
             if dist.accelerator:

@@ -132,7 +132,7 @@ class VLLMRollouts:
 
     def __init__(self, cfg, folder: Path, out: Path, device: str = "cpu"):
         self.cfg, self.folder, self.out = cfg, Path(folder), Path(out)
-        self.BASE = cfg.served_model  # the warm start's name on the servers (``--served-model-name``)
+        self.base_model = cfg.served_model  # the warm start's name on the servers (``--served-model-name``)
         self.proc: subprocess.Popen | None = None
         bases = (
             cfg.api_base
@@ -150,7 +150,7 @@ class VLLMRollouts:
         self.bases = [b.rstrip("/") for b in bases]
         self._clients: list[Any] = []
         self.loaded: set[str] = set()
-        self.learner = self.BASE  # before the first update the learner is the warm start
+        self.learner = self.base_model  # before the first update the learner is the warm start
 
     def client(self, seed: int):
         """The client of one server, spread over the servers by the call's seed."""
@@ -172,7 +172,7 @@ class VLLMRollouts:
         """The served model of a population member: ``self@0`` is the warm start, ``self@K`` the
         adapter published after iteration K."""
         k = int(snapshot.partition("@")[2])
-        return self.BASE if k == 0 else f"learner-{k}"
+        return self.base_model if k == 0 else f"learner-{k}"
 
     def publish(self, model, it: int) -> str:
         """Write MODEL's adapter for iteration IT and load it into every server; return its name."""
