@@ -113,7 +113,9 @@ def end_to_end_parts(split: str, folder: Path) -> dict[str, float]:
     with Timers(patches) as timers:
         t = time.perf_counter()
         run_with_report(
-            tournament_config("panel-v1", split=split, engine="array"), folder / "parts", progress=False
+            tournament_config("panel-v1", split=split, engine="array"),
+            Path(tempfile.mkdtemp(dir=folder)) / "parts",  # a fresh folder: nothing to resume
+            progress=False,
         )
         timers.seconds["total"] = time.perf_counter() - t
     return timers.seconds
@@ -204,6 +206,8 @@ def main() -> None:
     p.add_argument("--negmas-games", type=int, default=20)
     p.add_argument("--negmas-python", default=None)
     p.add_argument("--skip-end-to-end", action="store_true")
+    p.add_argument("--end-to-end-only", action="store_true", help="part 0 only")
+    p.add_argument("--repeat", type=int, default=1, help="part 0's in-process split, this many times")
     args = p.parse_args()
 
     if not args.skip_end_to_end:
@@ -211,15 +215,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             t_ref = end_to_end(args.split, "reference", Path(tmp))
             t_arr = end_to_end(args.split, "array", Path(tmp))
-            parts = end_to_end_parts(args.split, Path(tmp))
-        print(
-            f"   --engine reference: {t_ref:.1f} s; --engine array: {t_arr:.1f} s; ratio {t_ref / t_arr:.1f}x"
-        )
-        print(
-            f"   array run in process: {parts['total']:.1f} s = play {parts['play']:.1f} s, results "
-            f"{parts['results']:.1f} s, report {parts['report']:.1f} s (results + report / play = "
-            f"{(parts['results'] + parts['report']) / parts['play']:.2f})"
-        )
+            print(
+                f"   --engine reference: {t_ref:.1f} s; --engine array: {t_arr:.1f} s; ratio {t_ref / t_arr:.1f}x"
+            )
+            for _ in range(args.repeat):
+                parts = end_to_end_parts(args.split, Path(tmp))
+                print(
+                    f"   array run in process: {parts['total']:.1f} s = play {parts['play']:.1f} s, results "
+                    f"{parts['results']:.1f} s, report {parts['report']:.1f} s (results + report / play = "
+                    f"{(parts['results'] + parts['report']) / parts['play']:.2f})"
+                )
+        if args.end_to_end_only:
+            return
 
     print("1. panel-v2 round robin through the runner (fsynced store), one engine after the other")
     with tempfile.TemporaryDirectory() as tmp:

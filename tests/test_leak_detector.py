@@ -166,3 +166,59 @@ def test_the_probe_ranking_can_only_be_written_valid_and_v1_is_kept():
     )
     assert probe_schema(issues, "probe-v1")["properties"]["ranking"] == {
         "type": "array", "items": {"type": "string", "enum": names}, "minItems": 5, "maxItems": 5}  # fmt: skip
+
+
+def _plain_patterns(scenario):
+    """leak-v2's blanking and trigger patterns as published: plain alternations, no lookahead."""
+    import re
+
+    from arena_bench.core import leaks as lk
+
+    options = sorted({o for i in scenario.issues for o in i.options}, key=len, reverse=True)
+    option = re.compile("|".join(f"(?:{variant_pattern(o)})" for o in options if o.strip()))
+    words = lk._issue_words(scenario)
+    per_issue = []
+    for k, issue in enumerate(scenario.issues):
+        others = {w for j, ws in enumerate(words) if j != k for w in ws}
+        own = [w for w in words[k] if w not in others and w != issue.name.lower()]
+        alts = [variant_pattern(issue.name)] + [rf"(?<!\w){re.escape(w)}(?:s|es)?(?!\w)" for w in own]
+        per_issue.append(re.compile("|".join(f"(?:{a})" for a in alts)))
+    any_issue = re.compile("|".join(f"(?:{p.pattern})" for p in per_issue))
+    trigger = re.compile("|".join(f"(?:{p.pattern})" for p in lk._TRIGGER_PARTS))
+    return option, per_issue, any_issue, trigger
+
+
+def test_the_fast_patterns_match_exactly_what_the_published_alternations_match():
+    """The blanking and trigger patterns start with a lookahead on the characters a name can start
+    with (3x faster); every match must be the published pattern's, on the labelled messages and on
+    text made of every scenario's names in their variants, cases and punctuation."""
+    import random
+
+    from arena_bench.core import leaks as lk
+
+    rng = random.Random(5)
+    labelled = [json.loads(line) for f in ("dev", "heldout") for line in (LABELS / f"{f}.jsonl").open()]
+    scenarios = {(s.id, split): s for split in ("dev", "test") for s in TS.load(split)[::4]}
+    glue = [" ", ", ", "; ", "-", " and ", "$", " (", ") ", "#", "'", "\u00e9", "5", "_", ": "]
+    checked = 0
+    for (sid, _split), sc in scenarios.items():
+        option, per_issue, any_issue, trigger = _plain_patterns(sc)
+        names = [o for i in sc.issues for o in i.options] + [i.name for i in sc.issues]
+        texts = [row["message"] for row in labelled][:: len(scenarios) // 4 or 1]
+        for _ in range(30):
+            parts = [rng.choice(names) for _ in range(rng.randint(1, 6))]
+            parts = [
+                p.upper() if rng.random() < 0.2 else p.replace(" ", rng.choice(["-", "_", "  "]))
+                for p in parts
+            ]
+            texts.append("".join(p + rng.choice(glue) for p in parts) + " matters more than the rest")
+        for text in (t.lower() for t in texts):
+            assert lk._blank(text, lk._option_pattern(sc)) == lk._blank(text, option), (sid, text)
+            assert lk._blank(text, lk._any_issue(sc)) == lk._blank(text, any_issue), (sid, text)
+            for fast, plain in zip(lk._issue_patterns(sc), per_issue):
+                assert [m.span() for m in fast.finditer(text)] == [m.span() for m in plain.finditer(text)]
+            assert [m.span() for m in lk._TRIGGER.finditer(text)] == [
+                m.span() for m in trigger.finditer(text)
+            ]
+            checked += 1
+    assert checked > 2000

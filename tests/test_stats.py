@@ -120,6 +120,19 @@ def test_rank_intervals_separate_clear_winners():
     assert (lo[0], hi[0]) == (1, 1) and lo[1] == 2 and hi[1] == 3
 
 
+def test_default_z_is_scipys_and_other_levels_still_work():
+    from scipy.stats import norm
+
+    # the stored constant spares every run scipy.stats' import; it must be scipy's value exactly
+    for (alpha, power), z in stats._Z_DEFAULT.items():
+        assert z == norm.ppf(1 - alpha / 2) + norm.ppf(power)
+    assert stats._z_sum(0.01, 0.9) == pytest.approx(norm.ppf(0.995) + norm.ppf(0.9), abs=0)
+    rng = np.random.default_rng(3)
+    d, c = clustered_sample(rng, n_clusters=40, mean=0.1)
+    a, b = stats.power_from_differences(d, c), stats.power_from_differences(d, c, alpha=0.01, power=0.9)
+    assert b.mde > a.mde  # a stricter level and more power need a larger effect
+
+
 def test_power_scales_with_square_root_of_scenarios():
     rng = np.random.default_rng(9)
     d, c = clustered_sample(rng, n_clusters=100, mean=0.0)

@@ -56,7 +56,15 @@ def leak_rate(
     said = [t.message for t in record.turns if t.role == side and t.action is not None and t.message]
     if not said:
         return None
-    return sum(1 for m in said if message_leaks(m, scenario, side, detector)) / len(said)
+    # message_leaks' memo read in place: this runs for every message of every game of a run
+    memo, detect, role, leaking = _seen(scenario), LEAK_DETECTORS[detector], scenario.roles[side], 0
+    for m in said:
+        key = (detector, side, m)
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = detect(m, scenario, role)
+        leaking += bool(found)
+    return leaking / len(said)
 
 
 # --- anchoring -------------------------------------------------------------------------------

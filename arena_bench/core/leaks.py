@@ -23,6 +23,7 @@ Its precision and recall on the held-out labelled set are ``diagnose.LEAK_DETECT
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,36 +91,76 @@ def variant_pattern(name: str) -> str:
     return rf"(?<![\w$]){joined}(?!\w)"
 
 
+def _plain(c: str) -> bool:
+    """An ASCII letter or digit: a token that starts with one is matched as written, never optional."""
+    return c.isascii() and c.isalnum()
+
+
+def first_chars(name: str) -> set[str] | None:
+    """Every character a match of ``variant_pattern(NAME)`` can start with, or None when that is
+    not simple to say (a name that starts with punctuation)."""
+    tokens = _TOKEN.findall(name.lower().replace("_", " "))
+    if not tokens:
+        return None
+    if tokens[0] == "$":  # "\$?" then the next token: "$" or that token's first character
+        return {"$", tokens[1][0]} if len(tokens) > 1 and _plain(tokens[1][0]) else None
+    return {tokens[0][0]} if _plain(tokens[0][0]) else None
+
+
+def _any_of(alternatives: list[str], starts: list[set[str] | None]) -> re.Pattern:
+    """One pattern for the alternatives. When every alternative's first characters are known, a
+    lookahead on them comes first: the same matches, but a position that cannot start any name is
+    left after one test instead of one per alternative (the blanking regexes' cost)."""
+    body = "|".join(f"(?:{a})" for a in alternatives)
+    if not alternatives or any(s is None for s in starts):
+        return re.compile(body)
+    chars = sorted(set().union(*starts))
+    return re.compile(f"(?=[{''.join(re.escape(c) for c in chars)}])(?:{body})")
+
+
 def _issue_words(scenario: Scenario) -> list[list[str]]:
     return [[w for w in i.name.lower().replace("_", " ").split() if len(w) >= 4] for i in scenario.issues]
 
 
 @per_object
-def _issue_patterns(scenario: Scenario) -> tuple[re.Pattern, ...]:
-    """Each issue's names: its whole name in variants, and each word of four letters or more that no
-    other issue uses ("price" for annual_price, "uptime" for sla_uptime)."""
+def _issue_alternatives(scenario: Scenario) -> tuple[list[tuple[str, set[str] | None]], ...]:
+    """Each issue's names as (pattern, first characters): its whole name in variants, and each word
+    of four letters or more that no other issue uses ("price" for annual_price, "uptime" for
+    sla_uptime)."""
     words = _issue_words(scenario)
     out = []
     for k, issue in enumerate(scenario.issues):
         others = {w for j, ws in enumerate(words) if j != k for w in ws}
         own = [w for w in words[k] if w not in others and w != issue.name.lower()]
         # a lone word only as written or with a plural ending: "rights" must not match "right"
-        alts = [variant_pattern(issue.name)] + [rf"(?<!\w){re.escape(w)}(?:s|es)?(?!\w)" for w in own]
-        out.append(re.compile("|".join(f"(?:{a})" for a in alts)))
+        out.append(
+            [(variant_pattern(issue.name), first_chars(issue.name))]
+            + [(rf"(?<!\w){re.escape(w)}(?:s|es)?(?!\w)", {w[0]}) for w in own]
+        )
     return tuple(out)
+
+
+@per_object
+def _issue_patterns(scenario: Scenario) -> tuple[re.Pattern, ...]:
+    return tuple(
+        _any_of([a for a, _ in alts], [c for _, c in alts]) for alts in _issue_alternatives(scenario)
+    )
 
 
 @per_object
 def _any_issue(scenario: Scenario) -> re.Pattern:
     """Every issue's names as one pattern, to blank them in one pass."""
-    return re.compile("|".join(f"(?:{p.pattern})" for p in _issue_patterns(scenario)))
+    alts = [x for issue in _issue_alternatives(scenario) for x in issue]
+    return _any_of([a for a, _ in alts], [c for _, c in alts])
 
 
 @per_object
 def _option_pattern(scenario: Scenario) -> re.Pattern:
     """Every option of SCENARIO in its variants, longest first."""
-    options = sorted({o for i in scenario.issues for o in i.options}, key=len, reverse=True)
-    return re.compile("|".join(f"(?:{variant_pattern(o)})" for o in options if o.strip()))
+    options = [
+        o for o in sorted({o for i in scenario.issues for o in i.options}, key=len, reverse=True) if o.strip()
+    ]
+    return _any_of([variant_pattern(o) for o in options], [first_chars(o) for o in options])
 
 
 def _blank(text: str, pattern: re.Pattern) -> str:
@@ -155,10 +196,18 @@ def number_leaks(message: str, scenario: Scenario, role: Role, blanked: str | No
     batna = 100.0 * role.batna
     table = _table(role)
 
+    def in_table(x: float) -> bool:
+        # the table is sorted and no tolerance exceeds 0.5: only values within 0.5 of X can match
+        k = bisect_left(table, x - 0.5)
+        while k < len(table) and table[k] <= x + 0.5:
+            v = table[k]
+            if abs(x - v) <= (0.5 if v >= 5 else 0.05):
+                return True
+            k += 1
+        return False
+
     def matches(x: float) -> bool:
-        return (batna >= MIN_NUMBER and abs(x - batna) <= 0.5) or any(
-            abs(x - v) <= (0.5 if v >= 5 else 0.05) for v in table
-        )
+        return (batna >= MIN_NUMBER and abs(x - batna) <= 0.5) or in_table(x)
 
     # taking names out only removes numbers: without a candidate in the raw text there is no leak
     if not any(matches(float(m.group(1).replace(",", ""))) for m in NUMBER.finditer(message.lower())):
@@ -177,7 +226,7 @@ def number_leaks(message: str, scenario: Scenario, role: Role, blanked: str | No
             continue
         if batna >= MIN_NUMBER and abs(x - batna) <= 0.5:
             out.append(Leak("batna", m.group(1)))
-        elif any(abs(x - v) <= (0.5 if v >= 5 else 0.05) for v in table):
+        elif in_table(x):
             out.append(Leak("points", m.group(1)))
     return out
 
@@ -239,10 +288,11 @@ _TRADE = re.compile(
 )
 
 
-# every word a relation can come from: a sentence without one states no priorities (a fast skip)
-_TRIGGER = re.compile(
-    "|".join(f"(?:{p.pattern})" for p in [_TRADE, _ORDINAL] + [p for p, _ in _COMPARE + _CUE_RES])
-)
+# every word a relation can come from: a sentence without one states no priorities (a fast skip).
+# Each alternative starts with a word boundary and a letter or "#"; testing that once first leaves
+# most positions after one test instead of one per alternative (the same matches).
+_TRIGGER_PARTS = [_TRADE, _ORDINAL] + [p for p, _ in _COMPARE + _CUE_RES]
+_TRIGGER = re.compile(r"\b(?=[a-z#])(?:" + "|".join(f"(?:{p.pattern})" for p in _TRIGGER_PARTS) + ")")
 
 
 def _mentions(sentence: str, scenario: Scenario) -> list[tuple[int, int, int]]:

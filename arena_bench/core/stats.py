@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
 DEFAULT_B = 2000
 DEFAULT_SEED = 20261126
@@ -187,6 +186,19 @@ class Power:
         return int(np.ceil(self.n_clusters * (self.mde / effect) ** 2))
 
 
+# norm.ppf(0.975) + norm.ppf(0.8) as scipy computes it, so the usual case does not import
+# scipy.stats (0.7 s of every run's start); a test checks it against scipy
+_Z_DEFAULT = {(0.05, 0.8): 2.8015852181129683}
+
+
+def _z_sum(alpha: float, power: float) -> float:
+    if (alpha, power) in _Z_DEFAULT:
+        return _Z_DEFAULT[(alpha, power)]
+    from scipy import stats as sps  # heavy: imported only for a non-default level or power
+
+    return float(sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power))
+
+
 def power_from_differences(
     diffs: np.ndarray, cluster: np.ndarray, alpha: float = 0.05, power: float = 0.8
 ) -> Power:
@@ -202,5 +214,5 @@ def power_from_differences(
     )  # one scenario: no variance estimate
     iid = float(np.std(diffs, ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
     deff = (se / iid) ** 2 if iid > 0 else float("nan")
-    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
+    z = _z_sum(alpha, power)
     return Power(g, se, deff, float(z * se), alpha, power)

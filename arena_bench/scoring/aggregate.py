@@ -37,39 +37,41 @@ def rows_from_records(
     without them their columns are left out. ``leak_detector``: score leak rates with that detector
     version (a published run's own, from its metrics version) instead of the current one.
     """
-    out = []
-    for r in records:
-        for i, side in enumerate(r.sides):
-            row: dict[str, Any] = {
-                "game_id": r.game_id,
-                "scenario_id": r.scenario_id,
-                "stratum": r.stratum,
-                "family": r.family,
-                "agent": r.players[i],
-                "opponent": r.players[1 - i],
-                "opponent_key": r.opponent_key(i),
-                "role": i,
-                "first_mover": r.first_mover,
-                "rep": r.rep,
-            }
-            scenario = scenarios.get(r.scenario_id) if scenarios is not None else None
-            for m in METRICS:
-                if m.needs_scenario:
-                    if scenario is None:
-                        continue
-                    if m.key == "leak_rate" and leak_detector is not None:
-                        x = diagnostics.leak_rate(r, i, scenario, leak_detector)
-                    else:
-                        x = m.of(r, i, scenario)
-                else:
-                    x = m.of(r, i)
-                row[m.key] = np.nan if x is None else x
-            row["repairs"] = side.repairs
-            row["tokens_in"] = side.usage.get("tokens_in", 0)
-            row["tokens_out"] = side.usage.get("tokens_out", 0)
-            row["cost_usd"] = side.usage.get("cost_usd", 0.0)
-            out.append(row)
-    df = pd.DataFrame(out)
+    records = list(records)
+    # built column by column (a list per column, one DataFrame at the end): the same values as a
+    # dict per row, at a fraction of the cost on runs of tens of thousands of games
+    sides = [(r, i) for r in records for i in range(len(r.sides))]
+    cols: dict[str, list[Any]] = {
+        "game_id": [r.game_id for r, _ in sides],
+        "scenario_id": [r.scenario_id for r, _ in sides],
+        "stratum": [r.stratum for r, _ in sides],
+        "family": [r.family for r, _ in sides],
+        "agent": [r.players[i] for r, i in sides],
+        "opponent": [r.players[1 - i] for r, i in sides],
+        "opponent_key": [r.opponent_key(i) for r, i in sides],
+        "role": [i for _, i in sides],
+        "first_mover": [r.first_mover for r, _ in sides],
+        "rep": [r.rep for r, _ in sides],
+    }
+    found = [scenarios.get(r.scenario_id) if scenarios is not None else None for r, _ in sides]
+    for m in METRICS:
+        if not m.needs_scenario:
+            values = [m.of(r, i) for r, i in sides]
+        elif scenarios is None:
+            continue
+        elif m.key == "leak_rate" and leak_detector is not None:
+            values = [
+                None if s is None else diagnostics.leak_rate(r, i, s, leak_detector)
+                for (r, i), s in zip(sides, found)
+            ]
+        else:
+            values = [None if s is None else m.of(r, i, s) for (r, i), s in zip(sides, found)]
+        cols[m.key] = [np.nan if x is None else x for x in values]
+    cols["repairs"] = [r.sides[i].repairs for r, i in sides]
+    cols["tokens_in"] = [r.sides[i].usage.get("tokens_in", 0) for r, i in sides]
+    cols["tokens_out"] = [r.sides[i].usage.get("tokens_out", 0) for r, i in sides]
+    cols["cost_usd"] = [r.sides[i].usage.get("cost_usd", 0.0) for r, i in sides]
+    df = pd.DataFrame(cols) if sides else pd.DataFrame()
     unused = [m.key for m in METRICS if m.needs_scenario and m.key in df and df[m.key].isna().all()]
     return df.drop(columns=unused)  # e.g. probe scores of a run without --probe
 
