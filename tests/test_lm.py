@@ -234,6 +234,40 @@ def test_an_rl_step_on_two_processes_is_the_step_of_one_process_with_all_samples
     assert max(float((one[k] - init[k]).abs().max()) for k in one) > 1e-3
 
 
+def test_calls_scored_in_one_padded_pass_equal_the_calls_one_at_a_time():
+    """``rl.update_batch``: a micro-batch's calls of different lengths, left-padded into one forward
+    pass, give each call's completion log-probabilities and their gradients as one call at a time."""
+    for needed in ("torch", "transformers"):
+        pytest.importorskip(needed)
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from reference_trainer.lm.rl import Call, completion_logps
+
+    torch.manual_seed(1)
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2)  # fmt: skip
+    model = LlamaForCausalLM(config).float()
+    g = torch.Generator().manual_seed(2)
+    calls = [
+        Call(turn=0, prompt_ids=torch.randint(1, 64, (p,), generator=g).tolist(),
+             completion_ids=torch.randint(1, 64, (n,), generator=g).tolist())
+        for p, n in ((30, 5), (7, 12), (19, 1), (44, 9))
+    ]  # fmt: skip
+    results = {}
+    for batched in (False, True):
+        model.zero_grad()
+        sums, per_token = completion_logps(model, calls, "cpu", False, batched)
+        torch.stack(sums).sum().backward()
+        grads = torch.cat([p.grad.flatten() for p in model.parameters()])
+        results[batched] = ([t.detach() for t in per_token], grads)
+    for one, many in zip(results[False][0], results[True][0]):
+        assert one.shape == many.shape
+        assert torch.allclose(one, many, atol=1e-5), (one, many)
+    assert torch.allclose(results[False][1], results[True][1], atol=1e-5)
+    assert float(results[False][1].abs().max()) > 0
+
+
 def test_an_rl_checkpoint_restores_weights_optimizer_population_and_generator(tmp_path):
     """What ``--resume`` reads back is what was running: trained weights, the optimizer's moments,
     every snapshot of the population and the numpy generator's position."""

@@ -29,6 +29,9 @@ cat "$store"/part00 "$store"/part01 "$store"/part02 > "$pkg/SmolLM2-135M-Instruc
 echo "$(cut -d' ' -f1 "$store/model.sha256")  $pkg/SmolLM2-135M-Instruct.Q4_1.gguf" | sha256sum -c -
 export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 LITELLM_LOCAL_MODEL_COST_MAP=True HF_HUB_OFFLINE=1
 nvidia-smi --query-gpu=name,memory.total --format=csv
+# the update step, one call at a time against one padded pass (rl.update_batch, on in the GPU configs)
+timeout -s TERM 120 python3 benchmarks/lm_update.py --device cuda --bf16 --train-layers 0 --steps 3 \
+  --micro-batch 16 2>&1 | grep -v "it/s\]" | tee "$OUT/lm_update.log" | tail -5 || true
 start=$(date +%s)
 config=reference_trainer/configs/lm-gpu.json
 if python3 -c "import vllm" 2>/dev/null; then config=reference_trainer/configs/lm-gpu-vllm.json; fi

@@ -88,6 +88,8 @@ class RLConfig:
     snapshot_every: int = 2
     max_snapshots: int = 2
     micro_batch: int = 4
+    # score a micro-batch's calls in one padded forward pass (a GPU's gain; one at a time on a CPU)
+    update_batch: bool = False
     checkpoint_every: int = 1  # iterations between checkpoints (0: none); ``--resume`` continues from one
     # rollouts: "transformers" (generate in the learner's process) or "vllm" (servers play a LoRA
     # adapter of the learner, loaded after every update: reference_trainer/lm/rollout_server.py)
@@ -280,11 +282,18 @@ def seed_of(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(json.dumps(parts).encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
-def completion_logps(model, calls: list[Call], device: str, bf16: bool):
+def completion_logps(model, calls: list[Call], device: str, bf16: bool, batched: bool = False):
     """(per-call sums of completion log-probabilities, per-call token log-probabilities), with grad
-    when the model has it; logits only over the completion positions."""
+    when the model has it; logits only over the completion positions.
+
+    ``batched``: the calls in one forward pass, left-padded so every completion ends at the last
+    position (padding masked out, positions counted from each call's first real token). The same
+    values up to rounding (tested); a GPU gains from it, this CPU does not (benchmarks/lm_update.py).
+    """
     import torch
 
+    if batched and len(calls) > 1:
+        return _batched_logps(model, calls, device, bf16)
     sums, per_token = [], []
     for c in calls:
         ids = torch.tensor([c.prompt_ids + c.completion_ids], device=device)
@@ -292,6 +301,33 @@ def completion_logps(model, calls: list[Call], device: str, bf16: bool):
         with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
             logits = model(input_ids=ids, logits_to_keep=n + 1).logits[0, :-1].float()
         lp = torch.log_softmax(logits, dim=-1).gather(1, ids[0, -n:, None])[:, 0]
+        per_token.append(lp)
+        sums.append(lp.sum())
+    return sums, per_token
+
+
+def _batched_logps(model, calls: list[Call], device: str, bf16: bool):
+    import torch
+
+    seqs = [c.prompt_ids + c.completion_ids for c in calls]
+    width, n_max = max(map(len, seqs)), max(len(c.completion_ids) for c in calls)
+    ids = torch.zeros((len(calls), width), dtype=torch.long, device=device)  # 0: any id, masked
+    mask = torch.zeros_like(ids)
+    for b, seq in enumerate(seqs):
+        ids[b, width - len(seq) :] = torch.tensor(seq, device=device)
+        mask[b, width - len(seq) :] = 1
+    # positions from each call's first real token, as in its own pass (a rotary model would not
+    # mind a shift; a model with absolute positions would)
+    positions = (mask.cumsum(1) - 1).clamp(min=0)
+    with torch.autocast(device, dtype=torch.bfloat16, enabled=bf16):
+        logits = model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=n_max + 1
+        ).logits
+    logits = logits[:, :-1].float()  # row b's last n_b positions predict its completion
+    sums, per_token = [], []
+    for b, c in enumerate(calls):
+        n = len(c.completion_ids)
+        lp = torch.log_softmax(logits[b, n_max - n :], dim=-1).gather(1, ids[b, width - n :, None])[:, 0]
         per_token.append(lp)
         sums.append(lp.sum())
     return sums, per_token
@@ -402,9 +438,10 @@ def policy_step(model, ref_model, samples: list[tuple[Call, float]], cfg: RLConf
         )
         with sync:
             if chunk:
-                _, lps = completion_logps(wrapped, [c for c, _ in chunk], device, bf16)
+                calls = [c for c, _ in chunk]
+                _, lps = completion_logps(wrapped, calls, device, bf16, cfg.update_batch)
                 with torch.no_grad():
-                    _, ref_lps = completion_logps(ref_model, [c for c, _ in chunk], device, bf16)
+                    _, ref_lps = completion_logps(ref_model, calls, device, bf16, cfg.update_batch)
                 loss = 0.0
                 for (_, a), lp, ref in zip(chunk, lps, ref_lps):
                     d = ref - lp
