@@ -115,7 +115,9 @@ def _any_of(alternatives: list[str], starts: list[set[str] | None]) -> re.Patter
     if not alternatives or any(s is None for s in starts):
         return re.compile(body)
     chars = sorted(set().union(*starts))
-    return re.compile(f"(?=[{''.join(re.escape(c) for c in chars)}])(?:{body})")
+    # every name pattern also starts where no word character precedes (variant_pattern's "(?<![\w$])",
+    # a lone word's "(?<!\w)"): tested once here too, so a letter inside a word is left at once
+    return re.compile(f"(?=[{''.join(re.escape(c) for c in chars)}])(?<!\\w)(?:{body})")
 
 
 def _issue_words(scenario: Scenario) -> list[list[str]]:
