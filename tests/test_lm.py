@@ -234,6 +234,19 @@ def test_an_rl_step_on_two_processes_is_the_step_of_one_process_with_all_samples
     assert max(float((one[k] - init[k]).abs().max()) for k in one) > 1e-3
 
 
+def test_more_processes_than_groups_is_refused_before_anything_runs():
+    from types import SimpleNamespace
+
+    from reference_trainer.lm.rl import Dist, RLConfig
+
+    four = SimpleNamespace(process_index=0, num_processes=4)
+    with pytest.raises(ValueError, match="rl.groups: 2 groups cannot be shared among 4 processes"):
+        Dist(four).check(RLConfig(groups=2))
+    Dist(four).check(RLConfig(groups=4))
+    Dist(None).check(RLConfig(groups=1))
+    assert Dist(four).groups(8) == [0, 4]
+
+
 def test_calls_scored_in_one_padded_pass_equal_the_calls_one_at_a_time():
     """``rl.update_batch``: a micro-batch's calls of different lengths, left-padded into one forward
     pass, give each call's completion log-probabilities and their gradients as one call at a time."""

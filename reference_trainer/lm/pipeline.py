@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataConfig, build_dataset
-from .rl import RLConfig, rl
+from .rl import Dist, RLConfig, rl
 from .sft import LMConfig, freeze_below, known_settings, load_base, sft
 
 
@@ -91,6 +91,8 @@ def run_lm(
     main = accelerator is None or accelerator.is_main_process
     out.mkdir(parents=True, exist_ok=True)
     rl_cfg = RLConfig.from_dict(cfg.rl)
+    if rl_cfg.iterations:
+        Dist(accelerator).check(rl_cfg)  # before an hour of SFT, not after
     summary: dict[str, Any] = {"config": asdict(cfg), "config_file": config_file, "overrides": overrides or {},
                                "versions": versions(), "processes": accelerator.num_processes if accelerator else 1}  # fmt: skip
     stages = {"raw": f"hf/{cfg.base}"}

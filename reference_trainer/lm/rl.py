@@ -390,6 +390,15 @@ class Dist:
         self.world = accelerator.num_processes if accelerator else 1
         self.main = self.rank == 0
 
+    def check(self, cfg: RLConfig) -> None:
+        """Every process needs a group of its own each iteration: one with none would take the step
+        without a forward pass through the data-parallel wrapper, which it cannot join."""
+        if cfg.groups < self.world:
+            raise ValueError(
+                f"LM config, rl.groups: {cfg.groups} groups cannot be shared among {self.world} processes; "
+                f"set rl.groups to at least {self.world} (a multiple of it keeps the processes equally busy)"
+            )
+
     def groups(self, n: int) -> list[int]:
         """This process's share of N groups: a group's games stay together (its advantages are
         relative to each other), and groups are dealt round-robin."""
@@ -555,6 +564,7 @@ def rl(cfg: RLConfig, model, ref_model, tokenizer, out: Path, device: str = "cpu
     from .data import DataConfig, check_no_overlap, training_scenarios
 
     dist = Dist(accelerator)
+    dist.check(cfg)
     scenarios = training_scenarios(
         DataConfig(n_scenarios=cfg.n_scenarios, seed=cfg.scenario_seed, id_prefix="lmrl")
     )
