@@ -40,13 +40,17 @@ def message_leaks(
     message: str, scenario: Scenario, role_index: int, detector: str = LEAK_DETECTOR
 ) -> list[Leak]:
     """Every leak in one message by the side ROLE_INDEX, by the named detector version."""
-    if not message:
-        return []
+    return list(_memo_leaks(message, scenario, role_index, detector)) if message else []
+
+
+def _memo_leaks(message: str, scenario: Scenario, role_index: int, detector: str) -> list[Leak]:
+    """The scenario's memo entry for the message (not a copy: callers that hand it out copy it)."""
     memo = _seen(scenario)
     key = (detector, role_index, message)
-    if key not in memo:
-        memo[key] = LEAK_DETECTORS[detector](message, scenario, scenario.roles[role_index])
-    return list(memo[key])
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = LEAK_DETECTORS[detector](message, scenario, scenario.roles[role_index])
+    return found
 
 
 def leak_rate(
@@ -56,15 +60,8 @@ def leak_rate(
     said = [t.message for t in record.turns if t.role == side and t.action is not None and t.message]
     if not said:
         return None
-    # message_leaks' memo read in place: this runs for every message of every game of a run
-    memo, detect, role, leaking = _seen(scenario), LEAK_DETECTORS[detector], scenario.roles[side], 0
-    for m in said:
-        key = (detector, side, m)
-        found = memo.get(key)
-        if found is None:
-            found = memo[key] = detect(m, scenario, role)
-        leaking += bool(found)
-    return leaking / len(said)
+    # the memo entry itself, no copy: this runs for every message of every game of a run
+    return sum(1 for m in said if _memo_leaks(m, scenario, side, detector)) / len(said)
 
 
 # --- anchoring -------------------------------------------------------------------------------
