@@ -2,6 +2,7 @@
 # Probe-set evaluation of one model folder through vLLM's CPU server (the venv of README's vLLM CPU recipe in
 # VLLM_VENV): serves FOLDER as NAME on :8011, runs reference_trainer.lm.evaluate with the given --stage
 # arguments (earlier stages resume from their stored games), then stops the server. LIMIT=5 plays 5 scenarios.
+# CONNECTIONS (24): requests in flight; on two cores 128 kept replies waiting past the 60 s timeout.
 # usage: benchmarks/lm_probe_vllm.sh FOLDER NAME --stage NAME=SPEC@URL ...   (run from the repository root)
 set -u
 mkdir -p "${OUT_DIR:-runs/lm-eval}"
@@ -18,6 +19,6 @@ for i in $(seq 1 120); do curl -sf http://127.0.0.1:8011/v1/models >/dev/null &&
 echo "server up after $((i*3)) s"
 . .venv/bin/activate
 start=$(date +%s)
-python -m reference_trainer.lm.evaluate --out ${OUT_DIR:-runs/lm-eval} --max-tokens 160 --max-connections 128 --limit ${LIMIT:-10} "$@"
+python -m reference_trainer.lm.evaluate --out ${OUT_DIR:-runs/lm-eval} --max-tokens 160 --max-connections ${CONNECTIONS:-24} --limit ${LIMIT:-10} "$@"
 echo "evaluation seconds: $(( $(date +%s) - start ))"
 kill $server; wait $server 2>/dev/null

@@ -155,6 +155,25 @@ def test_stage_evaluation_pairs_stages_over_the_probe_cells(tmp_path):
     assert "sft - raw" in table(found) and (tmp_path / "stages.md").is_file()
 
 
+def test_the_stage_table_counts_each_stages_games_and_names_a_short_stage(tmp_path):
+    """A game that failed (a server that timed out) is not scored: the table shows each stage's games
+    and the pairs behind each difference, and a short stage is named with what to do."""
+    from arena_bench.evaluation import run
+    from reference_trainer.lm.evaluate import compare, incomplete, probe_config, table
+
+    raw = run(probe_config("scripted/tit-for-tat", limit=1), tmp_path / "raw", progress=False)
+    sft = run(probe_config("scripted/logroller", limit=1), tmp_path / "sft", progress=False)
+    sft.games = sft.games[:15]  # five of the twenty cells lost
+    found = compare({"raw": raw, "sft": sft}, b=200)
+    assert found["stages"]["raw"]["games"] == {"completed": 20, "planned": 20, "failed": 0}
+    assert found["stages"]["sft"]["games"]["completed"] == 15
+    assert found["differences"]["sft - raw"]["n"] == 15  # paired over the cells both stages played
+    shown = table(found)
+    assert "| raw | 20/20 |" in shown and "| sft | 15/20 |" in shown and "15 pairs" in shown
+    (line,) = incomplete(found)
+    assert line.startswith("stage sft: 15 of 20 games") and "rerun" in line
+
+
 def test_push_to_hub_uploads_the_model_folder_with_its_card(tmp_path, monkeypatch):
     for needed in ("torch", "transformers", "trl", "huggingface_hub"):
         pytest.importorskip(needed)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,9 @@ def compare(stages: dict[str, Run], b: int = 2000) -> dict[str, Any]:
             k: mean_estimate(cluster, f[k].to_numpy(dtype=float), weights).to_dict()
             for k in ("arena_score", "value", "invalid_rate", "forfeit_rate", "deal", "below_batna")
         }
+        counts = stages[n].results.counts
+        # a game that failed (a server timeout, say) is not scored at all: the table says how many are in
+        out["stages"][n]["games"] = {"completed": len(f), "planned": counts.planned, "failed": counts.failed}
     key = ["scenario_id", "opponent", "role", "first_mover", "rep"]
     for before, after in zip(names, names[1:]):
         a = frames[after].set_index(key)["arena_score"]
@@ -94,18 +98,33 @@ def table(found: dict[str, Any]) -> str:
     from arena_bench.scoring.results import Estimate
 
     lines = [
-        "| stage | Arena Score | invalid turns | forfeited turns | deals | below-BATNA deals |",
-        "|---|---|---|---|---|---|",
+        "| stage | games | Arena Score | invalid turns | forfeited turns | deals | below-BATNA deals |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n, s in found["stages"].items():
         cells = [
             format_estimate(Estimate.from_dict(s[k]), "full")
             for k in ("arena_score", "invalid_rate", "forfeit_rate", "deal", "below_batna")
         ]
-        lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        games = s.get("games")
+        played = f"{games['completed']}/{games['planned']}" if games else ""
+        lines.append(f"| {n} | {played} | " + " | ".join(cells) + " |")
     for label, d in found["differences"].items():
-        lines.append(f"| **{label}** (paired) | {format_estimate(Estimate.from_dict(d), 'full')} | | | | |")
+        n = f"{d['n']} pairs" if "n" in d else ""
+        lines.append(
+            f"| **{label}** (paired) | {n} | {format_estimate(Estimate.from_dict(d), 'full')} | | | | |"
+        )
     return "\n".join(lines)
+
+
+def incomplete(found: dict[str, Any]) -> list[str]:
+    """One line per stage that is missing games, saying how to finish it."""
+    return [
+        f"stage {n}: {s['games']['completed']} of {s['games']['planned']} games ({s['games']['failed']} "
+        "failed); serve that stage's model again and rerun: only the missing games are played"
+        for n, s in found["stages"].items()
+        if "games" in s and s["games"]["completed"] < s["games"]["planned"]
+    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -132,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "stages.json").write_text(json.dumps(found, indent=2))
     (args.out / "stages.md").write_text(table(found) + "\n")
     print(table(found))
+    for line in incomplete(found):
+        print("warning: " + line, file=sys.stderr)
 
 
 if __name__ == "__main__":
