@@ -22,6 +22,20 @@ def parse_overrides(items) -> dict:
     return changes
 
 
+def nest(changes: dict, raw: dict) -> dict:
+    """``rl.iterations=4`` changes one setting of the config's ``rl`` table and keeps the others."""
+    flat = {k: v for k, v in changes.items() if "." not in k}
+    for key, value in changes.items():
+        if "." not in key:
+            continue
+        table, _, name = key.partition(".")
+        base = flat.get(table, raw.get(table, {}))
+        if not isinstance(base, dict):
+            raise SystemExit(f"--set {key}: {table!r} is not a table of settings")
+        flat[table] = {**base, name: value}
+    return flat
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m reference_trainer", description=__doc__)
     p.add_argument("--config", type=Path, default=None, help="JSON file of TrainConfig settings")
@@ -47,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         from .lm.pipeline import run_lm
         from .lm.sft import LMConfig
 
-        cfg = dataclasses.replace(LMConfig.from_dict(raw), **changes)
+        cfg = LMConfig.from_dict({**raw, **nest(changes, raw)})  # unknown settings named, as in the file
         summary = run_lm(cfg, str(args.config) if args.config else None, changes, resume=args.resume)
         if args.push_to_hub:
             from .lm.hub import push_to_hub

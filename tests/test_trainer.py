@@ -463,3 +463,22 @@ def test_the_gpu_sweep_script_runs_its_three_parts_on_cpu(tmp_path):
     assert [r["setting"] for r in report["learning"]] == ["cpu:64:128", "cpu:128:128"]
     assert all(0 <= r["lo"] <= r["arena_score"] <= r["hi"] <= 1 for r in report["learning"])
     assert "overlaps cpu:64:128" in done.stdout or "does not overlap cpu:64:128" in done.stdout
+
+
+def test_set_changes_one_setting_of_a_table_and_keeps_the_others(tmp_path):
+    """``--set rl.iterations=4`` (the README's way to end a long run early) leaves the rest of ``rl``
+    as the file has it; an unknown setting is refused before anything runs."""
+    pytest.importorskip("torch")  # the trainer's command imports it
+    from reference_trainer.__main__ import main as trainer_main
+    from reference_trainer.__main__ import nest, parse_overrides
+
+    raw = {"kind": "lm", "rl": {"iterations": 12, "groups": 2}}
+    changes = parse_overrides(["rl.iterations=4", "out=runs/x", "rl.lr=1e-4"])
+    assert nest(changes, raw) == {"out": "runs/x", "rl": {"iterations": 4, "groups": 2, "lr": 1e-4}}
+    assert raw["rl"] == {"iterations": 12, "groups": 2}  # the file's settings are not changed in place
+    with pytest.raises(SystemExit, match="'out' is not a table"):
+        nest({"out.x": 1}, {"out": "runs"})
+    config = tmp_path / "lm.json"
+    config.write_text(json.dumps(raw))
+    with pytest.raises(ValueError, match=r"unknown setting\(s\) \['iteration'\]"):
+        trainer_main(["--config", str(config), "--set", "iteration=3"])
