@@ -72,7 +72,7 @@ def start_local_server(folder: Path, log_path: Path, max_lora_rank: int, max_lor
            "--served-model-name", served, "--dtype", "bfloat16", "--max-model-len", str(max_model_len),
            "--port", str(port), "--host", "127.0.0.1", "--enable-lora", "--max-lora-rank", str(max_lora_rank),
            "--max-loras", str(max_loras), "--enforce-eager"]  # fmt: skip
-    log = log_path.open("w")
+    log = log_path.open("a")  # a resumed run adds to the log of the sittings before it
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     deadline = time.time() + 900
