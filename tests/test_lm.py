@@ -172,6 +172,8 @@ def test_the_stage_table_counts_each_stages_games_and_names_a_short_stage(tmp_pa
     assert "| raw | 20/20 |" in shown and "| sft | 15/20 |" in shown and "15 pairs" in shown
     (line,) = incomplete(found)
     assert line.startswith("stage sft: 15 of 20 games") and "rerun" in line
+    # no more games in flight than requests: games finish and are stored as they go, not all at the end
+    assert probe_config("openai/m", max_connections=24).max_concurrency == 24
 
 
 def test_push_to_hub_uploads_the_model_folder_with_its_card(tmp_path, monkeypatch):

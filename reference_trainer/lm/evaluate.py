@@ -53,7 +53,9 @@ def probe_config(
         self_play=False,
         player_options={spec: options},
         runtime_options={spec: {"max_connections": max_connections}},
-        max_concurrency=200,
+        # games in flight = requests in flight (a game waits on one reply at a time): games finish and are
+        # stored as they go, so a stage stopped part way keeps them, at the same speed as all 200 at once
+        max_concurrency=max_connections,
     )
 
 
