@@ -176,6 +176,21 @@ def test_the_stage_table_counts_each_stages_games_and_names_a_short_stage(tmp_pa
     assert probe_config("openai/m", max_connections=24).max_concurrency == 24
 
 
+def test_stored_compares_what_each_stage_has_and_plays_nothing(tmp_path, capsys):
+    from reference_trainer.lm.evaluate import main
+
+    args = ["--out", str(tmp_path), "--limit", "1", "--stage", "a=scripted/tit-for-tat"]
+    with pytest.raises(SystemExit, match="no results.json; play that stage"):
+        main([*args, "--stored"])
+    main(args)
+    games = next(tmp_path.glob("a/*/*/games.jsonl"))
+    lines = games.read_text().splitlines()
+    games.write_text("\n".join(lines[:12]) + "\n")  # as if stopped part way
+    capsys.readouterr()
+    main([*args, "--stored"])
+    assert "| a | 12/20 |" in capsys.readouterr().out and len(games.read_text().splitlines()) == 12
+
+
 def test_push_to_hub_uploads_the_model_folder_with_its_card(tmp_path, monkeypatch):
     for needed in ("torch", "transformers", "trl", "huggingface_hub"):
         pytest.importorskip(needed)

@@ -129,6 +129,17 @@ def incomplete(found: dict[str, Any]) -> list[str]:
     ]
 
 
+def stored_run(config: RunConfig, out: Path) -> Run:
+    """The run CONFIG wrote under OUT, as far as it got (a stopped run writes its results file too)."""
+    from arena_bench.planning import plan, run_dir_for
+    from arena_bench.scoring.results import load_run
+
+    folder = run_dir_for(config, out, plan(config).task_set.hash)
+    if not (folder / "results.json").is_file():
+        raise SystemExit(f"{folder}: no results.json; play that stage (without --stored) to write it")
+    return load_run(folder)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m reference_trainer.lm.evaluate", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -141,13 +152,21 @@ def main(argv: list[str] | None = None) -> None:
         "--max-tokens", type=int, default=200, help="per reply (the teacher's replies need under 120)"
     )
     p.add_argument("--max-connections", type=int, default=64, help="requests in flight to a server")
+    p.add_argument(
+        "--stored",
+        action="store_true",
+        help="compare the games each stage has stored, playing none (a stage stopped part way shows its count)",
+    )
     args = p.parse_args(argv)
     stages = {}
     for item in args.stage:
         name, spec = item.split("=", 1)
         spec, _, base = spec.partition("@")
         config = probe_config(spec, base or None, args.max_tokens, args.limit, args.max_connections)
-        stages[name] = run(config, args.out / name, resume=True, progress=False)
+        if args.stored:
+            stages[name] = stored_run(config, args.out / name)
+        else:
+            stages[name] = run(config, args.out / name, resume=True, progress=False)
     found = compare(stages)
     found["specs"] = {name: item.split("=", 1)[1] for name, item in zip(stages, args.stage)}
     (args.out / "stages.json").write_text(json.dumps(found, indent=2))
