@@ -23,6 +23,7 @@ import pandas as pd
 
 from arena_bench.config import RunConfig
 from arena_bench.core.stats import DEFAULT_SEED, bootstrap_counts
+from arena_bench.errors import RunError
 from arena_bench.evaluation import run
 from arena_bench.scoring.aggregate import rows_from_records
 from arena_bench.scoring.diagnose import mean_estimate
@@ -166,7 +167,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.stored:
             stages[name] = stored_run(config, args.out / name)
         else:
-            stages[name] = run(config, args.out / name, resume=True, progress=False)
+            try:
+                stages[name] = run(config, args.out / name, resume=True, progress=False)
+            except RunError as exc:  # its advice names --resume, which this command always does
+                raise SystemExit(
+                    f"stage {name}: {str(exc).split('; continue', 1)[0]}; run this command again to go on, "
+                    "or add --stored to compare what is stored"
+                ) from None
     found = compare(stages)
     found["specs"] = {name: item.split("=", 1)[1] for name, item in zip(stages, args.stage)}
     (args.out / "stages.json").write_text(json.dumps(found, indent=2))
