@@ -132,10 +132,11 @@ def incomplete(found: dict[str, Any]) -> list[str]:
 
 def stored_run(config: RunConfig, out: Path) -> Run:
     """The run CONFIG wrote under OUT, as far as it got (a stopped run writes its results file too)."""
-    from arena_bench.planning import plan, run_dir_for
+    from arena_bench.planning import run_dir_for
+    from arena_bench.scenarios.tasks import open_task_set
     from arena_bench.scoring.results import load_run
 
-    folder = run_dir_for(config, out, plan(config).task_set.hash)
+    folder = run_dir_for(config, out, open_task_set(config.tasks).hash)
     if not (folder / "results.json").is_file():
         raise SystemExit(f"{folder}: no results.json; play that stage (without --stored) to write it")
     return load_run(folder)
@@ -169,10 +170,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             try:
                 stages[name] = run(config, args.out / name, resume=True, progress=False)
-            except RunError as exc:  # its advice names --resume, which this command always does
+            except RunError as exc:  # this command always resumes: going on is running it again
                 raise SystemExit(
-                    f"stage {name}: {str(exc).split('; continue', 1)[0]}; run this command again to go on, "
-                    "or add --stored to compare what is stored"
+                    f"stage {name}: {exc} (here: run this command again, or add --stored)"
                 ) from None
     found = compare(stages)
     found["specs"] = {name: item.split("=", 1)[1] for name, item in zip(stages, args.stage)}
